@@ -1,0 +1,49 @@
+"""Extractive question answering with citations: every answer is a verbatim, checkable quote.
+
+    import qa
+    qa.build_index_from("corpus/", index_dir="index/")
+    searcher = qa.open_index("index/")
+    for hit in searcher.search("How long did the war last?", k=3).hits:
+        print(hit.score, hit.document.title, hit.passage.text[slice(*hit.highlight)])
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+from .config import Settings
+from .documents import Document
+from .errors import QAError
+from .passages import Passage
+from .search import Hit, Searcher, SearchResult
+
+__all__ = [
+    "Document", "Hit", "Passage", "QAError", "SearchResult", "Searcher", "Settings",
+    "build_index_from", "open_index",
+]  # fmt: skip
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def open_index(index_dir: str | Path | None = None, **settings: Any) -> Searcher:
+    """Open a built index for searching (loads the model named in the settings)."""
+    return Searcher.open(Settings.load(index_dir=index_dir, **settings))
+
+
+def build_index_from(
+    source: str | Path | Iterable[Document | dict], index_dir: str | Path | None = None, **settings: Any
+) -> Path:
+    """Build an index from a corpus folder, or from documents in memory (dicts with id, title, text)."""
+    from .embedder import SentenceTransformerEmbedder
+    from .index import build_index
+
+    if isinstance(source, (str, Path)):
+        config = Settings.load(corpus_dir=source, index_dir=index_dir, **settings)
+        documents = None
+    else:
+        config = Settings.load(index_dir=index_dir, **settings)
+        documents = source
+    embedder = SentenceTransformerEmbedder(config.model, config.torch_threads)
+    return build_index(config, embedder, documents)

@@ -1,0 +1,109 @@
+"""The one settings object: typed defaults, one line of help each, `QA_` environment overrides.
+
+This is the only module that reads the environment. Explicit arguments override the
+environment, which overrides the defaults: ``Settings.load(index_dir="x")``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+ENV_PREFIX = "QA_"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = _setting(PROJECT_ROOT / "corpus", "Folder of source documents (.txt, .md, .html, .jsonl).")
+    index_dir: Path = _setting(PROJECT_ROOT / "index", "Folder where the built index lives.")
+    model: str = _setting(DEFAULT_MODEL, "Sentence-transformers model name or local path (loaded offline).")
+    passage_target_chars: int = _setting(600, "A passage closes once it reaches this many characters.")
+    passage_max_chars: int = _setting(1000, "A passage never exceeds this; only a longer single sentence is cut.")
+    passage_overlap_sentences: int = _setting(1, "Sentences repeated at the start of the next passage.")
+    embed_title: bool = _setting(True, "Prefix each embedded passage with its document title.")
+    batch_size: int = _setting(32, "Texts per encoder batch while building.")
+    default_k: int = _setting(5, "Results returned when k is not given.")
+    max_k: int = _setting(50, "Largest k a caller may ask for.")
+    max_query_chars: int = _setting(1000, "Longest question accepted, in characters.")
+    abstain_threshold: float = _setting(0.35, "Abstain when the best passage's cosine score is below this.")
+    host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
+    port: int = _setting(8000, "Port `qa serve` listens on.")
+    threads: int = _setting(4, "Request threads of the production (waitress) server.")
+    torch_threads: int = _setting(0, "Threads torch may use for encoding (0: torch's default).")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then `QA_*` environment variables, then explicit non-None overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        settings = cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.passage_target_chars < 50 or self.passage_max_chars < self.passage_target_chars:
+            raise ConfigError("passage sizes: need 50 <= passage_target_chars <= passage_max_chars")
+        if self.passage_overlap_sentences < 0:
+            raise ConfigError("passage_overlap_sentences must be >= 0")
+        if not 1 <= self.default_k <= self.max_k:
+            raise ConfigError("need 1 <= default_k <= max_k")
+        if self.batch_size < 1 or self.threads < 1 or self.max_query_chars < 1:
+            raise ConfigError("batch_size, threads and max_query_chars must be >= 1")
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, help) for every setting: for docs and --help."""
+        rows = []
+        for f in fields(cls):
+            default = f.default
+            if isinstance(default, Path):
+                default = os.path.relpath(default, PROJECT_ROOT)
+            rows.append((ENV_PREFIX + f.name.upper(), str(default), f.metadata["help"]))
+        return rows
+
+
+def _parse(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _coerce(cls: type, name: str, value: Any) -> Any:
+    kind = next(f.type for f in fields(cls) if f.name == name)
+    if kind == "Path" and not isinstance(value, Path):
+        return Path(value)
+    return value

@@ -1,0 +1,147 @@
+"""Reading a corpus folder (or documents given in memory) into `Document`s.
+
+A document's `text` is the text that citations point into: the file's exact characters for
+.txt and .md (read with ``newline=""``), the record's ``text`` for .jsonl, and the visible text
+extracted from an .html file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .cleaning import first_prose_line
+from .errors import CorpusError
+from .html_text import html_to_text
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSONL_SUFFIXES = {".jsonl"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    text: str
+    source: str  # path relative to the project root (or as given), "" for in-memory documents
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "source": self.source, "text": self.text}
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every readable document file under `corpus_dir`, in a stable order; hidden files skipped."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder not found: {corpus_dir}")
+    files = [
+        p
+        for p in corpus_dir.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    ]
+    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+
+def file_hashes(corpus_dir: Path) -> dict[str, str]:
+    """sha256 of every corpus file, keyed by its path relative to the corpus folder."""
+    return {
+        p.relative_to(corpus_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in corpus_files(corpus_dir)
+    }
+
+
+def read_corpus(corpus_dir: Path, source_root: Path | None = None) -> list[Document]:
+    """All documents of a corpus folder. `source` is shown relative to `source_root` when inside it."""
+    docs: list[Document] = []
+    for path in corpus_files(corpus_dir):
+        docs.extend(read_file(path, corpus_dir, _display_path(path, source_root)))
+    if not docs:
+        raise CorpusError(f"no documents (.txt, .md, .html, .jsonl) in {corpus_dir}")
+    check_unique_ids(docs)
+    return docs
+
+
+def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
+    rel = path.relative_to(corpus_dir).as_posix()
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            raw = f.read()
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{source}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise CorpusError(f"{source}: cannot read ({e.strerror})") from None
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        yield from read_jsonl(raw, source)
+    elif suffix in HTML_SUFFIXES:
+        title, text = html_to_text(raw)
+        yield Document(id=rel, title=title or first_prose_line(text) or path.stem, text=text, source=source)
+    else:
+        title = first_prose_line(raw) or path.stem
+        if suffix == ".md":
+            title = title.lstrip("#").strip() or path.stem
+        yield Document(id=rel, title=title, text=raw, source=source)
+
+
+def read_jsonl(raw: str, source: str) -> Iterator[Document]:
+    """One document per line: {"id", "title", "text"} (BEIR's corpus.jsonl shape)."""
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{source}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CorpusError(f'{source}:{lineno}: a record needs a string "text" field')
+        doc_id = record.get("id", record.get("_id"))
+        if not isinstance(doc_id, (str, int)) or str(doc_id) == "":
+            raise CorpusError(f'{source}:{lineno}: a record needs an "id"')
+        title = record.get("title") if isinstance(record.get("title"), str) else ""
+        yield Document(id=str(doc_id), title=title, text=record["text"], source=source)
+
+
+def documents_from(items: Iterable[Document | dict]) -> list[Document]:
+    """Documents given in memory: `Document`s or dicts with id, text and optional title/source."""
+    docs = []
+    for item in items:
+        if isinstance(item, dict):
+            if not isinstance(item.get("text"), str) or not str(item.get("id", "")):
+                raise CorpusError('each document needs "id" and a string "text"')
+            item = Document(
+                id=str(item["id"]),
+                title=str(item.get("title") or first_prose_line(item["text"]) or item["id"]),
+                text=item["text"],
+                source=str(item.get("source", "")),
+            )
+        docs.append(item)
+    if not docs:
+        raise CorpusError("no documents given")
+    check_unique_ids(docs)
+    return docs
+
+
+def check_unique_ids(docs: list[Document]) -> None:
+    seen: dict[str, str] = {}
+    for d in docs:
+        if d.id in seen:
+            raise CorpusError(f"duplicate document id {d.id!r} (in {seen[d.id]} and {d.source})")
+        seen[d.id] = d.source
+
+
+def _display_path(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()

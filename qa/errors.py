@@ -1,0 +1,67 @@
+"""One error hierarchy. Each class carries the HTTP status and the stable code the web layer sends."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(QAError):
+    status = 500
+    code = "config_error"
+
+
+class CorpusError(QAError):
+    """The corpus folder or one of its documents cannot be read."""
+
+    status = 500
+    code = "corpus_error"
+
+
+class ModelError(QAError):
+    """The embedding model cannot be loaded (offline, not installed, bad path)."""
+
+    status = 503
+    code = "model_unavailable"
+
+
+class IndexMissingError(QAError):
+    status = 503
+    code = "index_missing"
+
+
+class IndexMismatchError(QAError):
+    """The index on disk was built with another model, format or is incomplete."""
+
+    status = 503
+    code = "index_mismatch"
+
+
+class BadRequest(QAError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidQuery(BadRequest):
+    code = "invalid_query"
+
+
+class InvalidK(BadRequest):
+    code = "invalid_k"
+
+
+class NotFound(QAError):
+    status = 404
+    code = "not_found"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"

@@ -1,0 +1,195 @@
+"""Building, saving and loading the passage index: FAISS vectors plus the texts they cite.
+
+Passage vectors are unit length, so FAISS inner product is cosine similarity. Each distinct
+sentence is embedded too, so the answering sentence of a hit is found without encoding
+anything at query time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import faiss
+import numpy as np
+
+from . import storage
+from .cleaning import normalize_for_embedding
+from .config import PROJECT_ROOT, Settings
+from .documents import Document, documents_from, file_hashes, read_corpus
+from .embedder import Embedder
+from .errors import IndexMismatchError, QAError
+from .passages import Passage, passages_of
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Index:
+    """Everything a search needs, in memory."""
+
+    manifest: dict
+    documents: dict[str, Document]
+    passages: list[Passage]
+    sentence_rows: list[list[int]]  # per passage: rows of `sentence_vectors`, one per sentence
+    vectors: faiss.Index
+    sentence_vectors: np.ndarray
+
+    @property
+    def version(self) -> str:
+        return self.manifest["index_version"]
+
+
+def build_settings(settings: Settings) -> dict:
+    return {name: getattr(settings, name) for name in BUILD_SETTINGS}
+
+
+def embedding_text(passage: Passage, title: str, with_title: bool) -> str:
+    text = normalize_for_embedding(passage.text)
+    return f"{normalize_for_embedding(title)}. {text}" if with_title and title else text
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    documents: Iterable[Document | dict] | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Build from `documents` (or the configured corpus folder) into `settings.index_dir`."""
+    started = time.perf_counter()
+    if documents is None:
+        docs = read_corpus(settings.corpus_dir, PROJECT_ROOT)
+        hashes = file_hashes(settings.corpus_dir)
+    else:
+        docs = documents_from(documents)
+        hashes = {}
+    passages = passages_of(
+        docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences
+    )
+    if not passages:
+        raise IndexMismatchError("the documents contain no prose to index")
+    titles = {d.id: d.title for d in docs}
+    texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
+    sentence_texts, sentence_rows = _distinct_sentences(passages)
+
+    def report(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(stage, done, total)) if progress else None
+
+    vectors = embedder.encode(texts, settings.batch_size, report("passages"))
+    sentence_vectors = embedder.encode(sentence_texts, settings.batch_size, report("sentences"))
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": embedder.name,
+        "dimension": embedder.dimension,
+        "documents": len(docs),
+        "passages": len(passages),
+        "sentences": len(sentence_texts),
+        "settings": build_settings(settings),
+        "corpus_files": hashes,
+        "index_version": _content_version(embedder.name, passages, settings),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+
+    def write(folder: Path) -> dict:
+        flat = faiss.IndexFlatIP(embedder.dimension)
+        flat.add(vectors)
+        faiss.write_index(flat, str(folder / "vectors.faiss"))
+        np.save(folder / "sentences.npy", sentence_vectors)
+        _write_jsonl(folder / "documents.jsonl", (d.to_dict() for d in docs))
+        _write_jsonl(
+            folder / "passages.jsonl",
+            ({**asdict(p), "sentence_rows": rows} for p, rows in zip(passages, sentence_rows)),
+        )
+        return manifest
+
+    return storage.write_build(settings.index_dir, write)
+
+
+def load_index(index_dir: Path, model: str | None = None) -> Index:
+    """Load the served build, checking format, model, files and checksums."""
+    build = storage.current_build(index_dir)
+    manifest = storage.read_manifest(build)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index in {index_dir} has format {manifest.get('format_version')}, this qa reads "
+            f"format {FORMAT_VERSION}: rebuild it with `qa build`"
+        )
+    if model is not None and manifest.get("model") != model:
+        raise IndexMismatchError(
+            f"index in {index_dir} was built with model {manifest.get('model')!r}, but the configured "
+            f"model is {model!r}: rebuild it with `qa build` (or set QA_MODEL to the index's model)"
+        )
+    storage.verify_checksums(build, manifest)
+    try:
+        vectors = faiss.read_index(str(build / "vectors.faiss"))
+        sentence_vectors = np.load(build / "sentences.npy")
+        documents = {d["id"]: Document(**d) for d in _read_jsonl(build / "documents.jsonl")}
+        records = list(_read_jsonl(build / "passages.jsonl"))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build`") from None
+    rows = [r.pop("sentence_rows") for r in records]
+    passages = [Passage(**{**r, "sentences": tuple(map(tuple, r["sentences"]))}) for r in records]
+    if vectors.ntotal != len(passages) or vectors.d != manifest.get("dimension"):
+        raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build`")
+    return Index(manifest, documents, passages, rows, vectors, sentence_vectors)
+
+
+def stale_reason(settings: Settings) -> str | None:
+    """Why the index must be rebuilt for this corpus and settings, or None when it is current."""
+    try:
+        manifest = storage.read_manifest(storage.current_build(settings.index_dir))
+    except QAError as e:  # missing or unreadable: either way, build it
+        return str(e)
+    checks = [
+        (manifest.get("format_version") == FORMAT_VERSION, "index format changed"),
+        (manifest.get("model") == settings.model, "model changed"),
+        (manifest.get("settings") == build_settings(settings), "passage settings changed"),
+        (manifest.get("corpus_files") == file_hashes(settings.corpus_dir), "corpus changed"),
+    ]
+    return next((why for ok, why in checks if not ok), None)
+
+
+def _distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[int]]]:
+    """Each sentence once (overlapping passages share sentences), and each passage's rows."""
+    row_of: dict[tuple[str, int, int], int] = {}
+    texts: list[str] = []
+    rows = []
+    for p in passages:
+        mine = []
+        for s, e in p.sentences:
+            key = (p.doc_id, p.start + s, p.start + e)
+            if key not in row_of:
+                row_of[key] = len(texts)
+                texts.append(normalize_for_embedding(p.text[s:e]) or p.text[s:e])
+            mine.append(row_of[key])
+        rows.append(mine)
+    return texts, rows
+
+
+def _content_version(model: str, passages: list[Passage], settings: Settings) -> str:
+    h = hashlib.sha256(f"{FORMAT_VERSION}\0{model}\0{json.dumps(build_settings(settings))}".encode())
+    for p in passages:
+        h.update(p.id.encode())
+    return h.hexdigest()[:12]
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> Iterable[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)

@@ -1,0 +1,131 @@
+"""The index folder on disk: versioned build folders, an atomic CURRENT pointer, checksums.
+
+    index/
+      CURRENT                 name of the build being served (replaced atomically)
+      build-20261122T101500.123456789/
+        manifest.json         format version, model, counts, settings, corpus and file checksums
+        vectors.faiss  sentences.npy  passages.jsonl  documents.jsonl
+
+A build is written into a hidden temporary folder, fsynced, renamed into place, and only then
+is CURRENT switched (write, fsync, rename, fsync the folder). A crash at any moment leaves the
+previous CURRENT and its build untouched.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import IndexMismatchError, IndexMissingError
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+KEEP_BUILDS = 2  # the served build and the one before it
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_build(index_dir: Path, write_files: Callable[[Path], dict]) -> Path:
+    """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest."""
+    with build_lock(index_dir):
+        for stale in index_dir.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            manifest = write_files(tmp)
+            manifest["checksums"] = {
+                p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            for p in tmp.iterdir():
+                fsync_path(p)
+            fsync_path(tmp)
+            name = f"build-{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**9:09d}"
+            final = index_dir / name
+            os.rename(tmp, final)
+            fsync_path(index_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _point_current(index_dir, name)
+        _remove_old_builds(index_dir, keep=name)
+        return final
+
+
+def current_build(index_dir: Path) -> Path:
+    """The folder of the build being served, or a clear error saying how to make one."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexMissingError(f"no index in {index_dir}: build it with `qa build`")
+    build = index_dir / pointer.read_text().strip()
+    if not (build / MANIFEST).is_file():
+        raise IndexMismatchError(f"index {build} has no manifest: rebuild it with `qa build`")
+    return build
+
+
+def read_manifest(build: Path) -> dict:
+    try:
+        return json.loads((build / MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        raise IndexMismatchError(f"unreadable manifest in {build} ({e}): rebuild with `qa build`") from None
+
+
+def verify_checksums(build: Path, manifest: dict) -> None:
+    """Every artifact is present and has the checksum the manifest recorded."""
+    for name, digest in manifest.get("checksums", {}).items():
+        path = build / name
+        if not path.is_file():
+            raise IndexMismatchError(f"index file {name} is missing in {build}: rebuild with `qa build`")
+        if sha256_file(path) != digest:
+            raise IndexMismatchError(f"index file {name} in {build} is damaged (checksum): rebuild with `qa build`")
+
+
+def _point_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+    with open(tmp, "w") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    fsync_path(index_dir)
+
+
+def _remove_old_builds(index_dir: Path, keep: str) -> None:
+    builds = sorted(p for p in index_dir.glob("build-*") if p.is_dir() and p.name != keep)
+    for old in builds[: max(len(builds) - (KEEP_BUILDS - 1), 0)]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,44 @@
+"""The web layer: an app factory and a blueprint that any Flask app can mount."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from ..config import Settings
+from ..search import Searcher
+from .api import qa_blueprint
+from .errors import init_errors
+
+__all__ = ["create_app", "qa_blueprint"]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> Flask:
+    """Build the Flask app serving `searcher` (opened from `settings` when not given)."""
+    settings = settings or Settings.load()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.register_blueprint(qa_blueprint(searcher or Searcher.open(settings)))
+    init_errors(app)
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app

@@ -1,0 +1,52 @@
+"""The one place that turns errors into HTTP responses: JSON `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from ..errors import QAError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def json_error(code: str, message: str, status: int) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def qa_error(e: QAError) -> tuple[Response, int]:
+    if e.status >= 500:
+        log.error("%s: %s", e.code, e.message)
+    return json_error(e.code, e.message, e.status)
+
+
+def http_error(e: HTTPException) -> tuple[Response, int]:
+    status = e.code or 500
+    message = {
+        404: "no such page or endpoint",
+        405: "method not allowed here",
+        413: "the request body is too large",
+    }.get(status, e.description or e.name)
+    return json_error(HTTP_CODES.get(status, "http_error"), message, status)
+
+
+def unexpected_error(e: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error")
+    return json_error("internal_error", "the server failed to answer; the error was logged", 500)
+
+
+def init_errors(app: Flask) -> None:
+    app.register_error_handler(QAError, qa_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)

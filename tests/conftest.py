@@ -1,0 +1,98 @@
+"""Shared fixtures: a deterministic fake embedder for fast tests, the real model on the real corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import PROJECT_ROOT, Settings
+from qa.index import build_index
+from qa.search import Searcher
+
+CORPUS = PROJECT_ROOT / "corpus"
+
+
+class FakeEmbedder:
+    """Bag of hashed lower-cased words: deterministic, instant, and lexical enough to rank."""
+
+    name = "fake-hash-256"
+    dimension = 256
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little")
+                out[i, h % self.dimension] += 1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        if progress:
+            progress(len(texts), len(texts))
+        return out
+
+
+def fake_settings(tmp_path: Path, corpus: Path = CORPUS, **overrides) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings.load(env={}, corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name, **overrides)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_searcher(tmp_path: Path, fake_embedder: FakeEmbedder) -> Searcher:
+    """The default corpus indexed with the fake embedder (fast)."""
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    return Searcher.open(settings, fake_embedder)
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The real corpus indexed once per session with the real bundled model."""
+    root = tmp_path_factory.mktemp("real")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings.load(env={}, corpus_dir=corpus, index_dir=root / "index")
+    build_index(settings, real_embedder_for(settings))
+    return settings
+
+
+_EMBEDDERS: dict[str, object] = {}
+
+
+def real_embedder_for(settings: Settings):  # type: ignore[no-untyped-def]
+    from qa.embedder import SentenceTransformerEmbedder
+
+    if settings.model not in _EMBEDDERS:
+        _EMBEDDERS[settings.model] = SentenceTransformerEmbedder(settings.model)
+    return _EMBEDDERS[settings.model]
+
+
+@pytest.fixture(scope="session")
+def real_searcher(real_settings: Settings) -> Searcher:
+    return Searcher.open(real_settings, real_embedder_for(real_settings))
+
+
+@pytest.fixture(scope="session")
+def app(real_settings: Settings, real_searcher: Searcher):  # type: ignore[no-untyped-def]
+    from qa.web import create_app
+
+    app = create_app(real_settings, real_searcher)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()

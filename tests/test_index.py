@@ -1,0 +1,144 @@
+"""Index build, save, load, staleness and mismatch errors (fake embedder: fast)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa import storage
+from qa.errors import IndexMismatchError, IndexMissingError
+from qa.index import FORMAT_VERSION, build_index, load_index, stale_reason
+from qa.search import Searcher
+
+from .conftest import CORPUS, FakeEmbedder, fake_settings
+
+
+def current(settings) -> Path:  # type: ignore[no-untyped-def]
+    return storage.current_build(settings.index_dir)
+
+
+def test_build_then_load_round_trip(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    index = load_index(settings.index_dir, model=FakeEmbedder.name)
+    manifest = index.manifest
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"] == FakeEmbedder.name and manifest["dimension"] == 256
+    assert manifest["documents"] == 5 == len(index.documents)
+    assert manifest["passages"] == len(index.passages) == index.vectors.ntotal
+    assert set(manifest["corpus_files"]) == {p.name for p in CORPUS.iterdir()}
+    assert manifest["settings"]["passage_target_chars"] == settings.passage_target_chars
+    for p in index.passages:
+        assert index.documents[p.doc_id].text[p.start : p.end] == p.text
+
+
+def test_rebuilding_an_unchanged_corpus_keeps_passage_ids_and_version(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    first = load_index(settings.index_dir)
+    build_index(settings, fake_embedder)
+    second = load_index(settings.index_dir)
+    assert [p.id for p in first.passages] == [p.id for p in second.passages]
+    assert first.version == second.version
+    assert len(list(settings.index_dir.glob("build-*"))) == 2  # the served build and the previous one
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexMissingError, match="qa build"):
+        load_index(tmp_path / "nothing-here")
+
+
+def test_index_of_another_model_is_refused(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    with pytest.raises(IndexMismatchError, match="built with model 'fake-hash-256'.*qa build"):
+        load_index(settings.index_dir, model="sentence-transformers/all-MiniLM-L6-v2")
+
+
+def test_index_of_another_format_is_refused(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    manifest_path = current(settings) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="format"):
+        load_index(settings.index_dir)
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy"])
+def test_missing_or_damaged_files_are_detected(tmp_path, fake_embedder, name):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    path = current(settings) / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        load_index(settings.index_dir)
+    path.unlink()
+    with pytest.raises(IndexMismatchError, match="missing"):
+        load_index(settings.index_dir)
+
+
+class ExplodingEmbedder(FakeEmbedder):
+    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+        if len(texts) > 10:
+            progress and progress(1, len(texts))
+            raise RuntimeError("power cut")
+        return super().encode(texts, batch_size, progress)
+
+
+def test_a_failed_build_leaves_the_served_index_intact(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    before = current(settings)
+    answers = Searcher.open(settings, fake_embedder).search("Harop loitering munition").to_dict()["results"]
+    with pytest.raises(RuntimeError, match="power cut"):
+        build_index(settings, ExplodingEmbedder())
+    assert current(settings) == before
+    assert Searcher.open(settings, fake_embedder).search("Harop loitering munition").to_dict()["results"] == answers
+
+
+def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embedder, monkeypatch):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    before = current(settings)
+
+    def broken_save(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("qa.index.np.save", broken_save)
+    with pytest.raises(OSError, match="No space"):
+        build_index(settings, fake_embedder)
+    assert current(settings) == before
+    assert not list(settings.index_dir.glob(".tmp-*"))
+    load_index(settings.index_dir)
+
+
+def test_staleness_follows_corpus_model_and_settings(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = fake_settings(tmp_path, corpus=corpus)
+    assert "no index" in stale_reason(settings)
+    build_index(settings, fake_embedder)
+    assert stale_reason(settings) is None
+    assert stale_reason(settings.replace(passage_target_chars=400)) == "passage settings changed"
+    assert stale_reason(settings.replace(model="other")) == "model changed"
+    (corpus / "new.txt").write_text("A new article\nSomething new happened on Monday in the region.\n")
+    assert stale_reason(settings) == "corpus changed"
+
+
+def test_documents_in_memory_can_be_indexed(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    docs = [
+        {"id": "a", "title": "Apples", "text": "Apples grow on trees in orchards. They are red or green."},
+        {"id": "b", "title": "Boats", "text": "Boats float on water. Sailing boats use the wind."},
+    ]
+    build_index(settings, fake_embedder, documents=docs)
+    hits = Searcher.open(settings, fake_embedder).search("Which boats use the wind?", 1).hits
+    assert hits[0].document.id == "b"
+    assert hits[0].passage.text[slice(*hits[0].highlight)] == "Sailing boats use the wind."

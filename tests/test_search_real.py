@@ -1,0 +1,56 @@
+"""Search with the real bundled model over the real default corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.config import PROJECT_ROOT
+
+SEED = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+SEED_QUESTIONS = [json.loads(line) for line in SEED.read_text().splitlines()] if SEED.exists() else []
+
+
+def contains(text: str, answers: list[str]) -> bool:
+    return any(a.lower() in text.lower() for a in answers)
+
+
+def test_the_war_lasted_44_days(real_searcher):
+    result = real_searcher.search("How long did the Second Nagorno-Karabakh War last?", 3)
+    assert not result.abstained
+    assert any("44 days" in h.passage.text for h in result.hits)
+
+
+def test_hits_are_ranked_cited_and_highlighted(real_searcher):
+    result = real_searcher.search("Which Israeli loitering munition was used by Azerbaijan?", 5)
+    assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    for hit in result.hits:
+        assert hit.document.text[hit.passage.start : hit.passage.end] == hit.passage.text
+        start, end = hit.highlight
+        assert (start, end) in hit.passage.sentences
+    assert any("Harop" in h.passage.text for h in result.hits[:3])
+
+
+def test_off_topic_questions_abstain_but_still_list_passages(real_searcher):
+    for question in ["What is the recipe for chocolate cake?", "Who invented the telephone?"]:
+        result = real_searcher.search(question, 3)
+        assert result.abstained, question
+        assert len(result.hits) == 3
+
+
+@pytest.mark.skipif(not SEED_QUESTIONS, reason="../shared/eval/seed_dev.jsonl is not beside the checkout")
+def test_seed_questions_find_their_answer(real_searcher):
+    answerable = [q for q in SEED_QUESTIONS if not q.get("unanswerable")]
+    found_in_5 = found_first = 0
+    for q in answerable:
+        result = real_searcher.search(q["q"], 5)
+        assert not result.abstained, q["q"]
+        ranks = [h.rank for h in result.hits if contains(h.passage.text, q["answers"])]
+        found_in_5 += bool(ranks)
+        found_first += ranks[:1] == [1]
+    # measured 14/15 in the top 5 and 11/15 first with all-MiniLM-L6-v2 (see README)
+    assert found_in_5 >= 13
+    assert found_first >= 9

@@ -1,0 +1,55 @@
+"""`qa serve` as a real process: builds a missing index, then answers over HTTP with waitress."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from .conftest import CORPUS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[dict, dict]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response), dict(response.headers)
+
+
+def test_serve_builds_a_missing_index_then_answers(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "004_ac4458f6c11ac45b.txt", corpus)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    command = [sys.executable, "-m", "qa", "serve", "--port", str(port), "--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            try:
+                health, headers = get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not start in 180 s"
+                time.sleep(0.5)
+        assert health["documents"] == 1 and health["passages"] > 0
+        assert headers["Server"] == "qa"  # waitress, not advertising versions
+        answer, _ = get(f"http://127.0.0.1:{port}/api/search?q=How+many+Azerbaijani+servicemen+were+killed%3F&k=3")
+        assert any("servicemen killed" in hit["text"] for hit in answer["results"])
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    assert "index needs building (no index in" in output
+    assert f"serving on http://127.0.0.1:{port}" in output
