@@ -1,0 +1,38 @@
+"""The README's promises: the library example runs as written, the config table is current."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from qa.config import PROJECT_ROOT, Settings
+from qa.web import qa_blueprint
+
+README = (PROJECT_ROOT / "README.md").read_text()
+
+
+def test_library_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    example = re.search(r"## In Python\n\n```python\n(.*?)```", README, re.S).group(1)
+    monkeypatch.chdir(PROJECT_ROOT)
+    exec(compile(example.replace("/tmp/qa-index", str(tmp_path / "index")), "README", "exec"), {})
+    printed = capsys.readouterr().out
+    assert printed.startswith("Second Nagorno-Karabakh War ")
+    assert "44 days" in printed
+
+
+def test_configuration_table_matches_the_settings():
+    for variable, default, help in Settings.describe():
+        assert f"| `{variable}` | `{default}` | {help} |" in README
+
+
+def test_blueprint_mounts_under_a_prefix(real_searcher):
+    app = Flask("host")
+    app.register_blueprint(qa_blueprint(real_searcher), url_prefix="/qa")
+    client = app.test_client()
+    assert client.get("/qa/healthz").get_json()["status"] == "ok"
+    data = client.get("/qa/api/search?q=Harop&k=1").get_json()
+    assert len(data["results"]) == 1
+    error = client.get("/qa/api/search?q=").get_json()["error"]
+    assert error["code"] == "invalid_query"
+    assert "/qa/static/qa/style.css" in client.get("/qa/").get_data(as_text=True)
