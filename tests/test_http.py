@@ -111,3 +111,7 @@ def test_security_headers(client):
     assert "script-src" not in response.headers["Content-Security-Policy"]  # no scripts at all
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_oversized_body_is_a_json_413(client):
+    assert_error(client.post("/api/search", data="x" * (2 << 20), content_type="application/json"), 413, "payload_too_large")
