@@ -17,6 +17,8 @@ from .errors import DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
 from .index import Index, load_index
 from .passages import Passage
 
+CANDIDATES_PER_RESULT = 3  # candidates fetched per result asked for, so overlapping ones can be skipped
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -83,12 +85,10 @@ class Searcher:
         k = self.check_k(k)
         with self._lock:
             q = self.embedder.encode([normalize_for_embedding(query)])
-            scores, rows = self.index.vectors.search(q, min(k, self.index.vectors.ntotal))
-        hits = [
-            self._hit(rank, float(score), int(row), q[0])
-            for rank, (score, row) in enumerate(zip(scores[0], rows[0]), 1)
-            if row >= 0
-        ]
+            scores, rows = self.index.vectors.search(q, min(k * CANDIDATES_PER_RESULT, self.index.vectors.ntotal))
+        ranked = [(float(score), int(row)) for score, row in zip(scores[0], rows[0]) if row >= 0]
+        chosen = self._without_overlaps(ranked, k)
+        hits = [self._hit(rank, score, row, q[0]) for rank, (score, row) in enumerate(chosen, 1)]
         abstained = not hits or hits[0].score < self.settings.abstain_threshold
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, hits=hits, abstained=abstained, took_ms=took)
@@ -112,6 +112,22 @@ class Searcher:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
             raise InvalidK(f"k must be an integer from 1 to {self.settings.max_k}")
         return k
+
+    def _without_overlaps(self, ranked: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
+        """Top k, skipping a passage that overlaps a better one of the same document (overlapping
+        passages share sentences); skipped ones fill in only when too few others remain."""
+        kept: list[tuple[float, int]] = []
+        skipped: list[tuple[float, int]] = []
+        for score, row in ranked:
+            p = self.index.passages[row]
+            clash = any(
+                q.doc_id == p.doc_id and q.start < p.end and p.start < q.end
+                for q in (self.index.passages[r] for _, r in kept)
+            )
+            (skipped if clash else kept).append((score, row))
+            if len(kept) == k:
+                break
+        return sorted(kept + skipped[: k - len(kept)], key=lambda pair: -pair[0])
 
     def _hit(self, rank: int, score: float, row: int, query_vector: np.ndarray) -> Hit:
         passage = self.index.passages[row]
