@@ -23,7 +23,7 @@ from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import Document, documents_from, file_hashes, read_corpus
 from .embedder import Embedder
-from .errors import IndexMismatchError, QAError
+from .errors import CorpusError, IndexMismatchError, QAError
 from .passages import Passage, passages_of
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def build_index(
         docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences
     )
     if not passages:
-        raise IndexMismatchError("the documents contain no prose to index")
+        raise CorpusError("the documents contain no prose to index")
     titles = {d.id: d.title for d in docs}
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
     sentence_texts, sentence_rows = _distinct_sentences(passages)

@@ -142,3 +142,10 @@ def test_documents_in_memory_can_be_indexed(tmp_path, fake_embedder):
     hits = Searcher.open(settings, fake_embedder).search("Which boats use the wind?", 1).hits
     assert hits[0].document.id == "b"
     assert hits[0].passage.text[slice(*hits[0].highlight)] == "Sailing boats use the wind."
+
+
+def test_documents_without_prose_are_a_corpus_error(tmp_path, fake_embedder):
+    from qa.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="no prose"):
+        build_index(fake_settings(tmp_path), fake_embedder, documents=[{"id": "x", "text": "| a | b |\n---|---|\n"}])
