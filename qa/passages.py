@@ -31,6 +31,10 @@ class Passage:
     text: str
     sentences: tuple[tuple[int, int], ...]  # offsets of each sentence inside `text`
 
+    def overlaps(self, other: "Passage") -> bool:
+        """True when both cite some of the same characters of the same document."""
+        return self.doc_id == other.doc_id and self.start < other.end and other.start < self.end
+
 
 def passage_id(doc_id: str, start: int, text: str) -> str:
     """Stable across rebuilds of an unchanged document; changes whenever its text moves or changes."""

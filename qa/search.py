@@ -119,11 +119,8 @@ class Searcher:
         kept: list[tuple[float, int]] = []
         skipped: list[tuple[float, int]] = []
         for score, row in ranked:
-            p = self.index.passages[row]
-            clash = any(
-                q.doc_id == p.doc_id and q.start < p.end and p.start < q.end
-                for q in (self.index.passages[r] for _, r in kept)
-            )
+            passage = self.index.passages[row]
+            clash = any(passage.overlaps(self.index.passages[r]) for _, r in kept)
             (skipped if clash else kept).append((score, row))
             if len(kept) == k:
                 break

@@ -8,7 +8,7 @@ import pytest
 
 from qa.config import PROJECT_ROOT
 from qa.documents import Document, read_corpus
-from qa.passages import cut_long, group_sentences, make_passages, passages_of, split_sentences
+from qa.passages import Passage, cut_long, group_sentences, make_passages, passages_of, split_sentences
 
 from .conftest import CORPUS
 
@@ -103,3 +103,10 @@ def test_reference_markers_do_not_start_a_highlight():
     (p,) = make_passages(doc, 600, 1000, 1)
     starts = [p.text[s:e] for s, e in p.sentences]
     assert starts[-1] == "The war lasted for 44 days and ended."
+
+
+def test_overlap_means_shared_characters_of_the_same_document():
+    a = Passage("a", "d", 0, 10, "x" * 10, ((0, 10),))
+    assert a.overlaps(Passage("b", "d", 9, 20, "x" * 11, ((0, 11),)))
+    assert not a.overlaps(Passage("c", "d", 10, 20, "x" * 10, ((0, 10),)))
+    assert not a.overlaps(Passage("e", "other", 0, 10, "x" * 10, ((0, 10),)))
