@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 
-from .config import Settings
+from .config import PROJECT_ROOT, Settings
 from .errors import QAError
+
+if TYPE_CHECKING:
+    from .embedder import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ class QACommand(click.Group):
 def main(verbose: bool) -> None:
     """Ask questions of a folder of documents; get back cited, verbatim passages."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG itself
 
 
 @main.command()
@@ -47,26 +52,37 @@ def build(corpus: Path | None, index: Path | None) -> None:
     click.echo(f"built {folder}", err=True)
 
 
-def run_build(settings: Settings) -> Path:
+def run_build(settings: Settings, embedder: "Embedder | None" = None, documents: list | None = None) -> Path:
     from .documents import corpus_files
-    from .embedder import SentenceTransformerEmbedder
     from .index import build_index
 
-    corpus_files(settings.corpus_dir)  # a missing corpus fails before the model loads
+    if documents is None:
+        corpus_files(settings.corpus_dir)  # a missing corpus fails before the model loads
+    embedder = embedder or load_embedder(settings)
+    return build_index(settings, embedder, documents, progress=progress_bars("embedding"))
+
+
+def load_embedder(settings: Settings) -> "Embedder":
+    from .embedder import SentenceTransformerEmbedder
+
     click.echo(f"loading model {settings.model} ...", err=True)
-    embedder = SentenceTransformerEmbedder(settings.model, settings.torch_threads)
+    return SentenceTransformerEmbedder(settings.model, settings.torch_threads)
+
+
+def progress_bars(verb: str) -> Callable[[str, int, int], None]:
+    """A progress callback drawing one bar (with an ETA) per stage on stderr."""
     bars: dict[str, object] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         if stage not in bars:
-            bar = click.progressbar(length=total, label=f"embedding {stage}", file=sys.stderr, show_eta=True)
+            bar = click.progressbar(length=total, label=f"{verb} {stage}", file=sys.stderr, show_eta=True)
             bars[stage] = bar.__enter__()
         bar = bars[stage]
         bar.update(done - bar.pos)  # type: ignore[attr-defined]
         if done >= total:
             bar.__exit__(None, None, None)  # type: ignore[attr-defined]
 
-    return build_index(settings, embedder, progress=progress)
+    return progress
 
 
 @main.command()
@@ -117,3 +133,39 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
     app = create_app(settings)
     click.echo(f"serving on http://{settings.host}:{settings.port}", err=True)
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="qa")
+
+
+@main.command("eval")
+@click.argument("dataset", default="squad")
+@click.option("--split", type=click.Choice(["tune", "test", "all"]), default="test", show_default=True,
+              help="SQuAD: articles 0-23 (tune) or 24-47 (test); off-topic questions: odd or even lines.")
+@click.option("--index", type=click.Path(path_type=Path), help="Index folder for the dataset [.eval-cache/NAME].")
+@click.option("--limit", type=int, default=None, help="Ask only the first N questions of the split.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results to this JSON file.")
+def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None) -> None:
+    """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
+    from . import evaluation
+    from .documents import documents_from
+    from .eval_data import load_dataset
+    from .index import stale_reason
+    from .search import Searcher
+
+    data = load_dataset(dataset)
+    if limit is not None:
+        data = dataclasses.replace(data, questions=data.split(split)[:limit], groups=1)
+    docs = documents_from(data.documents) if data.documents is not None else None
+    if docs is not None:
+        index = index or PROJECT_ROOT / ".eval-cache" / data.name
+    settings = Settings.load(index_dir=index)
+    embedder = load_embedder(settings)
+    if stale_reason(settings, docs):
+        click.echo(f"building the index for {data.name} in {settings.index_dir} ...", err=True)
+        run_build(settings, embedder, docs)
+    searcher = Searcher.open(settings, embedder)
+    reports = evaluation.compare(searcher, data, split, progress_bars("asking"))
+    questions = len([q for q in data.split(split) if not q.off_topic])
+    click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest['passages']} passages\n")
+    click.echo(evaluation.table(reports))
+    if json_path:
+        rows = [{"mode": r.mode, **r.metrics} for r in reports]
+        json_path.write_text(json.dumps({"dataset": data.name, "split": split, "results": rows}, indent=2) + "\n")

@@ -17,6 +17,7 @@ from .errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "QA_"
+RANKING_MODES = ("hybrid", "dense", "bm25")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -36,7 +37,11 @@ class Settings:
     default_k: int = _setting(5, "Results returned when k is not given.")
     max_k: int = _setting(50, "Largest k a caller may ask for.")
     max_query_chars: int = _setting(1000, "Longest question accepted, in characters.")
-    abstain_threshold: float = _setting(0.35, "Abstain when the best passage's cosine score is below this.")
+    ranking: str = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
+    source_diversity: float = _setting(
+        0.25, "Rank penalty per result already taken from the same document (0: off)."
+    )
+    abstain_threshold: float = _setting(0.35, "Abstain when the best hit's cosine (passage or sentence) is below this.")
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(4, "Request threads of the production (waitress) server.")
@@ -69,6 +74,10 @@ class Settings:
             raise ConfigError("passage_overlap_sentences must be >= 0")
         if not 1 <= self.default_k <= self.max_k:
             raise ConfigError("need 1 <= default_k <= max_k")
+        if self.ranking not in RANKING_MODES:
+            raise ConfigError(f"ranking must be one of {', '.join(RANKING_MODES)}, not {self.ranking!r}")
+        if self.source_diversity < 0:
+            raise ConfigError("source_diversity must be >= 0")
         if self.batch_size < 1 or self.threads < 1 or self.max_query_chars < 1:
             raise ConfigError("batch_size, threads and max_query_chars must be >= 1")
 

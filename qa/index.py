@@ -2,7 +2,7 @@
 
 Passage vectors are unit length, so FAISS inner product is cosine similarity. Each distinct
 sentence is embedded too, so the answering sentence of a hit is found without encoding
-anything at query time.
+anything at query time. Two BM25 indexes (passages, sentences) sit beside the vectors.
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ from .config import PROJECT_ROOT, Settings
 from .documents import Document, documents_from, file_hashes, read_corpus
 from .embedder import Embedder
 from .errors import CorpusError, IndexMismatchError, QAError
+from .lexical import Lexical
 from .passages import Passage, passages_of
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title")
+IN_MEMORY = "<documents given in memory>"
 Progress = Callable[[str, int, int], None]
 
 
@@ -43,6 +46,8 @@ class Index:
     sentence_rows: list[list[int]]  # per passage: rows of `sentence_vectors`, one per sentence
     vectors: faiss.Index
     sentence_vectors: np.ndarray
+    lexical: Lexical  # BM25 over title-prefixed passages, rows as in `passages`
+    sentence_lexical: Lexical  # BM25 over the distinct sentences, rows as in `sentence_vectors`
 
     @property
     def version(self) -> str:
@@ -71,7 +76,7 @@ def build_index(
         hashes = file_hashes(settings.corpus_dir)
     else:
         docs = documents_from(documents)
-        hashes = {}
+        hashes = {IN_MEMORY: documents_digest(docs)}
     passages = passages_of(
         docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences
     )
@@ -84,6 +89,8 @@ def build_index(
     def report(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
+    lexical = Lexical.build([f"{titles[p.doc_id]}. {p.text}" for p in passages], BM25_K1, BM25_B)
+    sentence_lexical = Lexical.build(sentence_texts, BM25_K1, BM25_B)
     vectors = embedder.encode(texts, settings.batch_size, report("passages"))
     sentence_vectors = embedder.encode(sentence_texts, settings.batch_size, report("sentences"))
     manifest = {
@@ -105,6 +112,8 @@ def build_index(
         flat.add(vectors)
         faiss.write_index(flat, str(folder / "vectors.faiss"))
         np.save(folder / "sentences.npy", sentence_vectors)
+        lexical.save(folder, "bm25-passages")
+        sentence_lexical.save(folder, "bm25-sentences")
         _write_jsonl(folder / "documents.jsonl", (d.to_dict() for d in docs))
         _write_jsonl(
             folder / "passages.jsonl",
@@ -135,17 +144,30 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         sentence_vectors = np.load(build / "sentences.npy")
         documents = {d["id"]: Document(**d) for d in _read_jsonl(build / "documents.jsonl")}
         records = list(_read_jsonl(build / "passages.jsonl"))
+        lexical = Lexical.load(build, "bm25-passages")
+        sentence_lexical = Lexical.load(build, "bm25-sentences")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build`") from None
     rows = [r.pop("sentence_rows") for r in records]
     passages = [Passage(**{**r, "sentences": tuple(map(tuple, r["sentences"]))}) for r in records]
-    if vectors.ntotal != len(passages) or vectors.d != manifest.get("dimension"):
+    sizes = (vectors.ntotal, lexical.size, sentence_lexical.size, len(sentence_vectors))
+    if sizes != (len(passages), len(passages), len(sentence_vectors), manifest.get("sentences")) or (
+        vectors.d != manifest.get("dimension")
+    ):
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build`")
-    return Index(manifest, documents, passages, rows, vectors, sentence_vectors)
+    return Index(manifest, documents, passages, rows, vectors, sentence_vectors, lexical, sentence_lexical)
 
 
-def stale_reason(settings: Settings) -> str | None:
-    """Why the index must be rebuilt for this corpus and settings, or None when it is current."""
+def documents_digest(docs: list[Document]) -> str:
+    """A fingerprint of documents given in memory, recorded where a corpus's file hashes go."""
+    h = hashlib.sha256()
+    for d in docs:
+        h.update(json.dumps(d.to_dict(), sort_keys=True, ensure_ascii=False).encode() + b"\n")
+    return h.hexdigest()
+
+
+def stale_reason(settings: Settings, documents: list[Document] | None = None) -> str | None:
+    """Why the index must be rebuilt for this corpus (or these documents) and settings, or None."""
     try:
         manifest = storage.read_manifest(storage.current_build(settings.index_dir))
     except QAError as e:  # missing or unreadable: either way, build it
@@ -154,9 +176,15 @@ def stale_reason(settings: Settings) -> str | None:
         (manifest.get("format_version") == FORMAT_VERSION, "index format changed"),
         (manifest.get("model") == settings.model, "model changed"),
         (manifest.get("settings") == build_settings(settings), "passage settings changed"),
-        (manifest.get("corpus_files") == file_hashes(settings.corpus_dir), "corpus changed"),
+        (manifest.get("corpus_files") == _sources(settings, documents), "corpus changed"),
     ]
     return next((why for ok, why in checks if not ok), None)
+
+
+def _sources(settings: Settings, documents: list[Document] | None) -> dict[str, str]:
+    if documents is None:
+        return file_hashes(settings.corpus_dir)
+    return {IN_MEMORY: documents_digest(documents)}
 
 
 def _distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[int]]]:

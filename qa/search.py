@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ranking
 from .cleaning import normalize_for_embedding
 from .config import Settings
 from .documents import Document
@@ -17,13 +18,13 @@ from .errors import DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
 from .index import Index, load_index
 from .passages import Passage
 
-CANDIDATES_PER_RESULT = 3  # candidates fetched per result asked for, so overlapping ones can be skipped
+POOL_PER_RESULT = 4  # best passages considered per result asked for (overlaps and diversity skip some)
 
 
 @dataclass(frozen=True)
 class Hit:
     rank: int
-    score: float
+    score: float  # the ranking score: higher is better, comparable within one question only
     passage: Passage
     document: Document
     highlight: tuple[int, int]  # the answering sentence, as offsets inside passage.text
@@ -47,6 +48,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     abstained: bool
+    confidence: float = field(default=0.0)  # the top hit's best cosine, what abstention is decided on
     took_ms: float = field(default=0.0)
 
     def to_dict(self) -> dict:
@@ -54,6 +56,7 @@ class SearchResult:
             "query": self.query,
             "results": [h.to_dict() for h in self.hits],
             "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
             "took_ms": round(self.took_ms, 2),
         }
 
@@ -70,7 +73,9 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._lock = threading.Lock()  # torch and FAISS calls are serialised; both use all cores
+        self._passage_vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        self._sentences = ranking.SentenceMap.of(index.sentence_rows)
+        self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Searcher":
@@ -79,19 +84,37 @@ class Searcher:
         embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.torch_threads)
         return cls(index, embedder, settings)
 
+    def with_settings(self, **changes: object) -> "Searcher":
+        """The same open index and model with other query-time settings (ranking, diversity...)."""
+        return type(self)(self.index, self.embedder, self.settings.replace(**changes))
+
     def search(self, query: str, k: int | None = None) -> SearchResult:
         started = time.perf_counter()
         query = self.check_query(query)
         k = self.check_k(k)
         with self._lock:
-            q = self.embedder.encode([normalize_for_embedding(query)])
-            scores, rows = self.index.vectors.search(q, min(k * CANDIDATES_PER_RESULT, self.index.vectors.ntotal))
-        ranked = [(float(score), int(row)) for score, row in zip(scores[0], rows[0]) if row >= 0]
-        chosen = self._without_overlaps(ranked, k)
-        hits = [self._hit(rank, score, row, q[0]) for rank, (score, row) in enumerate(chosen, 1)]
-        abstained = not hits or hits[0].score < self.settings.abstain_threshold
+            q = self.embedder.encode([normalize_for_embedding(query)])[0]
+            signals = self._signals(query, q)
+        fused = ranking.fuse(signals, ranking.WEIGHTS[self.settings.ranking])
+        chosen = ranking.diverse_top(
+            fused,
+            k,
+            doc_of=lambda row: self.index.passages[row].doc_id,
+            clashes=lambda a, b: self.index.passages[a].overlaps(self.index.passages[b]),
+            penalty=self.settings.source_diversity,
+            pool=k * POOL_PER_RESULT,
+        )
+        sentence_scores = ranking.fuse(signals, ranking.sentence_weights(self.settings.ranking))
+        hits = [self._hit(rank, score, row, sentence_scores) for rank, (row, score) in enumerate(chosen, 1)]
+        confidence = self._confidence(signals, chosen[0][0]) if chosen else 0.0
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, hits=hits, abstained=abstained, took_ms=took)
+        return SearchResult(
+            query=query,
+            hits=hits,
+            abstained=confidence < self.settings.abstain_threshold,
+            confidence=confidence,
+            took_ms=took,
+        )
 
     def document(self, doc_id: str) -> Document:
         try:
@@ -113,23 +136,27 @@ class Searcher:
             raise InvalidK(f"k must be an integer from 1 to {self.settings.max_k}")
         return k
 
-    def _without_overlaps(self, ranked: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
-        """Top k, skipping a passage that overlaps a better one of the same document (overlapping
-        passages share sentences); skipped ones fill in only when too few others remain."""
-        kept: list[tuple[float, int]] = []
-        skipped: list[tuple[float, int]] = []
-        for score, row in ranked:
-            passage = self.index.passages[row]
-            clash = any(passage.overlaps(self.index.passages[r]) for _, r in kept)
-            (skipped if clash else kept).append((score, row))
-            if len(kept) == k:
-                break
-        return sorted(kept + skipped[: k - len(kept)], key=lambda pair: -pair[0])
+    def _signals(self, query: str, q: np.ndarray) -> dict[str, np.ndarray]:
+        """Every passage's four ranking signals, plus every sentence's own scores (for highlights)."""
+        sentence_dense = self.index.sentence_vectors @ q
+        sentence_bm25 = self.index.sentence_lexical.scores(query)
+        return {
+            "dense": self._passage_vectors @ q,
+            "dense_sentence": self._sentences.best(sentence_dense),
+            "bm25": self.index.lexical.scores(query),
+            "bm25_sentence": self._sentences.best(sentence_bm25),
+            "sentence_dense": sentence_dense,
+            "sentence_bm25": sentence_bm25,
+        }
 
-    def _hit(self, rank: int, score: float, row: int, query_vector: np.ndarray) -> Hit:
+    @staticmethod
+    def _confidence(signals: dict[str, np.ndarray], row: int) -> float:
+        """How well the best hit matches in meaning: its passage or best sentence cosine."""
+        return float(max(signals["dense"][row], signals["dense_sentence"][row]))
+
+    def _hit(self, rank: int, score: float, row: int, sentence_scores: np.ndarray) -> Hit:
         passage = self.index.passages[row]
-        sentence_rows = self.index.sentence_rows[row]
-        best = int(np.argmax(self.index.sentence_vectors[sentence_rows] @ query_vector))
+        best = int(np.argmax(sentence_scores[self.index.sentence_rows[row]]))
         return Hit(
             rank=rank,
             score=score,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -35,7 +36,7 @@ def test_ask_json_matches_the_http_shape(runner, real_settings):
 def test_ask_prints_rank_title_source_and_the_marked_sentence(runner, real_settings):
     result = runner.invoke(main, ["ask", "Which newspaper interviewed Lavrov?", "-k", "1"], env=env_for(real_settings))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("1. [0.")
+    assert re.match(r"1\. \[-?\d+\.\d{3}\] ", result.output)
     assert "003_d560007ba48ee34c.txt [" in result.output
     assert "»" in result.output and "«" in result.output
 

@@ -23,7 +23,9 @@ def test_the_war_lasted_44_days(real_searcher):
 
 
 def test_hits_are_ranked_cited_and_highlighted(real_searcher):
-    result = real_searcher.search("Which Israeli loitering munition was used by Azerbaijan?", 5)
+    result = real_searcher.with_settings(source_diversity=0.0).search(
+        "Which Israeli loitering munition was used by Azerbaijan?", 5
+    )
     assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
     scores = [h.score for h in result.hits]
     assert scores == sorted(scores, reverse=True)

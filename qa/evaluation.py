@@ -1,0 +1,170 @@
+"""Measuring retrieval: ask a dataset's questions through a `Searcher` and score what comes back.
+
+Rank metrics come from ir-measures (trec_eval underneath) over the documents of the returned
+passages, in the order the service returns them. Answer recall, highlight accuracy and the
+abstention rates are string and count checks done here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import ir_measures
+import numpy as np
+from ir_measures import RR, R, nDCG
+
+from .cleaning import normalize_for_embedding
+from .config import Settings
+from .embedder import Embedder
+from .eval_data import Dataset, Question, off_topic_questions
+from .index import BM25_B, BM25_K1, Index
+from .lexical import Lexical
+from .search import Searcher
+
+RANK_MEASURES = [R @ 1, R @ 5, R @ 10, R @ 20, RR @ 10, nDCG @ 10, R @ 100]
+ANSWER_DEPTHS = (1, 3, 5)
+
+
+@dataclass(frozen=True)
+class Report:
+    """One evaluated configuration: a row of the printed table."""
+
+    mode: str
+    metrics: dict[str, float]
+
+    def row(self, columns: list[str]) -> str:
+        cells = [_cell(c, self.metrics.get(c)) for c in columns]
+        return f"| {self.mode} | " + " | ".join(cells) + " |"
+
+
+def _cell(column: str, value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.1f}" if column.startswith("ms") else f"{value:.3f}"
+
+
+class CachedEmbedder:
+    """Encodes every question once for all the modes compared; delegates anything else."""
+
+    def __init__(self, embedder: Embedder, texts: Iterable[str], batch_size: int = 64) -> None:
+        self.name, self.dimension, self._embedder = embedder.name, embedder.dimension, embedder
+        unique = sorted({normalize_for_embedding(t) for t in texts})
+        self._cache = dict(zip(unique, embedder.encode(unique, batch_size))) if unique else {}
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        if all(t in self._cache for t in texts):
+            return np.stack([self._cache[t] for t in texts])
+        return self._embedder.encode(texts, batch_size, progress)
+
+
+def fold(text: str) -> str:
+    """Answer matching: NFKC, case-insensitive, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def evaluate(
+    searcher: Searcher,
+    answerable: list[Question],
+    off_topic: list[Question],
+    depth: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Every measure for one searcher configuration (answerable and off-topic questions apart)."""
+    searcher = searcher.with_settings(max_k=max(depth, searcher.settings.max_k))
+    run: dict[str, dict[str, float]] = {}
+    answer_hits = {k: 0 for k in ANSWER_DEPTHS}
+    highlight_hits, highlight_asked, wrongly_abstained, took = 0, 0, 0, []
+    total = len(answerable) + len(off_topic)
+    for n, question in enumerate(answerable):
+        result = searcher.search(question.text, depth)
+        took.append(result.took_ms)
+        wrongly_abstained += result.abstained
+        run[question.id] = _document_run(result.hits, depth)
+        if question.answers:
+            answers = [fold(a) for a in question.answers]
+            found = [any(a in fold(h.passage.text) for a in answers) for h in result.hits]
+            for k in ANSWER_DEPTHS:
+                answer_hits[k] += any(found[:k])
+            if found and found[0]:  # the answer is in the top passage: is it the highlighted sentence?
+                highlight_asked += 1
+                sentence = fold(result.hits[0].passage.text[slice(*result.hits[0].highlight)])
+                highlight_hits += any(a in sentence for a in answers)
+        if progress:
+            progress(n + 1, total)
+    answered_off_topic = 0
+    for n, question in enumerate(off_topic, len(answerable) + 1):
+        result = searcher.search(question.text, 1)
+        took.append(result.took_ms)
+        answered_off_topic += not result.abstained
+        if progress:
+            progress(n, total)
+    metrics: dict[str, float] = {}
+    if answerable:
+        qrels = {q.id: q.relevant for q in answerable}
+        for measure, value in ir_measures.calc_aggregate(RANK_MEASURES, qrels, run).items():
+            metrics[str(measure)] = value
+        with_answers = sum(1 for q in answerable if q.answers)
+        if with_answers:
+            metrics.update({f"Ans@{k}": answer_hits[k] / with_answers for k in ANSWER_DEPTHS})
+            metrics["Highlight"] = highlight_hits / highlight_asked if highlight_asked else 0.0
+        metrics["WrongAbstain"] = wrongly_abstained / len(answerable)
+    if off_topic:
+        metrics["OffTopicAnswered"] = answered_off_topic / len(off_topic)
+    metrics["ms_p50"] = statistics.median(took) if took else 0.0
+    return metrics
+
+
+def _document_run(hits: list, depth: int) -> dict[str, float]:  # type: ignore[type-arg]
+    """The documents of the returned passages, first appearance first, scored by position."""
+    run: dict[str, float] = {}
+    for hit in hits:
+        run.setdefault(hit.document.id, float(depth - len(run)))
+    return run
+
+
+def table(reports: list[Report]) -> str:
+    """A markdown table with the columns any report has, in a fixed order."""
+    order = [str(m) for m in RANK_MEASURES] + [f"Ans@{k}" for k in ANSWER_DEPTHS]
+    order += ["Highlight", "WrongAbstain", "OffTopicAnswered", "ms_p50"]
+    columns = [c for c in order if any(c in r.metrics for r in reports)]
+    lines = ["| mode | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    return "\n".join(lines + [r.row(columns) for r in reports])
+
+
+def modes_for(dataset: Dataset, settings: Settings) -> list[tuple[str, dict]]:
+    """The configurations compared: (row label, settings changes). The last row is the default."""
+    rows = [("bm25 (plain: k1 .9, b .4, no stemming)", {"ranking": "bm25", "source_diversity": 0.0, "plain": True})]
+    rows += [("bm25", {"ranking": "bm25", "source_diversity": 0.0}), ("dense", {"ranking": "dense", "source_diversity": 0.0})]
+    rows += [("hybrid, no source diversity", {"ranking": "hybrid", "source_diversity": 0.0})]
+    rows += [(f"hybrid, source diversity {settings.source_diversity:g} (default)", {"ranking": "hybrid"})]
+    return rows if dataset.documents is not None else rows[1:]
+
+
+def compare(
+    searcher: Searcher,
+    dataset: Dataset,
+    split: str,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Report]:
+    """Every mode of `modes_for` on one split of `dataset`, questions encoded once."""
+    answerable = [q for q in dataset.split(split) if not q.off_topic]
+    off_topic = [q for q in dataset.split(split) if q.off_topic] + off_topic_questions(split)
+    embedder = CachedEmbedder(searcher.embedder, [q.text for q in answerable + off_topic])
+    searcher = Searcher(searcher.index, embedder, searcher.settings)
+    reports = []
+    for label, changes in modes_for(dataset, searcher.settings):
+        mode_searcher = searcher.with_settings(**{k: v for k, v in changes.items() if k != "plain"})
+        if changes.get("plain"):
+            mode_searcher = Searcher(_with_plain_bm25(searcher.index), embedder, mode_searcher.settings)
+        report = (lambda done, total, label=label: progress(label, done, total)) if progress else None
+        reports.append(Report(label, evaluate(mode_searcher, answerable, off_topic, progress=report)))
+    return reports
+
+
+def _with_plain_bm25(index: Index) -> Index:
+    plain = Lexical.build([p.text for p in index.passages], BM25_K1, BM25_B, plain=True)
+    return dataclasses.replace(index, lexical=plain)

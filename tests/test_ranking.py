@@ -1,0 +1,55 @@
+"""Hybrid ranking's pure functions, on small hand-made arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa import ranking
+
+
+def test_sentence_map_takes_each_passages_best_sentence():
+    sentences = ranking.SentenceMap.of([[0, 1], [1, 2, 3], [4]])
+    assert sentences.best(np.array([0.1, 0.9, 0.2, 0.3, -1.0])).tolist() == pytest.approx([0.9, 0.9, -1.0])
+
+
+def test_zscore_puts_signals_on_one_scale_and_is_zero_when_flat():
+    z = ranking.zscore(np.array([1.0, 2.0, 3.0]))
+    assert z.mean() == pytest.approx(0) and z.std() == pytest.approx(1)
+    assert ranking.zscore(np.full(4, 7.0)).tolist() == [0, 0, 0, 0]
+
+
+def test_fuse_is_the_weighted_mean_of_z_scores_and_ignores_zero_weights():
+    signals = {"a": np.array([0.0, 1.0]), "b": np.array([10.0, 0.0]), "c": np.array([np.nan, np.nan])}
+    fused = ranking.fuse(signals, {"a": 3.0, "b": 1.0, "c": 0.0})
+    assert fused.tolist() == pytest.approx([(3 * -1 + 1 * 1) / 4, (3 * 1 + 1 * -1) / 4])
+
+
+def test_every_mode_has_sentence_weights_for_the_highlight():
+    for mode in ranking.WEIGHTS:
+        assert sum(ranking.sentence_weights(mode).values()) > 0
+
+
+DOCS = ["a", "a", "b", "c"]
+
+
+def top(scores, k, penalty, clashes=lambda a, b: False):  # type: ignore[no-untyped-def]
+    return ranking.diverse_top(np.array(scores), k, DOCS.__getitem__, clashes, penalty, pool=10)
+
+
+def test_without_penalty_the_top_is_by_score():
+    assert [row for row, _ in top([0.9, 0.8, 0.7, 0.1], 3, 0.0)] == [0, 1, 2]
+
+
+def test_source_diversity_lets_another_documents_nearly_as_good_passage_go_first():
+    picked = top([0.9, 0.8, 0.7, 0.1], 3, penalty=0.15)
+    assert [row for row, _ in picked] == [0, 2, 1]
+    assert [score for _, score in picked] == pytest.approx([0.9, 0.7, 0.8])  # scores are not penalised
+    # a much better passage of the same document still comes before a weak one of another
+    assert [row for row, _ in top([0.9, 0.8, 0.2, 0.1], 2, penalty=0.15)] == [0, 1]
+
+
+def test_clashing_passages_are_left_out_while_others_remain():
+    clash = lambda a, b: {a, b} == {0, 1}  # noqa: E731
+    assert [row for row, _ in top([0.9, 0.8, 0.7, 0.1], 3, 0.0, clash)] == [0, 2, 3]
+    assert [row for row, _ in top([0.9, 0.8], 2, 0.0, clash)] == [0, 1]  # nothing else left
