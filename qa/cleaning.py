@@ -42,10 +42,24 @@ REFERENCE_MARKER = re.compile(r"\[\s*(?:\d{1,4}|[a-z]{1,2}|citation needed|note 
 MIN_REGION_WORDS = 5
 
 
+TABLE_ROW_MAX_CHARS = 200  # a longer line with one ` | ` is prose, not a row of cells
+
+
 def is_table_row(line: str) -> bool:
-    """Infobox and table rows: `| |||||||||`, `---|---|`, `Belligerents | ||||`, `a | b`."""
+    """Infobox and table rows: `| |||||||||`, `---|---|`, `Belligerents | ||||`, a short `a | b`.
+
+    A pipe inside prose (`{xx | x is a string}`, the p-adic norm `|−|p`) does not make a row.
+    """
     stripped = line.strip()
-    return "|" in stripped or (stripped != "" and set(stripped) <= set("-: "))
+    if not stripped:
+        return False
+    return (
+        "||" in stripped
+        or stripped.startswith("|")
+        or stripped.endswith("|")
+        or (" | " in stripped and len(stripped) < TABLE_ROW_MAX_CHARS)
+        or set(stripped) <= set("-: |")
+    )
 
 
 def is_junk_piece(piece: str, title: str) -> bool:

@@ -17,6 +17,8 @@ from .errors import QAError
 
 if TYPE_CHECKING:
     from .embedder import Embedder
+    from .eval_data import Dataset
+    from .search import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,8 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
 @click.option("--index", type=click.Path(path_type=Path), help="Index folder for the dataset [.eval-cache/NAME].")
 @click.option("--limit", type=int, default=None, help="Ask only the first N questions of the split.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results to this JSON file.")
-def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None) -> None:
+@click.option("--tune", is_flag=True, help="Print the ranking weights, diversity and threshold this split would choose.")
+def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None, tune: bool) -> None:
     """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
     from . import evaluation
     from .documents import documents_from
@@ -162,6 +165,8 @@ def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, js
         click.echo(f"building the index for {data.name} in {settings.index_dir} ...", err=True)
         run_build(settings, embedder, docs)
     searcher = Searcher.open(settings, embedder)
+    if tune:
+        return print_tuning(searcher, data, split)
     reports = evaluation.compare(searcher, data, split, progress_bars("asking"))
     questions = len([q for q in data.split(split) if not q.off_topic])
     click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest['passages']} passages\n")
@@ -169,3 +174,19 @@ def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, js
     if json_path:
         rows = [{"mode": r.mode, **r.metrics} for r in reports]
         json_path.write_text(json.dumps({"dataset": data.name, "split": split, "results": rows}, indent=2) + "\n")
+
+
+def print_tuning(searcher: "Searcher", data: "Dataset", split: str) -> None:
+    from . import evaluation, tuning
+    from .eval_data import off_topic_questions
+
+    if split == "test":
+        click.echo("warning: tuning on the test split; report on the other one", err=True)
+    answerable = [q for q in data.split(split) if not q.off_topic]
+    off_topic = [q for q in data.split(split) if q.off_topic] + off_topic_questions(split)
+    searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
+    choices = [tuning.tune_weights(searcher, answerable)] if answerable else []
+    choices += [tuning.tune_diversity(searcher, answerable)] if answerable else []
+    choices += [tuning.calibrate_abstention(searcher, answerable, off_topic)]
+    for choice in choices:
+        click.echo(f"{choice.name} = {choice.value}    # {choice.why}")

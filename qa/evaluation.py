@@ -153,16 +153,20 @@ def compare(
     """Every mode of `modes_for` on one split of `dataset`, questions encoded once."""
     answerable = [q for q in dataset.split(split) if not q.off_topic]
     off_topic = [q for q in dataset.split(split) if q.off_topic] + off_topic_questions(split)
-    embedder = CachedEmbedder(searcher.embedder, [q.text for q in answerable + off_topic])
-    searcher = Searcher(searcher.index, embedder, searcher.settings)
+    searcher = with_cached_questions(searcher, answerable + off_topic)
     reports = []
     for label, changes in modes_for(dataset, searcher.settings):
         mode_searcher = searcher.with_settings(**{k: v for k, v in changes.items() if k != "plain"})
         if changes.get("plain"):
-            mode_searcher = Searcher(_with_plain_bm25(searcher.index), embedder, mode_searcher.settings)
+            mode_searcher = Searcher(_with_plain_bm25(searcher.index), searcher.embedder, mode_searcher.settings)
         report = (lambda done, total, label=label: progress(label, done, total)) if progress else None
         reports.append(Report(label, evaluate(mode_searcher, answerable, off_topic, progress=report)))
     return reports
+
+
+def with_cached_questions(searcher: Searcher, questions: list[Question]) -> Searcher:
+    """The same searcher, with every question encoded up front in batches."""
+    return Searcher(searcher.index, CachedEmbedder(searcher.embedder, [q.text for q in questions]), searcher.settings)
 
 
 def _with_plain_bm25(index: Index) -> Index:

@@ -11,6 +11,7 @@ the question's length or vocabulary) and the fused score is their weighted mean.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Callable
 
@@ -75,20 +76,29 @@ def diverse_top(
 ) -> list[tuple[int, float]]:
     """Greedy top k (row, score) from the best `pool` rows.
 
-    A row that shares sentences with a chosen one is left out while others remain. Each
-    passage already chosen from a document lowers that document's next passage by `penalty`
-    (in fused-score units) when picking, so another document's nearly-as-good passage goes
-    first; the returned scores are the unpenalised ones.
+    A row that shares sentences with a chosen one of its document is set aside, and used only
+    when too few others remain. Each passage already chosen from a document lowers that
+    document's next passage by `penalty` (in fused-score units) when picking, so another
+    document's nearly-as-good passage goes first; the returned scores are the unpenalised ones.
+    Penalties only grow, so a lazy max-heap finds each pick without rescoring every row.
     """
     pool = min(pool, len(scores))
     best = np.argpartition(-scores, pool - 1)[:pool] if pool < len(scores) else np.arange(len(scores))
-    remaining = sorted(best.tolist(), key=lambda r: -scores[r])
+    heap = [(-float(scores[r]), 0, int(r)) for r in best]  # (-penalised score, doc count when scored, row)
+    heapq.heapify(heap)
     chosen: list[int] = []
-    per_doc: dict[str, int] = {}
-    while remaining and len(chosen) < k:
-        free = [r for r in remaining if not any(clashes(r, c) for c in chosen)] or remaining
-        pick = max(free, key=lambda r: scores[r] - penalty * per_doc.get(doc_of(r), 0))
-        remaining.remove(pick)
-        chosen.append(pick)
-        per_doc[doc_of(pick)] = per_doc.get(doc_of(pick), 0) + 1
+    by_doc: dict[str, list[int]] = {}
+    set_aside: list[int] = []
+    while heap and len(chosen) < k:
+        _, seen, row = heapq.heappop(heap)
+        doc = doc_of(row)
+        mine = by_doc.setdefault(doc, [])
+        if seen != len(mine):  # its document gained a result since: rescore and retry
+            heapq.heappush(heap, (-(float(scores[row]) - penalty * len(mine)), len(mine), row))
+        elif any(clashes(row, other) for other in mine):
+            set_aside.append(row)
+        else:
+            chosen.append(row)
+            mine.append(row)
+    chosen += sorted(set_aside, key=lambda r: -scores[r])[: k - len(chosen)]
     return [(r, float(scores[r])) for r in chosen]

@@ -92,9 +92,7 @@ class Searcher:
         started = time.perf_counter()
         query = self.check_query(query)
         k = self.check_k(k)
-        with self._lock:
-            q = self.embedder.encode([normalize_for_embedding(query)])[0]
-            signals = self._signals(query, q)
+        signals = self.signals(query)
         fused = ranking.fuse(signals, ranking.WEIGHTS[self.settings.ranking])
         chosen = ranking.diverse_top(
             fused,
@@ -136,12 +134,15 @@ class Searcher:
             raise InvalidK(f"k must be an integer from 1 to {self.settings.max_k}")
         return k
 
-    def _signals(self, query: str, q: np.ndarray) -> dict[str, np.ndarray]:
+    def signals(self, query: str) -> dict[str, np.ndarray]:
         """Every passage's four ranking signals, plus every sentence's own scores (for highlights)."""
-        sentence_dense = self.index.sentence_vectors @ q
+        with self._lock:
+            q = self.embedder.encode([normalize_for_embedding(query)])[0]
+            sentence_dense = self.index.sentence_vectors @ q
+            passage_dense = self._passage_vectors @ q
         sentence_bm25 = self.index.sentence_lexical.scores(query)
         return {
-            "dense": self._passage_vectors @ q,
+            "dense": passage_dense,
             "dense_sentence": self._sentences.best(sentence_dense),
             "bm25": self.index.lexical.scores(query),
             "bm25_sentence": self._sentences.best(sentence_bm25),

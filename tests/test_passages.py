@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from qa.cleaning import is_table_row
 from qa.config import PROJECT_ROOT
 from qa.documents import Document, read_corpus
 from qa.passages import Passage, cut_long, group_sentences, make_passages, passages_of, split_sentences
@@ -110,3 +111,21 @@ def test_overlap_means_shared_characters_of_the_same_document():
     assert a.overlaps(Passage("b", "d", 9, 20, "x" * 11, ((0, 11),)))
     assert not a.overlaps(Passage("c", "d", 10, 20, "x" * 10, ((0, 10),)))
     assert not a.overlaps(Passage("e", "other", 0, 10, "x" * 10, ((0, 10),)))
+
+
+@pytest.mark.parametrize(
+    "line, is_row",
+    [
+        ("July 2020 Armenian–Azerbaijani clashes | |||||||||", True),
+        ("---|---|---|", True),
+        ("Per SOHR: See Casualties for details | Per Armenia/Artsakh:", True),
+        ("Azerbaijani claim: |", True),
+        ("For instance, the language {xx | x is any binary string} can be solved in linear time on a "
+         "multi-tape Turing machine, but necessarily requires quadratic time in the model of single-tape "
+         "Turing machines, so the class depends on the model chosen.", False),
+        ("completing with respect to the p-adic norm |−|p yields the field of p-adic numbers.", False),
+        ("", False),
+    ],
+)
+def test_table_rows_are_told_from_prose_with_a_pipe(line, is_row):
+    assert is_table_row(line) is is_row

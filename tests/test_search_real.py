@@ -44,18 +44,18 @@ def test_off_topic_questions_abstain_but_still_list_passages(real_searcher):
 
 
 @pytest.mark.skipif(not SEED_QUESTIONS, reason="../shared/eval/seed_dev.jsonl is not beside the checkout")
-def test_seed_questions_find_their_answer(real_searcher):
-    answerable = [q for q in SEED_QUESTIONS if not q.get("unanswerable")]
-    found_in_5 = found_first = 0
-    for q in answerable:
-        result = real_searcher.search(q["q"], 5)
-        assert not result.abstained, q["q"]
+def test_seed_questions_find_their_answer_in_the_top_3(real_searcher):
+    found_first = 0
+    for q in SEED_QUESTIONS:
+        result = real_searcher.search(q["q"], 3)
+        if q.get("unanswerable"):
+            assert result.abstained, (q["q"], result.confidence)
+            continue
+        assert not result.abstained, (q["q"], result.confidence)
         ranks = [h.rank for h in result.hits if contains(h.passage.text, q["answers"])]
-        found_in_5 += bool(ranks)
-        found_first += ranks[:1] == [1]
-    # measured 15/15 in the top 5 and 10/15 first with all-MiniLM-L6-v2 (see README)
-    assert found_in_5 >= 13
-    assert found_first >= 9
+        assert ranks, q["q"]
+        found_first += ranks[0] == 1
+    assert found_first >= 12  # measured 14 of 15 first with the hybrid default (see README)
 
 
 def test_results_do_not_repeat_overlapping_passages(real_searcher):

@@ -1,0 +1,85 @@
+"""Choosing the ranking constants on a tuning split (`qa eval DATASET --split tune --tune`).
+
+Prints what it would choose; the constants in `ranking.WEIGHTS` and the settings' defaults are
+set by hand from that output, so a report on the other split stays untouched by tuning.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import ranking
+from .eval_data import Question
+from .search import Searcher
+
+WEIGHT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # relative to bm25 = 1
+DIVERSITY_GRID = (0.0, 0.1, 0.25, 0.5, 1.0)
+TUNED = ("dense", "dense_sentence", "bm25_sentence")
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    value: object
+    why: str
+
+
+def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
+    """The hybrid weights with the best R@1 + R@5 of the gold document (documents ranked by
+    their best passage), by grid search with bm25's weight fixed at 1."""
+    passages = searcher.index.passages
+    doc_ids = sorted({p.doc_id for p in passages})
+    number = {d: n for n, d in enumerate(doc_ids)}
+    doc_of = np.array([number[p.doc_id] for p in passages])
+    order = np.argsort(doc_of, kind="stable")  # passages grouped by document, for reduceat
+    starts = np.searchsorted(doc_of[order], np.arange(len(doc_ids)))
+    stacked = np.stack([_zscored(searcher, q.text)[:, order] for q in questions])  # question, signal, passage
+    gold = [[number[d] for d in q.relevant if d in number] for q in questions]
+    best: tuple[float, tuple[float, ...]] = (-1.0, ())
+    for combo in itertools.product(WEIGHT_GRID, repeat=len(TUNED)):
+        weights = dict(zip(TUNED, combo), bm25=1.0)
+        w = np.array([weights[name] for name in ranking.SIGNALS], dtype=np.float32)
+        fused = np.einsum("qsp,s->qp", stacked, w)
+        docs = np.maximum.reduceat(fused, starts, axis=1)  # each document's best passage
+        ranks = np.array([(docs[i] > docs[i, g].max()).sum() + 1 for i, g in enumerate(gold)])
+        score = float(np.mean(ranks <= 1) + np.mean(ranks <= 5))
+        if score > best[0]:
+            best = (score, combo)
+    chosen = dict(zip(TUNED, best[1]), bm25=1.0)
+    return Choice("ranking.WEIGHTS['hybrid']", chosen, f"R@1 + R@5 = {best[0]:.4f} on {len(questions)} questions")
+
+
+def tune_diversity(searcher: Searcher, questions: list[Question]) -> Choice:
+    """The source-diversity penalty with the best R@5 of the gold document in the returned list."""
+    results = []
+    for penalty in DIVERSITY_GRID:
+        diverse = searcher.with_settings(source_diversity=penalty)
+        hits = [diverse.search(q.text, 5).hits for q in questions]
+        recall = np.mean([any(h.document.id in q.relevant for h in found) for q, found in zip(questions, hits)])
+        results.append((float(recall), -penalty))
+    recall, penalty = max(results)
+    table = ", ".join(f"{-p:g}: {r:.4f}" for r, p in sorted(results, key=lambda x: -x[1]))
+    return Choice("source_diversity", -penalty, f"R@5 by penalty {table}")
+
+
+def calibrate_abstention(searcher: Searcher, answerable: list[Question], off_topic: list[Question]) -> Choice:
+    """The confidence threshold that minimises the sum of both error rates."""
+    on = np.array([searcher.search(q.text, 1).confidence for q in answerable])
+    off = np.array([searcher.search(q.text, 1).confidence for q in off_topic])
+    candidates = np.unique(np.round(np.concatenate([on, off]), 3))
+    errors = [(float(np.mean(on < t) + np.mean(off >= t)), float(t)) for t in candidates]
+    error, threshold = min(errors)
+    return Choice(
+        "abstain_threshold",
+        threshold,
+        f"wrongly abstained {np.mean(on < threshold):.3f}, off-topic answered {np.mean(off >= threshold):.3f}",
+    )
+
+
+def _zscored(searcher: Searcher, query: str) -> np.ndarray:
+    signals = searcher.signals(query)
+    return np.stack([ranking.zscore(signals[name]) for name in ranking.SIGNALS]).astype(np.float32)
+
