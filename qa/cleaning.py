@@ -42,6 +42,7 @@ REFERENCE_MARKER = re.compile(r"\[\s*(?:\d{1,4}|[a-z]{1,2}|citation needed|note 
 MIN_REGION_WORDS = 5
 
 
+RULES_VERSION = 2  # bump when a change here changes passages: indexes built before are rebuilt
 TABLE_ROW_MAX_CHARS = 200  # a longer line with one ` | ` is prose, not a row of cells
 
 

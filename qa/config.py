@@ -39,9 +39,9 @@ class Settings:
     max_query_chars: int = _setting(1000, "Longest question accepted, in characters.")
     ranking: str = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
     source_diversity: float = _setting(
-        0.25, "Rank penalty per result already taken from the same document (0: off)."
+        0.5, "Rank penalty per result already taken from the same document (0: off)."
     )
-    abstain_threshold: float = _setting(0.35, "Abstain when the best hit's cosine (passage or sentence) is below this.")
+    abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(4, "Request threads of the production (waitress) server.")

@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import faiss
 import numpy as np
 
-from . import storage
+from . import cleaning, storage
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import Document, documents_from, file_hashes, read_corpus
@@ -55,7 +55,8 @@ class Index:
 
 
 def build_settings(settings: Settings) -> dict:
-    return {name: getattr(settings, name) for name in BUILD_SETTINGS}
+    """What decides the passages and their vectors besides the model (recorded in the manifest)."""
+    return {name: getattr(settings, name) for name in BUILD_SETTINGS} | {"cleaning_rules": cleaning.RULES_VERSION}
 
 
 def embedding_text(passage: Passage, title: str, with_title: bool) -> str:

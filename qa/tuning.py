@@ -7,6 +7,7 @@ set by hand from that output, so a report on the other split stays untouched by 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,12 @@ from .eval_data import Question
 from .search import Searcher
 
 WEIGHT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # relative to bm25 = 1
-DIVERSITY_GRID = (0.0, 0.1, 0.25, 0.5, 1.0)
+# "Nearly as good" means within half a standard deviation of fused score, so 0.5 is the most
+# diversity offered; among penalties whose R@5 is within RECALL_TOLERANCE of the best, the
+# largest wins (more sources for the same recall).
+DIVERSITY_GRID = (0.0, 0.1, 0.25, 0.5)
+RECALL_TOLERANCE = 0.001
+MAX_WRONG_ABSTAIN = 0.02
 TUNED = ("dense", "dense_sentence", "bm25_sentence")
 
 
@@ -44,7 +50,7 @@ def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
         w = np.array([weights[name] for name in ranking.SIGNALS], dtype=np.float32)
         fused = np.einsum("qsp,s->qp", stacked, w)
         docs = np.maximum.reduceat(fused, starts, axis=1)  # each document's best passage
-        ranks = np.array([(docs[i] > docs[i, g].max()).sum() + 1 for i, g in enumerate(gold)])
+        ranks = np.array([(docs[i] > docs[i, g].max()).sum() + 1 if g else np.inf for i, g in enumerate(gold)])
         score = float(np.mean(ranks <= 1) + np.mean(ranks <= 5))
         if score > best[0]:
             best = (score, combo)
@@ -53,25 +59,27 @@ def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
 
 
 def tune_diversity(searcher: Searcher, questions: list[Question]) -> Choice:
-    """The source-diversity penalty with the best R@5 of the gold document in the returned list."""
+    """The largest source-diversity penalty that keeps R@5 of the gold document (in the returned
+    list) within RECALL_TOLERANCE of the best penalty's."""
     results = []
     for penalty in DIVERSITY_GRID:
         diverse = searcher.with_settings(source_diversity=penalty)
         hits = [diverse.search(q.text, 5).hits for q in questions]
         recall = np.mean([any(h.document.id in q.relevant for h in found) for q, found in zip(questions, hits)])
-        results.append((float(recall), -penalty))
-    recall, penalty = max(results)
-    table = ", ".join(f"{-p:g}: {r:.4f}" for r, p in sorted(results, key=lambda x: -x[1]))
-    return Choice("source_diversity", -penalty, f"R@5 by penalty {table}")
+        results.append((penalty, float(recall)))
+    top = max(recall for _, recall in results)
+    chosen = max(penalty for penalty, recall in results if recall >= top - RECALL_TOLERANCE)
+    table = ", ".join(f"{penalty:g}: {recall:.4f}" for penalty, recall in results)
+    return Choice("source_diversity", chosen, f"R@5 by penalty {table}")
 
 
 def calibrate_abstention(searcher: Searcher, answerable: list[Question], off_topic: list[Question]) -> Choice:
-    """The confidence threshold that minimises the sum of both error rates."""
+    """The highest confidence threshold that abstains on at most MAX_WRONG_ABSTAIN of the
+    answerable questions (an abstained answer still lists its passages, but says it is unsure);
+    the off-topic rate is what that threshold gives."""
     on = np.array([searcher.search(q.text, 1).confidence for q in answerable])
     off = np.array([searcher.search(q.text, 1).confidence for q in off_topic])
-    candidates = np.unique(np.round(np.concatenate([on, off]), 3))
-    errors = [(float(np.mean(on < t) + np.mean(off >= t)), float(t)) for t in candidates]
-    error, threshold = min(errors)
+    threshold = math.floor(float(np.quantile(on, MAX_WRONG_ABSTAIN, method="lower")) * 100) / 100
     return Choice(
         "abstain_threshold",
         threshold,
