@@ -186,6 +186,7 @@ def print_tuning(searcher: "Searcher", data: "Dataset", split: str) -> None:
     off_topic = [q for q in data.split(split) if q.off_topic] + off_topic_questions(split)
     searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
     choices = [tuning.tune_weights(searcher, answerable)] if answerable else []
+    choices += [tuning.tune_highlight(searcher, answerable)] if answerable and data.has_answers else []
     choices += [tuning.tune_diversity(searcher, answerable)] if answerable else []
     choices += [tuning.calibrate_abstention(searcher, answerable, off_topic)]
     for choice in choices:

@@ -25,7 +25,7 @@ WEIGHTS: dict[str, dict[str, float]] = {
     "dense": {"dense": 1.0},
     "bm25": {"bm25": 1.0},
 }
-
+HIGHLIGHT_BM25_WEIGHT = 1.0  # relative to the sentence's dense score; chosen by the same --tune run
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,10 @@ class SentenceMap:
 
 
 def sentence_weights(mode: str) -> dict[str, float]:
-    """How the answering sentence inside a passage is chosen: the mode's sentence-level weights."""
-    w = WEIGHTS[mode]
-    return {
-        "sentence_dense": w.get("dense_sentence", w.get("dense", 0.0)),
-        "sentence_bm25": w.get("bm25_sentence", w.get("bm25", 0.0)),
-    }
+    """How the answering sentence inside a passage is chosen: its own dense and BM25 scores."""
+    if mode == "hybrid":
+        return {"sentence_dense": 1.0, "sentence_bm25": HIGHLIGHT_BM25_WEIGHT}
+    return {"sentence_dense": float(mode == "dense"), "sentence_bm25": float(mode == "bm25")}
 
 
 def zscore(x: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import ranking
 from .eval_data import Question
+from .evaluation import fold
 from .search import Searcher
 
 WEIGHT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # relative to bm25 = 1
@@ -23,6 +24,7 @@ WEIGHT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # relative to bm25 = 1
 DIVERSITY_GRID = (0.0, 0.1, 0.25, 0.5)
 RECALL_TOLERANCE = 0.001
 MAX_WRONG_ABSTAIN = 0.02
+HIGHLIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 TUNED = ("dense", "dense_sentence", "bm25_sentence")
 
 
@@ -56,6 +58,28 @@ def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
             best = (score, combo)
     chosen = dict(zip(TUNED, best[1]), bm25=1.0)
     return Choice("ranking.WEIGHTS['hybrid']", chosen, f"R@1 + R@5 = {best[0]:.4f} on {len(questions)} questions")
+
+
+def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
+    """The weight of a sentence's BM25 (its dense score weighs 1) that most often highlights a
+    sentence holding the gold answer, among top passages that hold it."""
+    counts = dict.fromkeys(HIGHLIGHT_GRID, 0)
+    asked = 0
+    for q in questions:
+        hit = searcher.search(q.text, 1).hits[0]
+        answers = [fold(a) for a in q.answers]
+        if not answers or not any(a in fold(hit.passage.text) for a in answers):
+            continue
+        asked += 1
+        signals = searcher.signals(q.text)
+        rows = searcher.index.sentence_rows[searcher.row_of(hit.passage.id)]
+        dense, bm25 = (ranking.zscore(signals[name])[rows] for name in ("sentence_dense", "sentence_bm25"))
+        for weight in HIGHLIGHT_GRID:
+            start, end = hit.passage.sentences[int(np.argmax(dense + weight * bm25))]
+            counts[weight] += any(a in fold(hit.passage.text[start:end]) for a in answers)
+    best = max(HIGHLIGHT_GRID, key=lambda w: (counts[w], -w))
+    table = ", ".join(f"{w:g}: {counts[w] / max(asked, 1):.4f}" for w in HIGHLIGHT_GRID)
+    return Choice("ranking.HIGHLIGHT_BM25_WEIGHT", best, f"highlight accuracy by weight {table}")
 
 
 def tune_diversity(searcher: Searcher, questions: list[Question]) -> Choice:

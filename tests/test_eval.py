@@ -105,3 +105,9 @@ def test_qa_eval_seed_on_the_default_corpus(real_settings, tmp_path):
     assert default["mode"].startswith("hybrid, source diversity")
     assert default["Ans@3"] == 1.0  # every answerable seed question has its answer in the top 3
     assert default["WrongAbstain"] == 0.0 and default["OffTopicAnswered"] <= 0.1
+
+
+def test_qa_eval_with_an_unknown_dataset_is_one_clear_line(tmp_path):
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "nothing-here")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no dataset at ") and result.output.count("\n") == 1
