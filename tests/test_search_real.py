@@ -65,3 +65,11 @@ def test_results_do_not_repeat_overlapping_passages(real_searcher):
         for i, a in enumerate(hits):
             for b in hits[i + 1 :]:
                 assert not a.passage.overlaps(b.passage)
+
+
+def test_source_diversity_shows_another_documents_nearly_as_good_passage(real_searcher):
+    question = "Who violated the ceasefire?"  # contested: each side's sources blame the other
+    plain = real_searcher.with_settings(source_diversity=0.0).search(question, 3)
+    diverse = real_searcher.search(question, 3)  # the default, 0.5
+    assert plain.hits[0].passage == diverse.hits[0].passage
+    assert len({h.document.id for h in diverse.hits}) > len({h.document.id for h in plain.hits})
