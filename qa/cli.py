@@ -144,8 +144,11 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
 @click.option("--index", type=click.Path(path_type=Path), help="Index folder for the dataset [.eval-cache/NAME].")
 @click.option("--limit", type=int, default=None, help="Ask only the first N questions of the split.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results to this JSON file.")
+@click.option("--modes", help="Comma-separated modes to run: bm25-plain, bm25, dense, hybrid-flat, hybrid [all].")
 @click.option("--tune", is_flag=True, help="Print the ranking weights, diversity and threshold this split would choose.")
-def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None, tune: bool) -> None:
+def evaluate(
+    dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None, modes: str | None, tune: bool
+) -> None:
     """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
     from . import evaluation
     from .documents import documents_from
@@ -154,6 +157,10 @@ def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, js
     from .search import Searcher
 
     data = load_dataset(dataset)
+    chosen = [m.strip() for m in modes.split(",")] if modes else None
+    unknown = set(chosen or ()) - set(evaluation.MODES)
+    if unknown:
+        raise click.BadParameter(f"unknown mode(s) {', '.join(sorted(unknown))}", param_hint="--modes")
     if limit is not None:
         data = dataclasses.replace(data, questions=data.split(split)[:limit], groups=1)
     docs = documents_from(data.documents) if data.documents is not None else None
@@ -167,8 +174,8 @@ def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, js
     searcher = Searcher.open(settings, embedder)
     if tune:
         return print_tuning(searcher, data, split)
-    reports = evaluation.compare(searcher, data, split, progress_bars("asking"))
-    questions = len([q for q in data.split(split) if not q.off_topic])
+    reports = evaluation.compare(searcher, data, split, chosen, progress_bars("asking"))
+    questions = len(evaluation.questions_of(data, split)[0])
     click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest['passages']} passages\n")
     click.echo(evaluation.table(reports))
     if json_path:
@@ -178,16 +185,14 @@ def evaluate(dataset: str, split: str, index: Path | None, limit: int | None, js
 
 def print_tuning(searcher: "Searcher", data: "Dataset", split: str) -> None:
     from . import evaluation, tuning
-    from .eval_data import off_topic_questions
 
-    if split == "test":
-        click.echo("warning: tuning on the test split; report on the other one", err=True)
-    answerable = [q for q in data.split(split) if not q.off_topic]
-    off_topic = [q for q in data.split(split) if q.off_topic] + off_topic_questions(split)
+    if split != "tune" or data.groups < 2:
+        click.echo(f"warning: tuning on {data.name} split {split}, which has no held-out part; report elsewhere", err=True)
+    answerable, off_topic = evaluation.questions_of(data, split)
     searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
     choices = [tuning.tune_weights(searcher, answerable)] if answerable else []
     choices += [tuning.tune_highlight(searcher, answerable)] if answerable and data.has_answers else []
     choices += [tuning.tune_diversity(searcher, answerable)] if answerable else []
-    choices += [tuning.calibrate_abstention(searcher, answerable, off_topic)]
+    choices += [tuning.calibrate_abstention(searcher, answerable, off_topic)] if answerable else []
     for choice in choices:
         click.echo(f"{choice.name} = {choice.value}    # {choice.why}")

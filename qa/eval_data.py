@@ -45,7 +45,8 @@ class Dataset:
     has_answers: bool = field(default=True)
 
     def split(self, which: str) -> list[Question]:
-        """`tune`: the first half of the groups, `test`: the second half, `all`: every question."""
+        """`tune`: the first half of the groups, `test`: the second half, `all`: every question.
+        A dataset without groups (seed, BEIR) has no held-out part: every split is all of it."""
         if which == "all" or self.groups < 2:
             return self.questions
         half = self.groups // 2

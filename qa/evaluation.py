@@ -18,12 +18,11 @@ import numpy as np
 from ir_measures import RR, R, nDCG
 
 from .cleaning import normalize_for_embedding
-from .config import Settings
 from .embedder import Embedder
 from .eval_data import Dataset, Question, off_topic_questions
 from .index import BM25_B, BM25_K1, Index
 from .lexical import Lexical
-from .search import Searcher
+from .search import Hit, Searcher
 
 RANK_MEASURES = [R @ 1, R @ 5, R @ 10, R @ 20, RR @ 10, nDCG @ 10, R @ 100]
 ANSWER_DEPTHS = (1, 3, 5)
@@ -55,7 +54,9 @@ class CachedEmbedder:
         unique = sorted({normalize_for_embedding(t) for t in texts})
         self._cache = dict(zip(unique, embedder.encode(unique, batch_size))) if unique else {}
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def encode(
+        self, texts: list[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         if all(t in self._cache for t in texts):
             return np.stack([self._cache[t] for t in texts])
         return self._embedder.encode(texts, batch_size, progress)
@@ -64,6 +65,19 @@ class CachedEmbedder:
 def fold(text: str) -> str:
     """Answer matching: NFKC, case-insensitive, whitespace collapsed."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def holds_answer(text: str, answers: tuple[str, ...]) -> bool:
+    """Whether `text` contains any of the gold answers, compared folded."""
+    folded = fold(text)
+    return any(fold(a) in folded for a in answers)
+
+
+def questions_of(dataset: Dataset, split: str) -> tuple[list[Question], list[Question]]:
+    """The answerable and the off-topic questions of a split (everyday questions included)."""
+    questions = dataset.split(split)
+    off_topic = [q for q in questions if q.off_topic] + off_topic_questions(split)
+    return [q for q in questions if not q.off_topic], off_topic
 
 
 def evaluate(
@@ -83,17 +97,16 @@ def evaluate(
         result = searcher.search(question.text, depth)
         took.append(result.took_ms)
         wrongly_abstained += result.abstained
-        run[question.id] = _document_run(result.hits, depth)
+        run[question.id] = _passage_run(result.hits)
         sources.append(len({h.document.id for h in result.hits[:5]}))
         if question.answers:
-            answers = [fold(a) for a in question.answers]
-            found = [any(a in fold(h.passage.text) for a in answers) for h in result.hits]
+            found = [holds_answer(h.passage.text, question.answers) for h in result.hits]
             for k in ANSWER_DEPTHS:
                 answer_hits[k] += any(found[:k])
             if found and found[0]:  # the answer is in the top passage: is it the highlighted sentence?
                 highlight_asked += 1
-                sentence = fold(result.hits[0].passage.text[slice(*result.hits[0].highlight)])
-                highlight_hits += any(a in sentence for a in answers)
+                top = result.hits[0]
+                highlight_hits += holds_answer(top.passage.text[slice(*top.highlight)], question.answers)
         if progress:
             progress(n + 1, total)
     answered_off_topic = 0
@@ -120,11 +133,14 @@ def evaluate(
     return metrics
 
 
-def _document_run(hits: list, depth: int) -> dict[str, float]:  # type: ignore[type-arg]
-    """The documents of the returned passages, first appearance first, scored by position."""
+def _passage_run(hits: list[Hit]) -> dict[str, float]:
+    """The run trec_eval scores: one entry per returned passage, in order. A document's first
+    passage stands for it; a repeated document takes its slot as a never-relevant placeholder,
+    so R@k means "among the documents of the top k passages"."""
     run: dict[str, float] = {}
-    for hit in hits:
-        run.setdefault(hit.document.id, float(depth - len(run)))
+    for position, hit in enumerate(hits):
+        doc = hit.document.id
+        run[doc if doc not in run else f"{doc} [repeat {position}]"] = float(len(hits) - position)
     return run
 
 
@@ -137,29 +153,37 @@ def table(reports: list[Report]) -> str:
     return "\n".join(lines + [r.row(columns) for r in reports])
 
 
-def modes_for(dataset: Dataset, settings: Settings) -> list[tuple[str, dict]]:
-    """The configurations compared: (row label, settings changes). The last row is the default."""
-    rows = [("bm25 (plain: k1 .9, b .4, no stemming)", {"ranking": "bm25", "source_diversity": 0.0, "plain": True})]
-    rows += [("bm25", {"ranking": "bm25", "source_diversity": 0.0}), ("dense", {"ranking": "dense", "source_diversity": 0.0})]
-    rows += [("hybrid, no source diversity", {"ranking": "hybrid", "source_diversity": 0.0})]
-    rows += [(f"hybrid, source diversity {settings.source_diversity:g} (default)", {"ranking": "hybrid"})]
-    return rows if dataset.documents is not None else rows[1:]
+# name -> (row label, query-time settings). "bm25-plain" also swaps in a textbook BM25 over the
+# bare passage text (no title, stemming or stopwords), the usual published baseline.
+MODES: dict[str, tuple[str, dict[str, object]]] = {
+    "bm25-plain": ("bm25 plain (k1 .9, b .4, no stemming, no title)", {"ranking": "bm25", "source_diversity": 0.0}),
+    "bm25": ("bm25", {"ranking": "bm25", "source_diversity": 0.0}),
+    "dense": ("dense", {"ranking": "dense", "source_diversity": 0.0}),
+    "hybrid-flat": ("hybrid, no source diversity", {"ranking": "hybrid", "source_diversity": 0.0}),
+    "hybrid": ("hybrid, default settings", {}),
+}
+
+
+def modes_for(dataset: Dataset) -> list[str]:
+    """Every mode that applies (the plain baseline needs the documents in hand)."""
+    return [m for m in MODES if m != "bm25-plain" or dataset.documents is not None]
 
 
 def compare(
     searcher: Searcher,
     dataset: Dataset,
     split: str,
+    modes: list[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[Report]:
-    """Every mode of `modes_for` on one split of `dataset`, questions encoded once."""
-    answerable = [q for q in dataset.split(split) if not q.off_topic]
-    off_topic = [q for q in dataset.split(split) if q.off_topic] + off_topic_questions(split)
+    """Each mode (default: all that apply) on one split of `dataset`, questions encoded once."""
+    answerable, off_topic = questions_of(dataset, split)
     searcher = with_cached_questions(searcher, answerable + off_topic)
     reports = []
-    for label, changes in modes_for(dataset, searcher.settings):
-        mode_searcher = searcher.with_settings(**{k: v for k, v in changes.items() if k != "plain"})
-        if changes.get("plain"):
+    for mode in modes or modes_for(dataset):
+        label, changes = MODES[mode]
+        mode_searcher = searcher.with_settings(**changes)
+        if mode == "bm25-plain":
             mode_searcher = Searcher(_with_plain_bm25(searcher.index), searcher.embedder, mode_searcher.settings)
         report = (lambda done, total, label=label: progress(label, done, total)) if progress else None
         reports.append(Report(label, evaluate(mode_searcher, answerable, off_topic, progress=report)))

@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import faiss
 import numpy as np
 
-from . import cleaning, storage
+from . import cleaning, lexical, storage
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import Document, documents_from, file_hashes, read_corpus
@@ -56,7 +56,10 @@ class Index:
 
 def build_settings(settings: Settings) -> dict:
     """What decides the passages and their vectors besides the model (recorded in the manifest)."""
-    return {name: getattr(settings, name) for name in BUILD_SETTINGS} | {"cleaning_rules": cleaning.RULES_VERSION}
+    return {name: getattr(settings, name) for name in BUILD_SETTINGS} | {
+        "cleaning_rules": cleaning.RULES_VERSION,
+        "bm25": {"k1": BM25_K1, "b": BM25_B, "stemmer": lexical.STEMMER, "stopwords": lexical.STOPWORDS},
+    }
 
 
 def embedding_text(passage: Passage, title: str, with_title: bool) -> str:

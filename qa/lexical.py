@@ -16,7 +16,8 @@ import Stemmer
 from .cleaning import normalize_for_embedding
 
 STOPWORDS = "en"
-_stemmer = Stemmer.Stemmer("english")
+STEMMER = "english"
+_stemmer = Stemmer.Stemmer(STEMMER)
 
 
 def tokenize(texts: list[str], plain: bool = False) -> list[list[str]]:

@@ -54,8 +54,10 @@ def sentence_weights(mode: str) -> dict[str, float]:
 
 
 def zscore(x: np.ndarray) -> np.ndarray:
-    spread = float(x.std())
-    return (x - x.mean()) / spread if spread > 1e-9 else np.zeros_like(x)
+    """(x - mean) / std, or zeros when x is flat (all equal up to float32 rounding)."""
+    x = x.astype(np.float64)
+    mean, spread = float(x.mean()), float(x.std())
+    return (x - mean) / spread if spread > 1e-6 * max(1.0, abs(mean)) else np.zeros_like(x)
 
 
 def fuse(signals: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,10 @@ from .errors import DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
 from .index import Index, load_index
 from .passages import Passage
 
-POOL_PER_RESULT = 4  # best passages considered per result asked for (overlaps and diversity skip some)
+# Best passages considered for the results (overlaps and diversity skip some). The pool is the
+# same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
+POOL_PER_RESULT = 4
+MIN_POOL = 400
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class Searcher:
 
     def with_settings(self, **changes: object) -> "Searcher":
         """The same open index and model with other query-time settings (ranking, diversity...)."""
-        return type(self)(self.index, self.embedder, self.settings.replace(**changes))
+        other = copy.copy(self)  # shares the index, vectors, model and lock
+        other.settings = self.settings.replace(**changes)
+        return other
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
         started = time.perf_counter()
@@ -101,7 +107,7 @@ class Searcher:
             doc_of=lambda row: self.index.passages[row].doc_id,
             clashes=lambda a, b: self.index.passages[a].overlaps(self.index.passages[b]),
             penalty=self.settings.source_diversity,
-            pool=k * POOL_PER_RESULT,
+            pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )
         sentence_scores = ranking.fuse(signals, ranking.sentence_weights(self.settings.ranking))
         hits = [self._hit(rank, score, row, sentence_scores) for rank, (row, score) in enumerate(chosen, 1)]
@@ -141,15 +147,16 @@ class Searcher:
 
     def signals(self, query: str) -> dict[str, np.ndarray]:
         """Every passage's four ranking signals, plus every sentence's own scores (for highlights)."""
-        with self._lock:
+        with self._lock:  # also guards the stemmer, which must not run in two threads at once
             q = self.embedder.encode([normalize_for_embedding(query)])[0]
             sentence_dense = self.index.sentence_vectors @ q
             passage_dense = self._passage_vectors @ q
-        sentence_bm25 = self.index.sentence_lexical.scores(query)
+            sentence_bm25 = self.index.sentence_lexical.scores(query)
+            passage_bm25 = self.index.lexical.scores(query)
         return {
             "dense": passage_dense,
             "dense_sentence": self._sentences.best(sentence_dense),
-            "bm25": self.index.lexical.scores(query),
+            "bm25": passage_bm25,
             "bm25_sentence": self._sentences.best(sentence_bm25),
             "sentence_dense": sentence_dense,
             "sentence_bm25": sentence_bm25,

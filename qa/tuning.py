@@ -14,7 +14,7 @@ import numpy as np
 
 from . import ranking
 from .eval_data import Question
-from .evaluation import fold
+from .evaluation import holds_answer
 from .search import Searcher
 
 WEIGHT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # relative to bm25 = 1
@@ -67,8 +67,7 @@ def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
     asked = 0
     for q in questions:
         hit = searcher.search(q.text, 1).hits[0]
-        answers = [fold(a) for a in q.answers]
-        if not answers or not any(a in fold(hit.passage.text) for a in answers):
+        if not q.answers or not holds_answer(hit.passage.text, q.answers):
             continue
         asked += 1
         signals = searcher.signals(q.text)
@@ -76,7 +75,7 @@ def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
         dense, bm25 = (ranking.zscore(signals[name])[rows] for name in ("sentence_dense", "sentence_bm25"))
         for weight in HIGHLIGHT_GRID:
             start, end = hit.passage.sentences[int(np.argmax(dense + weight * bm25))]
-            counts[weight] += any(a in fold(hit.passage.text[start:end]) for a in answers)
+            counts[weight] += holds_answer(hit.passage.text[start:end], q.answers)
     best = max(HIGHLIGHT_GRID, key=lambda w: (counts[w], -w))
     table = ", ".join(f"{w:g}: {counts[w] / max(asked, 1):.4f}" for w in HIGHLIGHT_GRID)
     return Choice("ranking.HIGHLIGHT_BM25_WEIGHT", best, f"highlight accuracy by weight {table}")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import ir_measures
 from click.testing import CliRunner
 
 from qa import evaluation
@@ -102,7 +103,7 @@ def test_qa_eval_seed_on_the_default_corpus(real_settings, tmp_path):
     assert result.exit_code == 0, result.output
     assert "| mode | R@1 |" in result.output
     default = json.loads(out.read_text())["results"][-1]
-    assert default["mode"].startswith("hybrid, source diversity")
+    assert default["mode"] == "hybrid, default settings"
     assert default["Ans@3"] == 1.0  # every answerable seed question has its answer in the top 3
     assert default["WrongAbstain"] == 0.0 and default["OffTopicAnswered"] <= 0.1
 
@@ -111,3 +112,22 @@ def test_qa_eval_with_an_unknown_dataset_is_one_clear_line(tmp_path):
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "nothing-here")])
     assert result.exit_code == 1
     assert result.output.startswith("Error: no dataset at ") and result.output.count("\n") == 1
+
+
+def test_a_repeated_document_takes_a_slot_in_the_ranking():
+    from qa.documents import Document
+    from qa.passages import Passage
+    from qa.search import Hit
+
+    def hit(rank, doc):  # type: ignore[no-untyped-def]
+        return Hit(rank, 1.0, Passage(f"p{rank}", doc, 0, 1, "x", ((0, 1),)), Document(doc, doc, "x", ""), (0, 1))
+
+    run = {"q": evaluation._passage_run([hit(1, "a"), hit(2, "a"), hit(3, "b")])}
+    values = {str(m): v for m, v in ir_measures.calc_aggregate(evaluation.RANK_MEASURES, {"q": {"b": 1}}, run).items()}
+    assert values["R@1"] == 0 and values["RR@10"] == pytest.approx(1 / 3)
+    assert values["R@5"] == 1
+
+
+def test_datasets_without_articles_have_no_held_out_split(tmp_path):
+    data = load_dataset(str(write_beir(tmp_path / "mini")))
+    assert data.split("tune") == data.split("test") == data.questions

@@ -53,3 +53,23 @@ def test_clashing_passages_are_left_out_while_others_remain():
     clash = lambda a, b: {a, b} == {0, 1}  # noqa: E731
     assert [row for row, _ in top([0.9, 0.8, 0.7, 0.1], 3, 0.0, clash)] == [0, 2, 3]
     assert [row for row, _ in top([0.9, 0.8], 2, 0.0, clash)] == [0, 1]  # nothing else left
+
+
+def test_zscore_of_a_flat_float32_signal_is_zero():
+    assert not ranking.zscore(np.full(3176, 0.1, dtype=np.float32)).any()
+
+
+def test_only_the_best_pool_rows_are_considered():
+    scores = np.array([0.1, 0.9, 0.2, 0.8, 0.3])
+    picked = ranking.diverse_top(scores, 5, str, lambda a, b: False, 0.0, pool=2)
+    assert [row for row, _ in picked] == [1, 3]
+
+
+def test_a_clash_and_the_penalty_together():
+    # rows 0 and 1 overlap (same document a); row 2 is document a too, row 3 is document b
+    docs = ["a", "a", "a", "b"]
+    clash = lambda x, y: {x, y} == {0, 1}  # noqa: E731
+    picked = ranking.diverse_top(np.array([1.0, 0.95, 0.9, 0.5]), 3, docs.__getitem__, clash, 0.3, pool=4)
+    assert [row for row, _ in picked] == [0, 2, 3]  # 1 clashes; 2 pays 0.3 and still beats b (0.6 > 0.5)
+    picked = ranking.diverse_top(np.array([1.0, 0.95, 0.7, 0.5]), 3, docs.__getitem__, clash, 0.3, pool=4)
+    assert [row for row, _ in picked] == [0, 3, 2]  # now b goes first (0.7 - 0.3 < 0.5)

@@ -73,3 +73,10 @@ def test_source_diversity_shows_another_documents_nearly_as_good_passage(real_se
     diverse = real_searcher.search(question, 3)  # the default, 0.5
     assert plain.hits[0].passage == diverse.hits[0].passage
     assert len({h.document.id for h in diverse.hits}) > len({h.document.id for h in plain.hits})
+
+
+def test_a_smaller_k_gives_a_prefix_of_a_larger_k(real_searcher):
+    question = "What did Lavrov say about the clashes?"
+    five = [h.passage.id for h in real_searcher.search(question, 5).hits]
+    twenty = [h.passage.id for h in real_searcher.search(question, 20).hits]
+    assert twenty[:5] == five
