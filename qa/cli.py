@@ -184,15 +184,9 @@ def evaluate(
 
 
 def print_tuning(searcher: "Searcher", data: "Dataset", split: str) -> None:
-    from . import evaluation, tuning
+    from . import tuning
 
     if split != "tune" or data.groups < 2:
         click.echo(f"warning: tuning on {data.name} split {split}, which has no held-out part; report elsewhere", err=True)
-    answerable, off_topic = evaluation.questions_of(data, split)
-    searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
-    choices = [tuning.tune_weights(searcher, answerable)] if answerable else []
-    choices += [tuning.tune_highlight(searcher, answerable)] if answerable and data.has_answers else []
-    choices += [tuning.tune_diversity(searcher, answerable)] if answerable else []
-    choices += [tuning.calibrate_abstention(searcher, answerable, off_topic)] if answerable else []
-    for choice in choices:
+    for choice in tuning.choose(searcher, data, split):
         click.echo(f"{choice.name} = {choice.value}    # {choice.why}")

@@ -79,7 +79,6 @@ class Searcher:
         self.settings = settings
         self._passage_vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
         self._sentences = ranking.SentenceMap.of(index.sentence_rows)
-        self._rows = {p.id: row for row, p in enumerate(index.passages)}
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
 
     @classmethod
@@ -120,10 +119,6 @@ class Searcher:
             confidence=confidence,
             took_ms=took,
         )
-
-    def row_of(self, passage_id: str) -> int:
-        """The row of a passage in this index, by its id."""
-        return self._rows[passage_id]
 
     def document(self, doc_id: str) -> Document:
         try:

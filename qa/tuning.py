@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import ranking
-from .eval_data import Question
+from . import evaluation, ranking
+from .eval_data import Dataset, Question
 from .evaluation import holds_answer
 from .search import Searcher
 
@@ -33,6 +33,17 @@ class Choice:
     name: str
     value: object
     why: str
+
+
+def choose(searcher: Searcher, dataset: Dataset, split: str) -> list[Choice]:
+    """Every constant this split would choose, with its evidence (questions encoded once)."""
+    answerable, off_topic = evaluation.questions_of(dataset, split)
+    if not answerable:
+        return []
+    searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
+    choices = [tune_weights(searcher, answerable)]
+    choices += [tune_highlight(searcher, answerable)] if dataset.has_answers else []
+    return choices + [tune_diversity(searcher, answerable), calibrate_abstention(searcher, answerable, off_topic)]
 
 
 def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
@@ -65,13 +76,14 @@ def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
     sentence holding the gold answer, among top passages that hold it."""
     counts = dict.fromkeys(HIGHLIGHT_GRID, 0)
     asked = 0
+    row_of = {p.id: row for row, p in enumerate(searcher.index.passages)}
     for q in questions:
         hit = searcher.search(q.text, 1).hits[0]
         if not q.answers or not holds_answer(hit.passage.text, q.answers):
             continue
         asked += 1
         signals = searcher.signals(q.text)
-        rows = searcher.index.sentence_rows[searcher.row_of(hit.passage.id)]
+        rows = searcher.index.sentence_rows[row_of[hit.passage.id]]
         dense, bm25 = (ranking.zscore(signals[name])[rows] for name in ("sentence_dense", "sentence_bm25"))
         for weight in HIGHLIGHT_GRID:
             start, end = hit.passage.sentences[int(np.argmax(dense + weight * bm25))]

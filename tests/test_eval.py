@@ -131,3 +131,15 @@ def test_a_repeated_document_takes_a_slot_in_the_ranking():
 def test_datasets_without_articles_have_no_held_out_split(tmp_path):
     data = load_dataset(str(write_beir(tmp_path / "mini")))
     assert data.split("tune") == data.split("test") == data.questions
+
+
+def test_tuning_chooses_every_constant_on_a_split(tmp_path, fake_embedder):
+    from qa import tuning
+
+    data = load_dataset(str(write_beir(tmp_path / "mini")))
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder, data.documents)
+    choices = {c.name: c.value for c in tuning.choose(Searcher.open(settings, fake_embedder), data, "all")}
+    assert set(choices) == {"ranking.WEIGHTS['hybrid']", "source_diversity", "abstain_threshold"}  # no answers: no highlight
+    assert set(choices["ranking.WEIGHTS['hybrid']"]) == set(tuning.ranking.SIGNALS)
+    assert choices["source_diversity"] in tuning.DIVERSITY_GRID
