@@ -37,11 +37,17 @@ class Settings:
     default_k: int = _setting(5, "Results returned when k is not given.")
     max_k: int = _setting(50, "Largest k a caller may ask for.")
     max_query_chars: int = _setting(1000, "Longest question accepted, in characters.")
+    max_batch: int = _setting(32, "Most questions one batch request (`queries`) may hold.")
     ranking: str = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
     source_diversity: float = _setting(
         0.5, "Rank penalty per result already taken from the same document (0: off)."
     )
     abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
+    examples_file: Path = _setting(
+        Path(".examples.txt"),
+        "Example questions for the empty search page, one per line; relative to the corpus folder.",
+    )
+    cors_origins: str = _setting("", "Origins allowed to call the API from browsers, comma-separated; `*` any; empty: off.")
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(4, "Request threads of the production (waitress) server.")
@@ -64,6 +70,14 @@ class Settings:
         settings.validate()
         return settings
 
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def examples_path(self) -> Path:
+        return self.corpus_dir / self.examples_file
+
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
 
@@ -78,8 +92,8 @@ class Settings:
             raise ConfigError(f"ranking must be one of {', '.join(RANKING_MODES)}, not {self.ranking!r}")
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
-        if self.batch_size < 1 or self.threads < 1 or self.max_query_chars < 1:
-            raise ConfigError("batch_size, threads and max_query_chars must be >= 1")
+        if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch) < 1:
+            raise ConfigError("batch_size, threads, max_query_chars and max_batch must be >= 1")
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
@@ -87,7 +101,7 @@ class Settings:
         rows = []
         for f in fields(cls):
             default = f.default
-            if isinstance(default, Path):
+            if isinstance(default, Path) and default.is_absolute():
                 default = os.path.relpath(default, PROJECT_ROOT)
             rows.append((ENV_PREFIX + f.name.upper(), str(default), f.metadata["help"]))
         return rows

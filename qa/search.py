@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -32,6 +34,7 @@ class Hit:
     passage: Passage
     document: Document
     highlight: tuple[int, int]  # the answering sentence, as offsets inside passage.text
+    similarity: float = 0.0  # best cosine of the question and the passage or one of its sentences
 
     def to_dict(self) -> dict:
         """The HTTP result shape (also what `qa ask --json` prints)."""
@@ -44,6 +47,7 @@ class Hit:
             "start": self.passage.start,
             "end": self.passage.end,
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
+            "similarity": round(self.similarity, 4),
         }
 
 
@@ -95,10 +99,27 @@ class Searcher:
         return other
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
+        """The best `k` passages for `query` (default `settings.default_k`)."""
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int | None = None) -> list[SearchResult]:
+        """Answer several questions at once (their encoding is batched); every one is checked first."""
         started = time.perf_counter()
-        query = self.check_query(query)
+        queries = [self.check_query(q) for q in queries]
         k = self.check_k(k)
-        signals = self.signals(query)
+        with self._lock:
+            vectors = self.embedder.encode([normalize_for_embedding(q) for q in queries])
+        encoded_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
+        results = []
+        for query, vector in zip(queries, vectors):
+            began = time.perf_counter()
+            result = self._answer(query, vector, k)
+            took = encoded_ms + (time.perf_counter() - began) * 1000
+            results.append(dataclasses.replace(result, took_ms=took))
+        return results
+
+    def _answer(self, query: str, vector: np.ndarray, k: int) -> SearchResult:
+        signals = self.signals(query, vector)
         fused = ranking.fuse(signals, ranking.WEIGHTS[self.settings.ranking])
         chosen = ranking.diverse_top(
             fused,
@@ -109,15 +130,10 @@ class Searcher:
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )
         sentence_scores = ranking.fuse(signals, ranking.sentence_weights(self.settings.ranking))
-        hits = [self._hit(rank, score, row, sentence_scores) for rank, (row, score) in enumerate(chosen, 1)]
-        confidence = self._confidence(signals, chosen[0][0]) if chosen else 0.0
-        took = (time.perf_counter() - started) * 1000
+        hits = [self._hit(rank, score, row, signals, sentence_scores) for rank, (row, score) in enumerate(chosen, 1)]
+        confidence = hits[0].similarity if hits else 0.0
         return SearchResult(
-            query=query,
-            hits=hits,
-            abstained=confidence < self.settings.abstain_threshold,
-            confidence=confidence,
-            took_ms=took,
+            query=query, hits=hits, abstained=confidence < self.settings.abstain_threshold, confidence=confidence
         )
 
     def document(self, doc_id: str) -> Document:
@@ -140,10 +156,13 @@ class Searcher:
             raise InvalidK(f"k must be an integer from 1 to {self.settings.max_k}")
         return k
 
-    def signals(self, query: str) -> dict[str, np.ndarray]:
-        """Every passage's four ranking signals, plus every sentence's own scores (for highlights)."""
+    def signals(self, query: str, q: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every passage's four ranking signals, plus every sentence's own scores (for highlights).
+
+        `q` is the encoded question, when it is already at hand."""
         with self._lock:  # also guards the stemmer, which must not run in two threads at once
-            q = self.embedder.encode([normalize_for_embedding(query)])[0]
+            if q is None:
+                q = self.embedder.encode([normalize_for_embedding(query)])[0]
             sentence_dense = self.index.sentence_vectors @ q
             passage_dense = self._passage_vectors @ q
             sentence_bm25 = self.index.sentence_lexical.scores(query)
@@ -157,12 +176,9 @@ class Searcher:
             "sentence_bm25": sentence_bm25,
         }
 
-    @staticmethod
-    def _confidence(signals: dict[str, np.ndarray], row: int) -> float:
-        """How well the best hit matches in meaning: its passage or best sentence cosine."""
-        return float(max(signals["dense"][row], signals["dense_sentence"][row]))
-
-    def _hit(self, rank: int, score: float, row: int, sentence_scores: np.ndarray) -> Hit:
+    def _hit(
+        self, rank: int, score: float, row: int, signals: dict[str, np.ndarray], sentence_scores: np.ndarray
+    ) -> Hit:
         passage = self.index.passages[row]
         best = int(np.argmax(sentence_scores[self.index.sentence_rows[row]]))
         return Hit(
@@ -171,4 +187,5 @@ class Searcher:
             passage=passage,
             document=self.index.documents[passage.doc_id],
             highlight=passage.sentences[best],
+            similarity=float(max(signals["dense"][row], signals["dense_sentence"][row])),
         )

@@ -14,6 +14,8 @@ from qa.config import PROJECT_ROOT, Settings
 from qa.index import build_index
 from qa.search import Searcher
 
+from .openapi_check import CheckingClient
+
 CORPUS = PROJECT_ROOT / "corpus"
 
 
@@ -90,6 +92,7 @@ def app(real_settings: Settings, real_searcher: Searcher):  # type: ignore[no-un
 
     app = create_app(real_settings, real_searcher)
     app.config["TESTING"] = True
+    app.test_client_class = CheckingClient
     return app
 
 

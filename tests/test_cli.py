@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
+from qa.web.openapi import openapi_document
 
 from .conftest import CORPUS
+from .openapi_check import OpenAPIChecker
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ def test_ask_json_matches_the_http_shape(runner, real_settings):
     assert data["query"] == "How long did the war last?"
     assert len(data["results"]) == 2 and isinstance(data["abstained"], bool)
     first = data["results"][0]
-    assert set(first) == {"rank", "score", "passage_id", "text", "document", "start", "end", "highlight"}
+    assert set(first) == {"rank", "score", "similarity", "passage_id", "text", "document", "start", "end", "highlight"}
+    spec = openapi_document(real_settings)
+    OpenAPIChecker(spec).check("/api/search", "GET", 200, data)
 
 
 def test_ask_prints_rank_title_source_and_the_marked_sentence(runner, real_settings):

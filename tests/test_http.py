@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-RESULT_KEYS = {"rank", "score", "passage_id", "text", "document", "start", "end", "highlight"}
+RESULT_KEYS = {"rank", "score", "similarity", "passage_id", "text", "document", "start", "end", "highlight"}
 
 
 def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -29,6 +29,8 @@ def test_get_search_returns_cited_passages(client):
         document = client.get(f"/api/documents/{hit['document']['id']}").get_json()
         assert document["text"][hit["start"] : hit["end"]] == hit["text"]
     assert any("44 days" in hit["text"] for hit in data["results"][:3])
+    assert data["results"][0]["similarity"] == data["confidence"]
+    assert client.checked == 1 + 5  # every JSON answer above was checked against /openapi.json
 
 
 def test_post_search_with_k(client):
@@ -108,10 +110,93 @@ def test_unknown_routes_and_methods_are_json(client):
 
 def test_security_headers(client):
     response = client.get("/")
-    assert "script-src" not in response.headers["Content-Security-Policy"]  # no scripts at all
-    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == policy["connect-src"] == "'self'"  # no inline scripts, no other origins
+    assert "unsafe" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_oversized_body_is_a_json_413(client):
     assert_error(client.post("/api/search", data="x" * (2 << 20), content_type="application/json"), 413, "payload_too_large")
+
+
+def test_batch_answers_each_question_in_order(client):
+    questions = ["Who was the Russian co-chair of the OSCE Minsk Group?", "What is the recipe for chocolate cake?", "Which drones did Azerbaijan use?"]
+    response = client.post("/api/search", json={"queries": questions, "k": 2})
+    assert response.status_code == 200
+    data = response.get_json()
+    assert [r["query"] for r in data["responses"]] == questions
+    assert all(len(r["results"]) == 2 for r in data["responses"])
+    assert any("Popov" in hit["text"] for hit in data["responses"][0]["results"])
+    assert [r["abstained"] for r in data["responses"]] == [False, True, False]
+    single = client.get("/api/search", query_string={"q": questions[2], "k": 2}).get_json()
+    assert [h["passage_id"] for h in single["results"]] == [h["passage_id"] for h in data["responses"][2]["results"]]
+
+
+@pytest.mark.parametrize(
+    "body, code, words",
+    [
+        ({"queries": []}, "bad_request", "list of 1 to 32"),
+        ({"queries": ["war"] * 33}, "bad_request", "list of 1 to 32"),
+        ({"queries": "war"}, "bad_request", "list"),
+        ({"queries": ["war", ""]}, "invalid_query", "queries[1]"),
+        ({"queries": ["war", 7]}, "invalid_query", "queries[1]"),
+        ({"queries": ["war"], "k": 0}, "invalid_k", "k must be"),
+        ({"queries": ["war"], "q": "war"}, "bad_request", "not both"),
+    ],
+)
+def test_bad_batches_are_a_json_400(client, body, code, words):
+    response = client.post("/api/search", json=body)
+    assert_error(response, 400, code)
+    assert words in response.get_json()["error"]["message"]
+
+
+def test_openapi_document_describes_the_running_limits(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    assert spec["servers"] == [{"url": "/"}]
+    schemas = spec["components"]["schemas"]
+    assert schemas["K"]["maximum"] == 50 and schemas["Question"]["maxLength"] == 1000
+    assert schemas["BatchRequest"]["properties"]["queries"]["maxItems"] == 32
+    assert set(schemas["Hit"]["required"]) == RESULT_KEYS
+
+
+def test_the_openapi_check_can_fail(client):
+    from .openapi_check import OpenAPIChecker
+
+    checker = OpenAPIChecker(client.get("/openapi.json").get_json())
+    good = client.get("/api/search?q=Harop&k=1").get_json()
+    checker.check("/api/search", "GET", 200, good)
+    bad = {**good, "results": [{**good["results"][0], "start": "12"}]}
+    with pytest.raises(AssertionError, match="start"):
+        checker.check("/api/search", "GET", 200, bad)
+    with pytest.raises(AssertionError, match="not documented"):
+        checker.check("/api/search", "GET", 404, good)
+    with pytest.raises(AssertionError, match="not in the OpenAPI document"):
+        checker.check("/api/other", "GET", 200, good)
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get("/api/search?q=Harop&k=1", headers={"Origin": "https://elsewhere.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_allows_only_the_configured_origins(real_settings, real_searcher):
+    from qa.web import create_app
+
+    settings = real_settings.replace(cors_origins="https://tools.example, http://localhost:3000")
+    client = create_app(settings, real_searcher).test_client()
+    allowed = client.get("/api/search?q=Harop&k=1", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    preflight = client.options(
+        "/api/search",
+        headers={"Origin": "https://tools.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"},
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://tools.example"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    other = client.get("/api/search?q=Harop&k=1", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    page = client.get("/", headers={"Origin": "https://tools.example"})
+    assert "Access-Control-Allow-Origin" not in page.headers

@@ -2,30 +2,86 @@
 
 from __future__ import annotations
 
-import markupsafe
+import re
+from urllib.parse import parse_qs
 
+import markupsafe
 import pytest
 
 from qa.index import build_index
 from qa.search import Searcher
 from qa.web import create_app
+from qa.web.pages import relevance_cues
 
-from .conftest import fake_settings
+from .conftest import CORPUS, fake_settings
+
+EXAMPLES = [
+    line for line in (CORPUS / ".examples.txt").read_text().splitlines() if line.strip() and not line.startswith("#")
+]
 
 
-def test_empty_page_has_a_search_form(client):
+def scripts_of(page: str) -> list[str]:
+    return re.findall(r"<script\b[^>]*>.*?</script>", page, re.S)
+
+
+def test_empty_page_has_a_search_form_examples_and_the_collection(client):
     page = client.get("/").get_data(as_text=True)
-    assert '<form role="search" method="get"' in page and 'name="q"' in page
-    assert "<script" not in page
+    assert re.search(r'<form id="search" role="search" method="get" action="/"', page) and 'name="q"' in page
+    assert '<label for="q">' in page and "autofocus" in page
+    links = re.findall(r'<li><a href="/\?q=([^"]*)">([^<]*)</a></li>', page)
+    assert [(parse_qs(f"q={href}")["q"][0], text) for href, text in links[: len(EXAMPLES)]] == [
+        (example, example) for example in EXAMPLES
+    ]
+    assert "5 documents" in page and "Second Nagorno-Karabakh War</a>" in page
 
 
-def test_results_mark_the_answering_sentence_and_link_to_the_document(client):
+def test_every_script_is_a_file_served_by_the_app(client):
+    page = client.get("/").get_data(as_text=True)
+    scripts = scripts_of(page)
+    assert scripts == ['<script src="/static/qa/search.js" defer></script>']
+    with client.get("/static/qa/search.js") as response:
+        assert response.status_code == 200 and response.mimetype == "text/javascript"
+        script = response.get_data(as_text=True)
+    assert "textContent" in script and "innerHTML" not in script
+    assert not re.search(r"https?://", page.replace('content="width', "")), "no external resources"
+
+
+@pytest.mark.parametrize("question", EXAMPLES)
+def test_example_questions_get_a_confident_answer(real_searcher, question):
+    result = real_searcher.search(question, 3)
+    assert not result.abstained, (question, result.confidence)
+
+
+def test_examples_fall_back_to_document_titles(fake_searcher):
+    client = create_app(fake_searcher.settings, fake_searcher.with_settings(examples_file="no-such-file")).test_client()
+    page = client.get("/").get_data(as_text=True)
+    examples = re.search(r'<ul class="examples">(.*?)</ul>', page, re.S).group(1)
+    assert "July 2020 Armenian–Azerbaijani clashes" in examples and examples.count("<li>") == 5
+
+
+def test_results_mark_the_answering_sentence_cue_the_match_and_link_to_the_document(client):
     response = client.get("/", query_string={"q": "Which newspaper interviewed Lavrov?"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert page.count('<li class="hit">') == 5
-    assert "<mark>" in page and "Trud" in page
-    assert "/documents/003_d560007ba48ee34c.txt?start=" in page
+    results = page.split('<ol class="results">')[1].split("</ol>")[0]
+    assert results.count('<li class="hit">') == 5
+    assert "<mark>" in results and "Trud" in results
+    assert "/documents/003_d560007ba48ee34c.txt?start=" in results and "q=Which+newspaper" in results
+    assert re.search(r'class="cue cue-(strong|fair)"', results)
+    assert 'role="status"' in page and "No confident answer" not in page
+
+
+def test_abstained_page_says_so_and_still_lists_passages(client):
+    page = client.get("/", query_string={"q": "What is the recipe for chocolate cake?"}).get_data(as_text=True)
+    assert "No confident answer in these documents." in page
+    assert page.count('<li class="hit">') == 5 + 1  # five results and the card <template>
+    assert 'cue cue-weak' in page
+
+
+def test_relevance_cues_cover_every_similarity():
+    cues = relevance_cues(0.39)
+    assert [level for _, level, _ in cues] == ["strong", "fair", "weak"]
+    assert cues[0][0] > cues[1][0] == 0.39 > cues[2][0] == -1.0
 
 
 def test_bad_k_on_the_page_is_shown_not_crashed(client):
@@ -34,29 +90,43 @@ def test_bad_k_on_the_page_is_shown_not_crashed(client):
     assert 'class="error"' in response.get_data(as_text=True)
 
 
-def test_document_view_marks_the_cited_passage(client, real_searcher):
+def test_document_view_marks_the_cited_passage_and_links_back(client, real_searcher):
     hit = real_searcher.search("Harop", 1).hits[0]
-    page = client.get(f"/documents/{hit.document.id}?start={hit.passage.start}&end={hit.passage.end}").get_data(as_text=True)
-    assert f'<mark id="cited">{markupsafe.escape(hit.passage.text)}</mark>' in page
+    url = f"/documents/{hit.document.id}?start={hit.passage.start}&end={hit.passage.end}&q=Harop"
+    page = client.get(url).get_data(as_text=True)
+    assert f'<mark id="cited" tabindex="-1">{markupsafe.escape(hit.passage.text)}</mark>' in page
+    assert 'href="/?q=Harop"' in page and f"characters {hit.passage.start}–{hit.passage.end}" in page
+
+
+@pytest.mark.parametrize("offsets", ["start=5&end=2", "start=x&end=4", "start=0&end=99999999", ""])
+def test_document_view_ignores_bad_offsets(client, offsets):
+    response = client.get(f"/documents/004_ac4458f6c11ac45b.txt?{offsets}")
+    assert response.status_code == 200 and "<mark" not in response.get_data(as_text=True)
 
 
 @pytest.fixture
 def hostile_client(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "evil.txt").write_text(
-        "Evil <b>title</b>\nThe attacker wrote <script>alert(1)</script> and <img src=x onerror=alert(2)> here. "
-        "It is a sentence about scripts and images.\n"
-    )
+    (corpus / "evil.txt").write_text(HOSTILE_TEXT)
+    (corpus / ".examples.txt").write_text("<script>alert(4)</script>\n")
     settings = fake_settings(tmp_path, corpus=corpus)
     build_index(settings, fake_embedder)
     return create_app(settings, Searcher.open(settings, fake_embedder)).test_client()
 
 
+HOSTILE_TEXT = (
+    "Evil <b>title</b>\nThe attacker wrote <script>alert(1)</script> and <img src=x onerror=alert(2)> here. "
+    "It is a sentence about scripts and images.\n"
+)
+
+
 def test_corpus_text_and_questions_are_escaped(hostile_client):
     page = hostile_client.get("/", query_string={"q": "<script>alert(3)</script> scripts"}).get_data(as_text=True)
-    assert "<script>" not in page and "<img" not in page
+    assert len(scripts_of(page)) == 1 and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in page
+    empty = hostile_client.get("/").get_data(as_text=True)
+    assert len(scripts_of(empty)) == 1 and "&lt;script&gt;alert(4)&lt;/script&gt;" in empty
     doc = hostile_client.get("/documents/evil.txt?start=0&end=10").get_data(as_text=True)
-    assert "<script>" not in doc and "&lt;img src=x onerror=alert(2)&gt;" in doc
+    assert len(scripts_of(doc)) == 0 and "&lt;img src=x onerror=alert(2)&gt;" in doc

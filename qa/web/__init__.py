@@ -8,15 +8,15 @@ from flask import Flask
 
 from ..config import Settings
 from ..search import Searcher
-from .api import qa_blueprint
+from .blueprint import qa_blueprint
 from .errors import init_errors
 
 __all__ = ["create_app", "qa_blueprint"]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -34,6 +34,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.register_blueprint(qa_blueprint(searcher or Searcher.open(settings)))
     init_errors(app)
+    if settings.cors_origin_list:
+        from flask_cors import CORS
+
+        api_paths = {"origins": settings.cors_origin_list, "methods": ["GET", "POST"], "max_age": 3600}
+        CORS(app, resources={r"/api/.*": api_paths, r"/openapi\.json": api_paths, r"/healthz": api_paths})
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

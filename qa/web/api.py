@@ -1,23 +1,20 @@
-"""Routes: the JSON API, the search page and the document view, in one mountable blueprint."""
+"""The JSON API: search (one question or a batch), documents, health, and its OpenAPI description."""
 
 from __future__ import annotations
 
 import re
+import time
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..errors import BadRequest, InvalidK, QAError
+from ..errors import BadRequest, InvalidK, InvalidQuery
 from ..search import Searcher
-from .errors import qa_error
+from .openapi import openapi_document
 
 INTEGER = re.compile(r"[+-]?\d{1,9}")
 
 
-def qa_blueprint(searcher: Searcher) -> Blueprint:
-    """All routes, serving `searcher`. Mount it with `app.register_blueprint(bp, url_prefix=...)`."""
-    bp = Blueprint("qa", __name__, template_folder="templates", static_folder="static", static_url_path="/static/qa")
-    bp.register_error_handler(QAError, qa_error)
-
+def add_routes(bp: Blueprint, searcher: Searcher) -> None:
     @bp.get("/api/search")
     def search_get() -> Response:
         k = parse_k(request.args.get("k"))
@@ -27,8 +24,12 @@ def qa_blueprint(searcher: Searcher) -> Blueprint:
     def search_post() -> Response:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise BadRequest('the body must be a JSON object like {"q": "...", "k": 5}')
-        return jsonify(searcher.search(body.get("q", ""), body.get("k")).to_dict())
+            raise BadRequest('the body must be a JSON object like {"q": "...", "k": 5} or {"queries": [...], "k": 5}')
+        if "queries" not in body:
+            return jsonify(searcher.search(body.get("q", ""), body.get("k")).to_dict())
+        if "q" in body:
+            raise BadRequest('give either "q" (one question) or "queries" (a list), not both')
+        return jsonify(search_batch(searcher, body["queries"], body.get("k")))
 
     @bp.get("/api/documents/<path:doc_id>")
     def document(doc_id: str) -> Response:
@@ -45,27 +46,25 @@ def qa_blueprint(searcher: Searcher) -> Blueprint:
             index_version=manifest["index_version"],
         )
 
-    @bp.get("/")
-    def page() -> tuple[str, int]:
-        q = request.args.get("q", "")
-        result, error = None, None
-        if q.strip():
-            try:
-                result = searcher.search(q, parse_k(request.args.get("k"))).to_dict()
-            except QAError as e:
-                error = e.message
-        return render_template("qa/search.html", q=q, result=result, error=error), 400 if error else 200
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(openapi_document(searcher.settings, server=url_for("qa.page").rstrip("/")))
 
-    @bp.get("/documents/<path:doc_id>")
-    def document_page(doc_id: str) -> str:
-        doc = searcher.document(doc_id)
-        start = parse_offset(request.args.get("start"), len(doc.text))
-        end = parse_offset(request.args.get("end"), len(doc.text))
-        if start is None or end is None or end < start:
-            start = end = 0
-        return render_template("qa/document.html", doc=doc, start=start, end=end)
 
-    return bp
+def search_batch(searcher: Searcher, queries: object, k: object) -> dict:
+    """`{"responses": [...], "took_ms": ...}`: one search result per question, in order."""
+    limit = searcher.settings.max_batch
+    if not isinstance(queries, list) or not 1 <= len(queries) <= limit:
+        raise BadRequest(f'"queries" must be a list of 1 to {limit} questions')
+    for i, query in enumerate(queries):
+        try:
+            searcher.check_query(query)
+        except InvalidQuery as e:
+            raise InvalidQuery(f"queries[{i}]: {e.message}") from None
+    started = time.perf_counter()
+    results = searcher.search_many(queries, k)  # type: ignore[arg-type]
+    took = (time.perf_counter() - started) * 1000
+    return {"responses": [r.to_dict() for r in results], "took_ms": round(took, 2)}
 
 
 def parse_k(raw: str | None) -> int | None:
@@ -74,10 +73,4 @@ def parse_k(raw: str | None) -> int | None:
         return None
     if not INTEGER.fullmatch(raw.strip()):
         raise InvalidK(f"k must be an integer, not {raw!r}")
-    return int(raw)
-
-
-def parse_offset(raw: str | None, limit: int) -> int | None:
-    if raw is None or not raw.isdigit() or int(raw) > limit:
-        return None
     return int(raw)

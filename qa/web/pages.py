@@ -1,0 +1,85 @@
+"""The HTML side: the search page (works without JavaScript) and the document view."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, render_template, request
+
+from ..errors import QAError
+from ..search import Searcher
+from .api import parse_k
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 5
+STRONG_MARGIN = 0.2  # a hit this far above the abstention threshold is cued as a close match
+
+
+def relevance_cues(abstain_threshold: float) -> list[tuple[float, str, str]]:
+    """(lowest similarity, level, label), best first: how a hit's match is shown to readers."""
+    return [
+        (round(abstain_threshold + STRONG_MARGIN, 4), "strong", "Close match"),
+        (abstain_threshold, "fair", "Partial match"),
+        (-1.0, "weak", "Weak match"),
+    ]
+
+
+def add_routes(bp: Blueprint, searcher: Searcher) -> None:
+    examples = example_questions(searcher)
+    cues = relevance_cues(searcher.settings.abstain_threshold)
+
+    def cue(similarity: float) -> tuple[str, str]:
+        return next((level, label) for lowest, level, label in cues if similarity >= lowest)
+
+    @bp.get("/")
+    def page() -> tuple[str, int]:
+        q = request.args.get("q", "")
+        result, error = None, None
+        if q.strip():
+            try:
+                result = searcher.search(q, parse_k(request.args.get("k"))).to_dict()
+            except QAError as e:
+                error = e.message
+        return render_template(
+            "qa/search.html",
+            q=q,
+            result=result,
+            error=error,
+            examples=examples,
+            documents=list(searcher.index.documents.values()),
+            manifest=searcher.index.manifest,
+            cue=cue,
+            cues_json=json.dumps(cues),
+            max_query=searcher.settings.max_query_chars,
+        ), (400 if error else 200)
+
+    @bp.get("/documents/<path:doc_id>")
+    def document_page(doc_id: str) -> str:
+        doc = searcher.document(doc_id)
+        start = parse_offset(request.args.get("start"), len(doc.text))
+        end = parse_offset(request.args.get("end"), len(doc.text))
+        if start is None or end is None or end <= start:
+            start = end = 0
+        return render_template("qa/document.html", doc=doc, start=start, end=end, q=request.args.get("q", ""))
+
+
+def example_questions(searcher: Searcher) -> list[str]:
+    """The corpus's example questions (its examples file), or else its document titles to search for."""
+    path = searcher.settings.examples_path
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = [doc.title for doc in searcher.index.documents.values()]
+    except (OSError, UnicodeDecodeError) as e:
+        log.warning("cannot read example questions from %s: %s", path, e)
+        lines = []
+    questions = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return questions[:MAX_EXAMPLES]
+
+
+def parse_offset(raw: str | None, limit: int) -> int | None:
+    if raw is None or not raw.isdigit() or int(raw) > limit:
+        return None
+    return int(raw)
