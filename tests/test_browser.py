@@ -1,0 +1,238 @@
+"""The search page in a real headless Chromium (Debian's), served over HTTP on 127.0.0.1.
+
+Screenshots land in screenshots/ (results, abstained, document view, phone width) for a person
+to look at. Without Chromium these tests skip with the reason, except under CI, where
+scripts/test installs it and its absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from qa.config import PROJECT_ROOT
+from qa.index import build_index
+from qa.search import Searcher
+from qa.web import create_app
+
+from .conftest import fake_settings
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+SHOTS = PROJECT_ROOT / "screenshots"
+WAIT = 20  # seconds: a question is answered in well under a second, the first one may load caches
+
+if not (CHROMIUM and CHROMEDRIVER):
+    reason = "Debian's chromium and chromium-driver are not installed (scripts/test installs them when run as root)"
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def chrome(javascript: bool = True, width: int = 1100, height: int = 900) -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}", "--lang=en-US"]:  # fmt: skip
+        options.add_argument(arg)
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def site(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    yield from serve(app)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    driver = chrome()
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, css: str):  # type: ignore[no-untyped-def]
+    return WebDriverWait(driver, WAIT).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def shot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000  # a real picture, not an empty page
+    return path
+
+
+def ask(driver, question: str) -> None:  # type: ignore[no-untyped-def]
+    box = driver.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys(question, Keys.ENTER)
+
+
+def test_asking_updates_results_in_place_and_the_citation_opens_in_context(browser, site):
+    browser.get(site + "/")
+    assert browser.find_element(By.ID, "search").get_attribute("data-enhanced") == "true"
+    browser.execute_script("window.samePage = true")
+    ask(browser, "In which newspaper did Lavrov give the interview?")
+    first = wait_for(browser, ".hit")
+    assert browser.execute_script("return window.samePage") is True  # no reload: the API answered
+    assert "?q=In+which+newspaper" in browser.current_url  # and the address can be shared
+    assert "Trud" in first.find_element(By.TAG_NAME, "blockquote").text
+    assert first.find_element(By.TAG_NAME, "mark").text.strip()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#outcome .hit")) == 5
+    assert "Close match" in first.text or "Partial match" in first.text
+    shot(browser, "results")
+
+    passage = first.find_element(By.TAG_NAME, "blockquote").text
+    first.find_element(By.LINK_TEXT, "Read in context").click()
+    cited = wait_for(browser, "mark#cited")
+    assert " ".join(cited.text.split()) == " ".join(passage.split())
+    top, bottom = browser.execute_script(
+        "const r = document.getElementById('cited').getBoundingClientRect(); return [r.top, r.bottom];"
+    )
+    assert 0 <= top < browser.execute_script("return window.innerHeight")  # scrolled into view
+    shot(browser, "document")
+
+    browser.back()
+    wait_for(browser, ".hit")
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "In which newspaper did Lavrov give the interview?"
+
+
+def test_example_question_and_back_button(browser, site):
+    browser.get(site + "/")
+    example = wait_for(browser, ".examples a")
+    question = example.text
+    example.click()
+    wait_for(browser, ".hit")
+    assert browser.find_element(By.ID, "q").get_attribute("value") == question
+    assert browser.find_element(By.CSS_SELECTOR, ".summary").text.startswith("5 passages for “" + question)
+    browser.back()
+    wait_for(browser, ".examples")
+
+
+def test_abstention_is_stated_and_nearest_passages_listed(browser, site):
+    browser.get(site + "/")
+    ask(browser, "What is the recipe for chocolate cake?")
+    notice = wait_for(browser, ".abstained")
+    assert "No confident answer in these documents." in notice.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#outcome .hit")) == 5
+    assert browser.find_elements(By.CSS_SELECTOR, ".cue-weak")
+    shot(browser, "abstained")
+
+
+def test_keyboard_only(browser, site):
+    browser.get(site + "/documents/000_abdca20c2aa4f4be.txt")  # a page whose box has no autofocus
+    browser.get(site + "/")
+    browser.execute_script("document.activeElement.blur()")
+    browser.find_element(By.TAG_NAME, "body").send_keys("/")
+    assert browser.switch_to.active_element.get_attribute("id") == "q"
+    browser.switch_to.active_element.send_keys("Which Israeli loitering munition was used?", Keys.ENTER)
+    wait_for(browser, ".hit")
+    active = browser.switch_to.active_element
+    for _ in range(4):  # from the box: the button, then the first citation link
+        if active.text == "Read in context":
+            break
+        active.send_keys(Keys.TAB)
+        active = browser.switch_to.active_element
+    assert active.text == "Read in context"
+    active.send_keys(Keys.ENTER)
+    assert "Harop" in wait_for(browser, "mark#cited").text
+
+
+def test_phone_width_reflows_without_sideways_scrolling(site):
+    driver = chrome(width=390, height=844)
+    try:
+        driver.get(site + "/?q=" + "How many Armenian civilians were killed according to Armenian authorities?")
+        wait_for(driver, ".hit")
+        assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        shot(driver, "narrow")
+        driver.get(site + "/")
+        assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        shot(driver, "empty-narrow")
+    finally:
+        driver.quit()
+
+
+def test_the_plain_form_works_without_javascript(site):
+    driver = chrome(javascript=False)
+    try:
+        driver.get(site + "/")
+        assert driver.find_element(By.ID, "search").get_attribute("data-enhanced") is None
+        ask(driver, "Who was the Russian co-chair of the OSCE Minsk Group?")
+        wait_for(driver, ".hit")
+        assert "?q=Who+was+the+Russian" in driver.current_url
+        assert any("Popov" in hit.text for hit in driver.find_elements(By.CSS_SELECTOR, "#outcome .hit"))
+    finally:
+        driver.quit()
+
+
+HOSTILE = (
+    "Hostile page\nThe attacker wrote <script>window.pwned = 1; alert(1)</script> and "
+    '<img src=x onerror="window.pwned = 2; alert(2)"> into this document about scripts.\n'
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    from .conftest import FakeEmbedder
+
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "evil.txt").write_text(HOSTILE)
+    settings = fake_settings(root, corpus=root / "corpus", abstain_threshold=0.0)
+    embedder = FakeEmbedder()
+    build_index(settings, embedder)
+    yield from serve(create_app(settings, Searcher.open(settings, embedder)))
+
+
+def assert_inert(driver) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text
+    assert driver.execute_script("return window.pwned") is None
+    assert driver.execute_script("return document.querySelectorAll('main img, main script').length") == 0
+
+
+@pytest.mark.parametrize("path", ["/?q=scripts", "/documents/evil.txt?start=0&end=40"])
+def test_hostile_document_displays_as_text_server_rendered(browser, hostile_site, path):
+    browser.get(hostile_site + path)
+    main = wait_for(browser, "main")
+    assert "<script>window.pwned = 1; alert(1)</script>" in main.text
+    assert '<img src=x onerror="window.pwned = 2; alert(2)">' in main.text
+    assert_inert(browser)
+
+
+def test_hostile_document_displays_as_text_rendered_by_script(browser, hostile_site):
+    browser.get(hostile_site + "/")
+    ask(browser, "<img src=y onerror=alert(3)> scripts")
+    hit = wait_for(browser, ".hit")
+    assert '<img src=x onerror="window.pwned = 2; alert(2)">' in hit.text
+    assert "“<img src=y onerror=alert(3)> scripts”" in browser.find_element(By.CSS_SELECTOR, ".summary").text
+    assert_inert(browser)
