@@ -23,7 +23,16 @@ def test_library_example_runs_as_written(tmp_path, monkeypatch, capsys):
 
 def test_configuration_table_matches_the_settings():
     for variable, default, help in Settings.describe():
-        assert f"| `{variable}` | `{default}` | {help} |" in README
+        shown = f"`{default}`" if default else "(empty)"
+        assert f"| `{variable}` | {shown} | {help} |" in README
+
+
+def test_blueprint_example_runs_as_written(real_settings, monkeypatch, capsys):
+    example = re.search(r"## Mounting in another Flask app\n\n```python\n(.*?)```", README, re.S).group(1)
+    assert 'qa.open_index("index")' in example
+    monkeypatch.chdir(real_settings.index_dir.parent)  # where the session's real index is called "index"
+    exec(compile(example, "README", "exec"), {})
+    assert capsys.readouterr().out == "Second Nagorno-Karabakh War\n"
 
 
 def test_blueprint_mounts_under_a_prefix(real_searcher):
@@ -35,4 +44,8 @@ def test_blueprint_mounts_under_a_prefix(real_searcher):
     assert len(data["results"]) == 1
     error = client.get("/qa/api/search?q=").get_json()["error"]
     assert error["code"] == "invalid_query"
-    assert "/qa/static/qa/style.css" in client.get("/qa/").get_data(as_text=True)
+    page = client.get("/qa/").get_data(as_text=True)
+    assert "/qa/static/qa/style.css" in page and "/qa/static/qa/search.js" in page
+    assert 'data-api="/qa/api/search"' in page and 'action="/qa/"' in page
+    assert client.get("/qa/openapi.json").get_json()["servers"] == [{"url": "/qa"}]
+    assert client.get("/qa/documents/004_ac4458f6c11ac45b.txt").status_code == 200
