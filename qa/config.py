@@ -37,6 +37,8 @@ class Settings:
     default_k: int = _setting(5, "Results returned when k is not given.")
     max_k: int = _setting(50, "Largest k a caller may ask for.")
     max_query_chars: int = _setting(1000, "Longest question accepted, in characters.")
+    max_body_bytes: int = _setting(1 << 20, "Largest request body accepted, in bytes (larger: 413).")
+    max_json_depth: int = _setting(8, "Deepest nesting of arrays and objects accepted in a JSON body.")
     max_batch: int = _setting(32, "Most questions one batch request (`queries`) may hold.")
     ranking: str = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
     source_diversity: float = _setting(
@@ -92,8 +94,9 @@ class Settings:
             raise ConfigError(f"ranking must be one of {', '.join(RANKING_MODES)}, not {self.ranking!r}")
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
-        if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch) < 1:
-            raise ConfigError("batch_size, threads, max_query_chars and max_batch must be >= 1")
+        if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
+               self.max_json_depth) < 1:  # fmt: skip
+            raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:

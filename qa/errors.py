@@ -58,6 +58,11 @@ class InvalidK(BadRequest):
     code = "invalid_k"
 
 
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class NotFound(QAError):
     status = 404
     code = "not_found"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .passages import Passage
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
 # same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
 POOL_PER_RESULT = 4
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks are fine
 MIN_POOL = 400
 
 
@@ -147,6 +149,8 @@ class Searcher:
             raise InvalidQuery("the question is missing or empty")
         if len(query) > self.settings.max_query_chars:
             raise InvalidQuery(f"the question is longer than {self.settings.max_query_chars} characters")
+        if CONTROL_CHARACTERS.search(query):
+            raise InvalidQuery("the question contains control characters (such as NUL)")
         return query.strip()
 
     def check_k(self, k: object) -> int:

@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.register_blueprint(qa_blueprint(searcher or Searcher.open(settings)))
     init_errors(app)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..errors import BadRequest, InvalidK, InvalidQuery
+from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
 from ..search import Searcher
 from .openapi import openapi_document
 
@@ -22,7 +23,7 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
 
     @bp.post("/api/search")
     def search_post() -> Response:
-        body = request.get_json(silent=True)
+        body = json_body(searcher.settings.max_json_depth)
         if not isinstance(body, dict):
             raise BadRequest('the body must be a JSON object like {"q": "...", "k": 5} or {"queries": [...], "k": 5}')
         if "queries" not in body:
@@ -49,6 +50,39 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
     @bp.get("/openapi.json")
     def openapi() -> Response:
         return jsonify(openapi_document(searcher.settings, server=url_for("qa.page").rstrip("/")))
+
+
+def json_body(max_depth: int) -> object:
+    """The request's JSON body, or a clear 400/415: wrong type, bad UTF-8, too deep, not JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType(f"send JSON with Content-Type: application/json, not {request.mimetype or 'nothing'!r}")
+    raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH turns a larger body into a 413 here
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"the body is not valid UTF-8 (byte {e.start})") from None
+    too_deep = BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as e:
+        raise BadRequest(f"the body is not valid JSON ({e})") from None
+    if nesting_depth(body) > max_depth:
+        raise too_deep
+    return body
+
+
+def nesting_depth(value: object) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            todo.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def search_batch(searcher: Searcher, queries: object, k: object) -> dict:

@@ -133,6 +133,7 @@ ERROR_TEXT = {
     404: "No such document or route.",
     405: "Method not allowed.",
     413: "Request body too large.",
+    415: "The body is not sent as application/json.",
     503: "The index or model is not available.",
 }
 
@@ -171,7 +172,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "responses": {
                         "200": json_body({"oneOf": [ref("SearchResult"), ref("BatchResult")]},
                                          "A search result, or for `queries` a batch result in the same order."),  # fmt: skip
-                        **errors(400, 413, 503),
+                        **errors(400, 413, 415, 503),
                     },
                 },
             },
