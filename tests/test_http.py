@@ -83,7 +83,7 @@ def test_post_bad_input_is_a_json_400(client, body, code):
 
 def test_malformed_json_and_wrong_content_type(client):
     assert_error(client.post("/api/search", data="{not json", content_type="application/json"), 400, "bad_request")
-    assert_error(client.post("/api/search", data="q=war", content_type="application/x-www-form-urlencoded"), 400, "bad_request")
+    assert_error(client.post("/api/search", data="q=war", content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type")
 
 
 def test_documents(client):
