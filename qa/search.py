@@ -25,7 +25,8 @@ from .passages import Passage
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
 # same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
 POOL_PER_RESULT = 4
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks are fine
+CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # control characters refused in a question (tab and line breaks are fine)
+CONTROL_CHARACTERS = re.compile(f"[{CONTROLS}]")
 MIN_POOL = 400
 
 
@@ -156,6 +157,8 @@ class Searcher:
     def check_k(self, k: object) -> int:
         if k is None:
             return self.settings.default_k
+        if isinstance(k, float) and k.is_integer():  # JSON does not tell 4 from 4.0
+            k = int(k)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
             raise InvalidK(f"k must be an integer from 1 to {self.settings.max_k}")
         return k

@@ -72,6 +72,7 @@ def test_get_bad_input_is_a_json_400(client, query, code):
         ({"q": 42}, "invalid_query"),
         ({"q": "war", "k": 0}, "invalid_k"),
         ({"q": "war", "k": 2.5}, "invalid_k"),
+        ({"q": "war", "k": 51.0}, "invalid_k"),
         ({"q": "war", "k": "3"}, "invalid_k"),
         ({"q": "war", "k": True}, "invalid_k"),
         (["war"], "bad_request"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from ..search import CONTROLS
 
 VERSION = "1.0.0"
 ERROR_CODES = [
@@ -27,8 +28,9 @@ def errors(*statuses: int) -> dict:
 
 
 def schemas(settings: Settings) -> dict[str, Any]:
-    question = {"type": "string", "minLength": 1, "maxLength": settings.max_query_chars, "pattern": r"\S",
-                "description": "The question (surrounding whitespace is ignored)."}  # fmt: skip
+    question = {"type": "string", "minLength": 1, "maxLength": settings.max_query_chars,
+                "pattern": f"^[^{CONTROLS}]*[^\\s{CONTROLS}][^{CONTROLS}]*$",
+                "description": "The question: not blank, no control characters but tab and line breaks."}  # fmt: skip
     k = {"type": "integer", "minimum": 1, "maximum": settings.max_k, "default": settings.default_k,
          "description": "How many passages to return."}  # fmt: skip
     offset = {"type": "integer", "minimum": 0}
