@@ -25,8 +25,9 @@ from .passages import Passage
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
 # same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
 POOL_PER_RESULT = 4
-CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # control characters refused in a question (tab and line breaks are fine)
-CONTROL_CHARACTERS = re.compile(f"[{CONTROLS}]")
+# Refused in a question: control characters (tab and line breaks are fine) and lone surrogates.
+CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+CONTROL_CHARACTERS = re.compile(f"[{CONTROLS}\ud800-\udfff]")
 MIN_POOL = 400
 
 
@@ -151,7 +152,7 @@ class Searcher:
         if len(query) > self.settings.max_query_chars:
             raise InvalidQuery(f"the question is longer than {self.settings.max_query_chars} characters")
         if CONTROL_CHARACTERS.search(query):
-            raise InvalidQuery("the question contains control characters (such as NUL)")
+            raise InvalidQuery("the question contains control characters (such as NUL) or a lone surrogate")
         return query.strip()
 
     def check_k(self, k: object) -> int:

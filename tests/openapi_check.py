@@ -19,7 +19,11 @@ class OpenAPIChecker:
         validate_spec(spec)  # the document itself is valid OpenAPI 3.1
         self.spec = spec
         self.registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
-        self.routes = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^?]+", path) + "$"), path) for path in spec["paths"]]
+        self.prefix = spec["servers"][0]["url"].rstrip("/")
+        self.routes = [
+            (re.compile("^" + re.escape(self.prefix) + re.sub(r"\{[^}]+\}", "[^?]+", path) + "$"), path)
+            for path in spec["paths"]
+        ]
 
     def schema_for(self, path: str, method: str, status: int) -> str:
         """A JSON pointer to the documented body schema of this response (an error for unknown routes)."""
@@ -54,13 +58,22 @@ class CheckingClient(FlaskClient):
         super().__init__(*args, **kwargs)
         self.checker: OpenAPIChecker | None = None
         self.checked = 0
+        self.spec_path = "/openapi.json"
 
     def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         response = super().open(*args, **kwargs)
         path, method = response.request.path, response.request.method
-        if response.is_json and path != "/openapi.json":
+        if response.is_json and path != self.spec_path:
             if self.checker is None:
-                self.checker = OpenAPIChecker(super().open("/openapi.json").get_json())
+                self.checker = OpenAPIChecker(super().open(self.spec_path).get_json())
             self.checker.check(path, method, response.status_code, response.get_json())
             self.checked += 1
         return response
+
+
+def checking_client(app, prefix: str = "") -> CheckingClient:  # type: ignore[no-untyped-def]
+    """A test client for `app` whose JSON responses are all checked against its OpenAPI document."""
+    app.test_client_class = CheckingClient
+    client = app.test_client()
+    client.spec_path = prefix + "/openapi.json"  # type: ignore[attr-defined]
+    return client  # type: ignore[return-value]

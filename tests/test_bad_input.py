@@ -59,6 +59,7 @@ def test_invalid_utf8_in_the_query_string_is_answered_not_a_500(client):
         (b'{"q": "war", "k": [5]}', "application/json", 400, "invalid_k"),
         (b'{"q": ["war"]}', "application/json", 400, "invalid_query"),
         (b'{"q": {"$ne": ""}}', "application/json", 400, "invalid_query"),
+        (b'{"q": "\\ud800 war"}', "application/json", 400, "invalid_query"),
     ],
 )
 def test_malformed_bodies(client, data, content_type, status, code):

@@ -126,16 +126,31 @@ def test_asking_updates_results_in_place_and_the_citation_opens_in_context(brows
     assert browser.find_element(By.ID, "q").get_attribute("value") == "In which newspaper did Lavrov give the interview?"
 
 
-def test_example_question_and_back_button(browser, site):
+def test_example_question_back_and_forward_stay_on_the_page(browser, site):
     browser.get(site + "/")
+    browser.execute_script("window.samePage = true")
     example = wait_for(browser, ".examples a")
-    question = example.text
+    first = example.text
     example.click()
     wait_for(browser, ".hit")
-    assert browser.find_element(By.ID, "q").get_attribute("value") == question
-    assert browser.find_element(By.CSS_SELECTOR, ".summary").text.startswith("5 passages for “" + question)
+    assert browser.find_element(By.CSS_SELECTOR, ".summary").text.startswith("5 passages for “" + first)
+    second = "Who was the Russian co-chair of the OSCE Minsk Group?"
+    ask(browser, second)
+    WebDriverWait(browser, WAIT).until(lambda d: second in d.find_element(By.CSS_SELECTOR, ".summary").text)
     browser.back()
-    wait_for(browser, ".examples")
+    WebDriverWait(browser, WAIT).until(lambda d: first in d.find_element(By.CSS_SELECTOR, ".summary").text)
+    assert browser.find_element(By.ID, "q").get_attribute("value") == first
+    assert browser.title == first + " · Ask the documents"
+    browser.forward()
+    WebDriverWait(browser, WAIT).until(lambda d: second in d.find_element(By.CSS_SELECTOR, ".summary").text)
+    assert browser.execute_script("return window.samePage") is True  # all from history, no reload
+    browser.find_element(By.CSS_SELECTOR, ".skip").send_keys(Keys.ENTER)  # the skip link: a #fragment
+    assert browser.current_url.endswith("#main")
+    assert browser.execute_script("return window.samePage") is True
+    assert second in browser.find_element(By.CSS_SELECTOR, ".summary").text
+    for _ in range(3):  # #main, then the second question, then the first
+        browser.back()
+    wait_for(browser, ".examples")  # the first page, as served (reloaded)
 
 
 def test_abstention_is_stated_and_nearest_passages_listed(browser, site):
@@ -149,7 +164,6 @@ def test_abstention_is_stated_and_nearest_passages_listed(browser, site):
 
 
 def test_keyboard_only(browser, site):
-    browser.get(site + "/documents/000_abdca20c2aa4f4be.txt")  # a page whose box has no autofocus
     browser.get(site + "/")
     browser.execute_script("document.activeElement.blur()")
     browser.find_element(By.TAG_NAME, "body").send_keys("/")
@@ -198,6 +212,7 @@ HOSTILE = (
     "Hostile page\nThe attacker wrote <script>window.pwned = 1; alert(1)</script> and "
     '<img src=x onerror="window.pwned = 2; alert(2)"> into this document about scripts.\n'
 )
+ASTRAL = "Emoji page\n🦓🦓🦓🦓 Zebras cross here 🐾. The zebra crossing answer is forty two meters long. Done.\n"
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +222,7 @@ def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-
     root = tmp_path_factory.mktemp("hostile")
     (root / "corpus").mkdir()
     (root / "corpus" / "evil.txt").write_text(HOSTILE)
+    (root / "corpus" / "emoji.txt").write_text(ASTRAL)
     settings = fake_settings(root, corpus=root / "corpus", abstain_threshold=0.0)
     embedder = FakeEmbedder()
     build_index(settings, embedder)
@@ -231,8 +247,20 @@ def test_hostile_document_displays_as_text_server_rendered(browser, hostile_site
 
 def test_hostile_document_displays_as_text_rendered_by_script(browser, hostile_site):
     browser.get(hostile_site + "/")
+    browser.execute_script("window.samePage = true")
     ask(browser, "<img src=y onerror=alert(3)> scripts")
     hit = wait_for(browser, ".hit")
+    assert browser.execute_script("return window.samePage") is True
     assert '<img src=x onerror="window.pwned = 2; alert(2)">' in hit.text
     assert "“<img src=y onerror=alert(3)> scripts”" in browser.find_element(By.CSS_SELECTOR, ".summary").text
     assert_inert(browser)
+
+
+def test_script_and_server_mark_the_same_characters_beyond_the_basic_plane(browser, hostile_site):
+    question = "zebra crossing forty two meters"
+    browser.get(hostile_site + "/?q=" + question.replace(" ", "+"))
+    served = wait_for(browser, ".hit mark").text
+    browser.get(hostile_site + "/")
+    ask(browser, question)
+    scripted = wait_for(browser, ".hit mark").text
+    assert scripted == served and "zebra crossing answer" in served

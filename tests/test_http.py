@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from .openapi_check import checking_client
+
 RESULT_KEYS = {"rank", "score", "similarity", "passage_id", "text", "document", "start", "end", "highlight"}
 
 
@@ -187,7 +189,7 @@ def test_cors_allows_only_the_configured_origins(real_settings, real_searcher):
     from qa.web import create_app
 
     settings = real_settings.replace(cors_origins="https://tools.example, http://localhost:3000")
-    client = create_app(settings, real_searcher).test_client()
+    client = checking_client(create_app(settings, real_searcher))
     allowed = client.get("/api/search?q=Harop&k=1", headers={"Origin": "http://localhost:3000"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     preflight = client.options(

@@ -14,6 +14,7 @@ from qa.web import create_app
 from qa.web.pages import relevance_cues
 
 from .conftest import CORPUS, fake_settings
+from .openapi_check import checking_client
 
 EXAMPLES = [
     line for line in (CORPUS / ".examples.txt").read_text().splitlines() if line.strip() and not line.startswith("#")
@@ -53,7 +54,7 @@ def test_example_questions_get_a_confident_answer(real_searcher, question):
 
 
 def test_examples_fall_back_to_document_titles(fake_searcher):
-    client = create_app(fake_searcher.settings, fake_searcher.with_settings(examples_file="no-such-file")).test_client()
+    client = checking_client(create_app(fake_searcher.settings, fake_searcher.with_settings(examples_file="no-such-file")))
     page = client.get("/").get_data(as_text=True)
     examples = re.search(r'<ul class="examples">(.*?)</ul>', page, re.S).group(1)
     assert "July 2020 Armenian–Azerbaijani clashes" in examples and examples.count("<li>") == 5
@@ -98,7 +99,7 @@ def test_document_view_marks_the_cited_passage_and_links_back(client, real_searc
     assert 'href="/?q=Harop"' in page and f"characters {hit.passage.start}–{hit.passage.end}" in page
 
 
-@pytest.mark.parametrize("offsets", ["start=5&end=2", "start=x&end=4", "start=0&end=99999999", ""])
+@pytest.mark.parametrize("offsets", ["start=5&end=2", "start=x&end=4", "start=0&end=99999999", "start=%C2%B2&end=9", ""])
 def test_document_view_ignores_bad_offsets(client, offsets):
     response = client.get(f"/documents/004_ac4458f6c11ac45b.txt?{offsets}")
     assert response.status_code == 200 and "<mark" not in response.get_data(as_text=True)
@@ -112,7 +113,7 @@ def hostile_client(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
     (corpus / ".examples.txt").write_text("<script>alert(4)</script>\n")
     settings = fake_settings(tmp_path, corpus=corpus)
     build_index(settings, fake_embedder)
-    return create_app(settings, Searcher.open(settings, fake_embedder)).test_client()
+    return checking_client(create_app(settings, Searcher.open(settings, fake_embedder)))
 
 
 HOSTILE_TEXT = (
@@ -130,3 +131,9 @@ def test_corpus_text_and_questions_are_escaped(hostile_client):
     assert len(scripts_of(empty)) == 1 and "&lt;script&gt;alert(4)&lt;/script&gt;" in empty
     doc = hostile_client.get("/documents/evil.txt?start=0&end=10").get_data(as_text=True)
     assert len(scripts_of(doc)) == 0 and "&lt;img src=x onerror=alert(2)&gt;" in doc
+
+
+def test_unknown_document_is_an_html_404_page(client):
+    response = client.get("/documents/no-such-doc.txt")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "Document not found" in response.get_data(as_text=True)

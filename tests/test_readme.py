@@ -9,6 +9,8 @@ from flask import Flask
 from qa.config import PROJECT_ROOT, Settings
 from qa.web import qa_blueprint
 
+from .openapi_check import checking_client
+
 README = (PROJECT_ROOT / "README.md").read_text()
 
 
@@ -38,7 +40,7 @@ def test_blueprint_example_runs_as_written(real_settings, monkeypatch, capsys):
 def test_blueprint_mounts_under_a_prefix(real_searcher):
     app = Flask("host")
     app.register_blueprint(qa_blueprint(real_searcher), url_prefix="/qa")
-    client = app.test_client()
+    client = checking_client(app, prefix="/qa")
     assert client.get("/qa/healthz").get_json()["status"] == "ok"
     data = client.get("/qa/api/search?q=Harop&k=1").get_json()
     assert len(data["results"]) == 1

@@ -10,8 +10,8 @@ from ..search import CONTROLS
 VERSION = "1.0.0"
 ERROR_CODES = [
     "invalid_query", "invalid_k", "bad_request", "not_found", "document_not_found", "method_not_allowed",
-    "payload_too_large", "unsupported_media_type", "too_many_requests", "internal_error",
-    "index_missing", "index_mismatch", "model_unavailable",
+    "payload_too_large", "unsupported_media_type", "too_many_requests", "http_error", "internal_error",
+    "config_error", "corpus_error", "index_missing", "index_mismatch", "model_unavailable",
 ]  # fmt: skip
 
 
@@ -66,7 +66,8 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "similarity": {"type": "number", "minimum": -1, "maximum": 1,
                                "description": "Best cosine of the question and the passage or one of its sentences."},  # fmt: skip
                 "passage_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-                "text": {"type": "string", "description": "The passage, verbatim: the document's text[start:end]."},
+                "text": {"type": "string", "description": "The passage, verbatim: the document's text[start:end] "
+                         "(offsets count Unicode code points, as Python does)."},
                 "document": ref("DocumentRef"),
                 "start": offset,
                 "end": offset,
@@ -136,6 +137,7 @@ ERROR_TEXT = {
     405: "Method not allowed.",
     413: "Request body too large.",
     415: "The body is not sent as application/json.",
+    500: "An unexpected failure (logged on the server).",
     503: "The index or model is not available.",
 }
 
@@ -162,7 +164,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "operationId": "search",
                     "summary": "The best passages for one question",
                     "parameters": search_params,
-                    "responses": {"200": json_body(ref("SearchResult"), "Ranked, cited passages."), **errors(400, 503)},
+                    "responses": {"200": json_body(ref("SearchResult"), "Ranked, cited passages."), **errors(400, 500, 503)},
                 },
                 "post": {
                     "operationId": "searchPost",
@@ -174,7 +176,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "responses": {
                         "200": json_body({"oneOf": [ref("SearchResult"), ref("BatchResult")]},
                                          "A search result, or for `queries` a batch result in the same order."),  # fmt: skip
-                        **errors(400, 413, 415, 503),
+                        **errors(400, 413, 415, 500, 503),
                     },
                 },
             },
@@ -183,14 +185,14 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "operationId": "getDocument",
                     "summary": "A whole document, the text citations point into",
                     "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": json_body(ref("Document"), "The document."), **errors(404)},
+                    "responses": {"200": json_body(ref("Document"), "The document."), **errors(404, 500)},
                 }
             },
             "/healthz": {
                 "get": {
                     "operationId": "health",
                     "summary": "Liveness and what is being served",
-                    "responses": {"200": json_body(ref("Health"), "The served index.")},
+                    "responses": {"200": json_body(ref("Health"), "The served index."), **errors(500)},
                 }
             },
         },

@@ -7,7 +7,7 @@ import logging
 
 from flask import Blueprint, render_template, request
 
-from ..errors import QAError
+from ..errors import DocumentNotFound, QAError
 from ..search import Searcher
 from .api import parse_k
 
@@ -36,12 +36,12 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
     @bp.get("/")
     def page() -> tuple[str, int]:
         q = request.args.get("q", "")
-        result, error = None, None
+        result, error, status = None, None, 200
         if q.strip():
             try:
                 result = searcher.search(q, parse_k(request.args.get("k"))).to_dict()
             except QAError as e:
-                error = e.message
+                error, status = e.message, e.status
         return render_template(
             "qa/search.html",
             q=q,
@@ -53,16 +53,19 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
             cue=cue,
             cues_json=json.dumps(cues),
             max_query=searcher.settings.max_query_chars,
-        ), (400 if error else 200)
+        ), status
 
     @bp.get("/documents/<path:doc_id>")
-    def document_page(doc_id: str) -> str:
-        doc = searcher.document(doc_id)
+    def document_page(doc_id: str) -> tuple[str, int]:
+        try:
+            doc = searcher.document(doc_id)
+        except DocumentNotFound as e:
+            return render_template("qa/missing.html", message=e.message), 404
         start = parse_offset(request.args.get("start"), len(doc.text))
         end = parse_offset(request.args.get("end"), len(doc.text))
         if start is None or end is None or end <= start:
             start = end = 0
-        return render_template("qa/document.html", doc=doc, start=start, end=end, q=request.args.get("q", ""))
+        return render_template("qa/document.html", doc=doc, start=start, end=end, q=request.args.get("q", "")), 200
 
 
 def example_questions(searcher: Searcher) -> list[str]:
@@ -80,6 +83,6 @@ def example_questions(searcher: Searcher) -> list[str]:
 
 
 def parse_offset(raw: str | None, limit: int) -> int | None:
-    if raw is None or not raw.isdigit() or int(raw) > limit:
+    if raw is None or not (raw.isascii() and raw.isdigit()) or int(raw) > limit:
         return None
     return int(raw)

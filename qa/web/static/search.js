@@ -11,6 +11,7 @@
   const button = form.querySelector("button");
   const cues = JSON.parse(form.dataset.cues);
   const pageUrl = form.getAttribute("action");
+  const shown = { search: location.search }; // the query string whose answer is on screen
   const documentUrl = template.content.querySelector("[data-slot=link]").getAttribute("href").split("?")[0];
 
   function el(tag, className, text) {
@@ -36,7 +37,9 @@
     cue.title = "similarity " + hit.similarity.toFixed(2);
     const quote = node.querySelector("[data-slot=passage]");
     const { start, end } = hit.highlight;
-    quote.replaceChildren(hit.text.slice(0, start), el("mark", "", hit.text.slice(start, end)), hit.text.slice(end));
+    const chars = Array.from(hit.text); // offsets count code points, as in Python, not UTF-16 units
+    const part = (from, to) => chars.slice(from, to).join("");
+    quote.replaceChildren(part(0, start), el("mark", "", part(start, end)), part(end));
     node.querySelector("[data-slot=link]").href = docLink(hit, question);
     node.querySelector("[data-slot=source]").textContent =
       (hit.document.source || hit.document.id) + ", characters " + hit.start + "–" + hit.end;
@@ -67,28 +70,41 @@
     outcome.replaceChildren(p);
   }
 
-  async function ask(question, push) {
+  let inFlight = null;
+
+  async function ask(question) {
     const params = new URLSearchParams({ q: question });
+    if (inFlight) inFlight.abort(); // the newest question wins
+    const controller = (inFlight = new AbortController());
     outcome.setAttribute("aria-busy", "true");
     button.disabled = true;
     button.textContent = "Searching…";
     try {
-      const response = await fetch(form.dataset.api + "?" + params, { headers: { Accept: "application/json" } });
-      const data = await response.json();
-      if (!response.ok) {
-        showError(data.error ? data.error.message : "The search failed (" + response.status + ").");
-      } else {
-        render(data);
-        document.title = question + " · Ask the documents";
-        if (push) history.pushState({ q: question, data }, "", pageUrl + "?" + params);
-        else history.replaceState({ q: question, data }, "");
+      const response = await fetch(form.dataset.api + "?" + params, {
+        headers: { Accept: "application/json" },
+        signal: controller.signal,
+      });
+      const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
+      const data = isJson ? await response.json() : null;
+      if (!response.ok || !data) {
+        showError(data && data.error ? data.error.message : "The search failed (HTTP " + response.status + "). Try again.");
+        return;
       }
+      render(data);
+      document.title = question + " · Ask the documents";
+      history.pushState({ q: question, data }, "", pageUrl + "?" + params);
+      shown.search = location.search;
     } catch (e) {
-      showError("The service could not be reached. Check your connection and try again.");
+      if (e.name === "AbortError") return;
+      showError(e instanceof TypeError ? "The service could not be reached. Check the connection and try again."
+        : "The answer could not be shown (" + e.message + ").");
     } finally {
-      outcome.removeAttribute("aria-busy");
-      button.disabled = false;
-      button.textContent = "Search";
+      if (inFlight === controller) {
+        inFlight = null;
+        outcome.removeAttribute("aria-busy");
+        button.disabled = false;
+        button.textContent = "Search";
+      }
     }
   }
 
@@ -96,7 +112,7 @@
     const question = input.value.trim();
     if (!question) return; // the browser's own validation explains an empty box
     event.preventDefault();
-    ask(question, true);
+    ask(question);
   });
 
   outcome.addEventListener("click", (event) => {
@@ -104,15 +120,22 @@
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
     event.preventDefault();
     input.value = link.textContent;
-    ask(link.textContent, true);
+    ask(link.textContent);
   });
 
+  // The page as first served is an entry too: popstate then tells a new question from a #fragment.
+  history.replaceState({ q: input.value, data: null, initial: true }, "");
+
   window.addEventListener("popstate", (event) => {
-    if (event.state && event.state.data) {
-      input.value = event.state.q;
-      render(event.state.data);
+    const state = event.state;
+    if (location.search === shown.search) return; // a #fragment link (the skip link) on this page
+    shown.search = location.search;
+    if (state && state.data) {
+      input.value = state.q;
+      document.title = state.q + " · Ask the documents";
+      render(state.data);
     } else {
-      window.location.reload();
+      window.location.reload(); // the server-rendered first page, or an entry we know nothing of
     }
   });
 
