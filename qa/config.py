@@ -50,6 +50,8 @@ class Settings:
         "Example questions for the empty search page, one per line; relative to the corpus folder.",
     )
     cors_origins: str = _setting("", "Origins allowed to call the API from browsers, comma-separated; `*` any; empty: off.")
+    rate_limit: str = _setting("", "Requests one client address may make, e.g. `60/minute;1000/hour`; empty: no limit.")
+    max_inflight: int = _setting(8, "Requests served at once; one more gets 503 `overloaded` at once instead of a queue.")
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(4, "Request threads of the production (waitress) server.")
@@ -95,7 +97,7 @@ class Settings:
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
-               self.max_json_depth) < 1:  # fmt: skip
+               self.max_json_depth, self.max_inflight) < 1:  # fmt: skip
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod

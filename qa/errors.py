@@ -70,3 +70,10 @@ class NotFound(QAError):
 
 class DocumentNotFound(NotFound):
     code = "document_not_found"
+
+
+class Overloaded(QAError):
+    """More requests at once than the service admits; retry shortly."""
+
+    status = 503
+    code = "overloaded"

@@ -62,8 +62,10 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 def write_build(index_dir: Path, write_files: Callable[[Path], dict]) -> Path:
     """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest."""
     with build_lock(index_dir):
-        for stale in index_dir.glob(".tmp-*"):
+        for stale in index_dir.glob(".tmp-*"):  # what a killed build left behind
             shutil.rmtree(stale, ignore_errors=True)
+        for stale in index_dir.glob(f".{CURRENT}.*"):
+            stale.unlink(missing_ok=True)
         tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:

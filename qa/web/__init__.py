@@ -10,6 +10,7 @@ from ..config import Settings
 from ..search import Searcher
 from .blueprint import qa_blueprint
 from .errors import init_errors
+from .guard import init_guard
 
 __all__ = ["create_app", "qa_blueprint"]
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.register_blueprint(qa_blueprint(searcher or Searcher.open(settings)))
     init_errors(app)
+    init_guard(app, settings)
     if settings.cors_origin_list:
         from flask_cors import CORS
 

@@ -37,6 +37,7 @@ def http_error(e: HTTPException) -> tuple[Response, int]:
         404: "no such page or endpoint",
         405: "method not allowed here",
         413: "the request body is too large",
+        429: f"too many requests from this address (limit: {e.description}); retry after the time in Retry-After",
     }.get(status, e.description or e.name)
     return json_error(HTTP_CODES.get(status, "http_error"), message, status)
 

@@ -11,7 +11,7 @@ VERSION = "1.0.0"
 ERROR_CODES = [
     "invalid_query", "invalid_k", "bad_request", "not_found", "document_not_found", "method_not_allowed",
     "payload_too_large", "unsupported_media_type", "too_many_requests", "http_error", "internal_error",
-    "config_error", "corpus_error", "index_missing", "index_mismatch", "model_unavailable",
+    "config_error", "corpus_error", "index_missing", "index_mismatch", "model_unavailable", "overloaded",
 ]  # fmt: skip
 
 
@@ -137,8 +137,9 @@ ERROR_TEXT = {
     405: "Method not allowed.",
     413: "Request body too large.",
     415: "The body is not sent as application/json.",
+    429: "Too many requests from this client (when a rate limit is set); see Retry-After.",
     500: "An unexpected failure (logged on the server).",
-    503: "The index or model is not available.",
+    503: "Overloaded (retry after Retry-After), or the index or model is not available.",
 }
 
 
@@ -164,7 +165,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "operationId": "search",
                     "summary": "The best passages for one question",
                     "parameters": search_params,
-                    "responses": {"200": json_body(ref("SearchResult"), "Ranked, cited passages."), **errors(400, 500, 503)},
+                    "responses": {"200": json_body(ref("SearchResult"), "Ranked, cited passages."), **errors(400, 429, 500, 503)},
                 },
                 "post": {
                     "operationId": "searchPost",
@@ -176,7 +177,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "responses": {
                         "200": json_body({"oneOf": [ref("SearchResult"), ref("BatchResult")]},
                                          "A search result, or for `queries` a batch result in the same order."),  # fmt: skip
-                        **errors(400, 413, 415, 500, 503),
+                        **errors(400, 413, 415, 429, 500, 503),
                     },
                 },
             },
@@ -185,7 +186,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "operationId": "getDocument",
                     "summary": "A whole document, the text citations point into",
                     "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": json_body(ref("Document"), "The document."), **errors(404, 500)},
+                    "responses": {"200": json_body(ref("Document"), "The document."), **errors(404, 429, 500, 503)},
                 }
             },
             "/healthz": {

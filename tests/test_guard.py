@@ -1,0 +1,78 @@
+"""Rate limit (429 with Retry-After) and load shedding (503 at once, not an unbounded queue)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from qa.index import build_index
+from qa.search import Searcher
+from qa.web import create_app
+
+from .conftest import FakeEmbedder, fake_settings
+from .openapi_check import checking_client
+from .test_http import assert_error
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Encodes a question only once the gate opens, so a request can be held in progress."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+        self.armed = False  # set once the index is built: only questions wait
+
+    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+        if self.armed:
+            self.waiting.set()
+            assert self.gate.wait(10)
+        return super().encode(texts, batch_size, progress)
+
+
+@pytest.fixture
+def gated(tmp_path):  # type: ignore[no-untyped-def]
+    embedder = GatedEmbedder()
+    settings = fake_settings(tmp_path, max_inflight=1)
+    build_index(settings, embedder)
+    embedder.armed = True
+    return create_app(settings, Searcher.open(settings, embedder)), embedder
+
+
+def test_one_request_more_than_admitted_is_refused_at_once(gated):
+    app, embedder = gated
+    held: dict = {}
+    worker = threading.Thread(target=lambda: held.update(r=app.test_client().get("/api/search?q=war&k=1")))
+    worker.start()
+    assert embedder.waiting.wait(10)
+    client = checking_client(app)
+    refused = client.get("/api/search?q=clashes&k=1")
+    assert_error(refused, 503, "overloaded")
+    assert refused.headers["Retry-After"] == "1"
+    assert client.get("/healthz").status_code == 200  # health checks are never shed
+    embedder.gate.set()
+    worker.join(10)
+    assert held["r"].status_code == 200
+    assert client.get("/api/search?q=clashes&k=1").status_code == 200  # admitted again once it finished
+    assert app.extensions["qa.admission"].active == 0
+
+
+def test_no_rate_limit_by_default(fake_searcher):
+    client = create_app(fake_searcher.settings, fake_searcher).test_client()
+    assert all(client.get("/api/search?q=war&k=1").status_code == 200 for _ in range(30))
+
+
+def test_rate_limit_answers_429_with_retry_after_per_client(fake_searcher):
+    settings = fake_searcher.settings.replace(rate_limit="3/minute")
+    client = checking_client(create_app(settings, fake_searcher))
+    me = {"REMOTE_ADDR": "10.0.0.1"}
+    assert [client.get("/api/search?q=war&k=1", environ_base=me).status_code for _ in range(3)] == [200] * 3
+    limited = client.get("/api/search?q=war&k=1", environ_base=me)
+    assert_error(limited, 429, "too_many_requests")
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert "3 per 1 minute" in limited.get_json()["error"]["message"]
+    assert limited.headers["Content-Security-Policy"]  # security headers on a 429 too
+    other = client.get("/api/search?q=war&k=1", environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert other.status_code == 200  # another client has its own allowance
+    assert client.get("/healthz", environ_base=me).status_code == 200  # health is not limited

@@ -1,0 +1,76 @@
+"""SIGKILL a build at random moments: the index being served must still load and answer the same.
+
+The child process runs the build code of `qa build` (`qa.cli.run_build`) with the fast fake
+embedder, so that each try takes about a second and the kill lands anywhere from reading the
+corpus to writing, fsyncing, renaming and switching CURRENT.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from qa.config import PROJECT_ROOT
+from qa.index import build_index
+from qa.search import Searcher
+
+from .conftest import CORPUS, FakeEmbedder, fake_settings
+
+KILLS = 24
+BUDGET_S = 120
+QUESTIONS = ["How long did the war last?", "Who was the Russian co-chair of the OSCE Minsk Group?", "Harop drones"]
+CHILD = """
+import sys, time
+from tests.conftest import FakeEmbedder
+from qa.cli import run_build
+from qa.config import Settings
+settings = Settings.load(env={}, corpus_dir=sys.argv[1], index_dir=sys.argv[2], model=FakeEmbedder.name)
+print("ready", flush=True)
+started = time.perf_counter()
+run_build(settings, FakeEmbedder())
+print(f"built {time.perf_counter() - started:.3f}", flush=True)
+"""
+
+
+def answers(settings) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    searcher = Searcher.open(settings, FakeEmbedder())
+    return [[hit.passage.id for hit in searcher.search(q, 5).hits] for q in QUESTIONS]
+
+
+def start_build(settings) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir)],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert child.stdout and child.stdout.readline().strip() == "ready"
+    return child
+
+
+def test_sigkill_during_build_never_damages_the_served_index(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    build_index(settings, FakeEmbedder())
+    expected = answers(settings)
+    child = start_build(settings)
+    build_seconds = float(child.communicate(timeout=60)[0].split()[-1])
+
+    rng = random.Random(20261122)
+    killed_mid_build = 0
+    deadline = time.monotonic() + BUDGET_S
+    for attempt in range(KILLS):
+        assert time.monotonic() < deadline, f"only {attempt} kills within {BUDGET_S} s"
+        child = start_build(settings)
+        time.sleep(rng.uniform(0, build_seconds * 1.2))
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=30)  # reaps it and closes its pipe
+        killed_mid_build += child.returncode == -signal.SIGKILL
+        assert answers(settings) == expected, f"kill {attempt + 1} changed what the index answers"
+    assert killed_mid_build >= KILLS // 2, f"only {killed_mid_build} of {KILLS} kills landed before the build ended"
+    build_index(settings, FakeEmbedder())  # the next build clears what killed ones left
+    assert sorted(p.name for p in settings.index_dir.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
+    assert len(list(settings.index_dir.glob("build-*"))) <= 2
+    assert answers(settings) == expected
