@@ -122,10 +122,9 @@ def format_hit(hit: dict, mark: Callable[[str], str]) -> str:
 @index_option
 def serve(host: str | None, port: int | None, corpus: Path | None, index: Path | None) -> None:
     """Serve the web page and JSON API with waitress, building the index first if it is missing or stale."""
-    import waitress
-
     from .index import stale_reason
     from .web import create_app
+    from .web.server import serve as serve_app
 
     settings = Settings.load(host=host, port=port, corpus_dir=corpus, index_dir=index)
     reason = stale_reason(settings)
@@ -134,7 +133,8 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
         run_build(settings)
     app = create_app(settings)
     click.echo(f"serving on http://{settings.host}:{settings.port}", err=True)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="qa")
+    serve_app(app, settings.host, settings.port, settings.threads, settings.drain_seconds)
+    click.echo("stopped", err=True)
 
 
 @main.command("eval")

@@ -55,6 +55,7 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(4, "Request threads of the production (waitress) server.")
+    drain_seconds: float = _setting(20.0, "On SIGTERM, how long `qa serve` lets requests in progress finish.")
     torch_threads: int = _setting(0, "Threads torch may use for encoding (0: torch's default).")
 
     @classmethod

@@ -9,8 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+
+import pytest
 
 from .conftest import CORPUS
 
@@ -48,8 +51,30 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         assert headers["Server"] == "qa"  # waitress, not advertising versions
         answer, _ = get(f"http://127.0.0.1:{port}/api/search?q=How+many+Azerbaijani+servicemen+were+killed%3F&k=3")
         assert any("servicemen killed" in hit["text"] for hit in answer["results"])
+        in_flight = [threading.Thread(target=lambda: answers.append(post_big_batch(port))) for _ in range(2)]
+        answers: list[dict] = []
+        for thread in in_flight:
+            thread.start()
+        time.sleep(0.3)  # both sent: one is being answered, the other waits for the model (~0.5 s each)
+        server.send_signal(signal.SIGTERM)
+        for thread in in_flight:
+            thread.join(60)
+        assert [len(a["responses"]) for a in answers] == [32, 32]  # SIGTERM let both finish
+        server.wait(30)
+        with pytest.raises(OSError):  # and then nothing more is accepted
+            get(f"http://127.0.0.1:{port}/healthz")
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output
     assert "index needs building (no index in" in output
     assert f"serving on http://127.0.0.1:{port}" in output
+    assert "finishing the requests in progress" in output and output.rstrip().endswith("stopped")
+
+
+def post_big_batch(port: int) -> dict:
+    question = "What did the foreign ministers say about the ceasefire agreements and the border clashes? " * 10
+    body = json.dumps({"queries": [question[:990] + str(i) for i in range(32)], "k": 50}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/search", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
