@@ -63,6 +63,11 @@ class UnsupportedMediaType(BadRequest):
     code = "unsupported_media_type"
 
 
+class Unauthorized(QAError):
+    status = 401
+    code = "unauthorized"
+
+
 class NotFound(QAError):
     status = 404
     code = "not_found"

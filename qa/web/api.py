@@ -9,20 +9,22 @@ import time
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
+from ..live import LiveSearcher
 from ..search import Searcher
 from .openapi import openapi_document
 
 INTEGER = re.compile(r"[+-]?\d{1,9}")
 
 
-def add_routes(bp: Blueprint, searcher: Searcher) -> None:
+def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.get("/api/search")
     def search_get() -> Response:
         k = parse_k(request.args.get("k"))
-        return jsonify(searcher.search(request.args.get("q", ""), k).to_dict())
+        return jsonify(live.searcher.search(request.args.get("q", ""), k).to_dict())
 
     @bp.post("/api/search")
     def search_post() -> Response:
+        searcher = live.searcher
         body = json_body(searcher.settings.max_json_depth)
         if not isinstance(body, dict):
             raise BadRequest('the body must be a JSON object like {"q": "...", "k": 5} or {"queries": [...], "k": 5}')
@@ -34,11 +36,11 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
 
     @bp.get("/api/documents/<path:doc_id>")
     def document(doc_id: str) -> Response:
-        return jsonify(searcher.document(doc_id).to_dict())
+        return jsonify(live.searcher.document(doc_id).to_dict())
 
     @bp.get("/healthz")
     def healthz() -> Response:
-        manifest = searcher.index.manifest
+        manifest = live.searcher.index.manifest
         return jsonify(
             status="ok",
             documents=manifest["documents"],
@@ -49,7 +51,7 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
-        return jsonify(openapi_document(searcher.settings, server=url_for("qa.page").rstrip("/")))
+        return jsonify(openapi_document(live.searcher.settings, server=url_for("qa.page").rstrip("/")))
 
 
 def json_body(max_depth: int) -> object:

@@ -5,15 +5,20 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..errors import QAError
+from ..live import LiveSearcher
 from ..search import Searcher
-from . import api, pages
+from . import admin, api, pages
 from .errors import qa_error
 
 
-def qa_blueprint(searcher: Searcher) -> Blueprint:
-    """All routes, serving `searcher`. Mount it with `app.register_blueprint(bp, url_prefix=...)`."""
+def qa_blueprint(searcher: Searcher | LiveSearcher) -> Blueprint:
+    """All routes, serving `searcher`. Mount it with `app.register_blueprint(bp, url_prefix=...)`.
+
+    The blueprint is named "qa"; register it once per app."""
+    live = searcher if isinstance(searcher, LiveSearcher) else LiveSearcher(searcher)
     bp = Blueprint("qa", __name__, template_folder="templates", static_folder="static", static_url_path="/static/qa")
     bp.register_error_handler(QAError, qa_error)
-    api.add_routes(bp, searcher)
-    pages.add_routes(bp, searcher)
+    api.add_routes(bp, live)
+    pages.add_routes(bp, live)
+    admin.add_routes(bp, live)
     return bp

@@ -28,7 +28,10 @@ def json_error(code: str, message: str, status: int) -> tuple[Response, int]:
 def qa_error(e: QAError) -> tuple[Response, int]:
     if e.status >= 500:
         log.error("%s: %s", e.code, e.message)
-    return json_error(e.code, e.message, e.status)
+    response, status = json_error(e.code, e.message, e.status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="qa admin"'
+    return response, status
 
 
 def http_error(e: HTTPException) -> tuple[Response, int]:

@@ -2,9 +2,10 @@
 
 - Rate limit (off unless `QA_RATE_LIMIT` is set): flask-limiter, keyed by client address,
   answering 429 `too_many_requests` with `Retry-After`.
-- Load shedding: at most `QA_MAX_INFLIGHT` requests are admitted at once (searches wait for the
-  one model); one more is answered at once with 503 `overloaded` and `Retry-After: 1` rather
-  than queued without bound.
+- Load shedding: at most `QA_MAX_INFLIGHT` requests are answered at once (searches share one
+  model); others wait for a turn for at most `QA_QUEUE_TIMEOUT` seconds, then get 503
+  `overloaded` with `Retry-After: 1`. So the wait is bounded, and refusing costs little CPU
+  even when clients retry at once (an immediate refusal let retry storms starve the searches).
 """
 
 from __future__ import annotations
@@ -16,30 +17,36 @@ from flask import Flask, Response, request
 from ..config import Settings
 from ..errors import Overloaded
 
-UNGUARDED = {"qa.healthz", "qa.static", "qa.openapi"}  # cheap, and what monitors and clients poll
+UNGUARDED = {"qa.healthz", "qa.static", "qa.openapi", "qa.reload"}  # cheap, or for operators
 
 
 class Admission:
-    """Counts requests in progress; refuses one more than `limit`."""
+    """At most `limit` requests in progress; others wait up to `wait_seconds` for a turn."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, wait_seconds: float) -> None:
         self.limit = limit
+        self.wait_seconds = wait_seconds
         self.active = 0
-        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(limit)
+        self._count = threading.Lock()
 
     def enter(self) -> None:
-        with self._lock:
-            if self.active >= self.limit:
-                raise Overloaded(f"the service is busy ({self.limit} requests in progress): retry in a second")
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            raise Overloaded(
+                f"the service is busy: no turn within {self.wait_seconds:g} s ({self.limit} requests in progress); "
+                "retry in a second"
+            )
+        with self._count:
             self.active += 1
 
     def leave(self) -> None:
-        with self._lock:
+        with self._count:
             self.active -= 1
+        self._slots.release()
 
 
 def init_guard(app: Flask, settings: Settings) -> None:
-    admission = Admission(settings.max_inflight)
+    admission = Admission(settings.max_inflight, settings.queue_timeout)
     app.extensions["qa.admission"] = admission
 
     @app.before_request

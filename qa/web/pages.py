@@ -8,6 +8,7 @@ import logging
 from flask import Blueprint, render_template, request
 
 from ..errors import DocumentNotFound, QAError
+from ..live import LiveSearcher
 from ..search import Searcher
 from .api import parse_k
 
@@ -26,15 +27,16 @@ def relevance_cues(abstain_threshold: float) -> list[tuple[float, str, str]]:
     ]
 
 
-def add_routes(bp: Blueprint, searcher: Searcher) -> None:
-    examples = example_questions(searcher)
-    cues = relevance_cues(searcher.settings.abstain_threshold)
+def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
+    examples = example_questions(live.searcher)
+    cues = relevance_cues(live.searcher.settings.abstain_threshold)
 
     def cue(similarity: float) -> tuple[str, str]:
         return next((level, label) for lowest, level, label in cues if similarity >= lowest)
 
     @bp.get("/")
     def page() -> tuple[str, int]:
+        searcher = live.searcher
         q = request.args.get("q", "")
         result, error, status = None, None, 200
         if q.strip():
@@ -58,7 +60,7 @@ def add_routes(bp: Blueprint, searcher: Searcher) -> None:
     @bp.get("/documents/<path:doc_id>")
     def document_page(doc_id: str) -> tuple[str, int]:
         try:
-            doc = searcher.document(doc_id)
+            doc = live.searcher.document(doc_id)
         except DocumentNotFound as e:
             return render_template("qa/missing.html", message=e.message), 404
         start = parse_offset(request.args.get("start"), len(doc.text))

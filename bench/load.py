@@ -1,0 +1,160 @@
+"""Load test: ramp concurrency against `qa serve` on the default corpus with wrk, then soak.
+
+    .venv/bin/python bench/load.py [--threads 32] [--max-inflight 2] [--queue-timeout 0.5]
+                                   [--levels 1,2,4,8,16,32,64]
+                                   [--seconds 10] [--soak 300] [--json FILE]
+
+Starts `qa serve` on a free loopback port with the given waitress threads and admission limit,
+drives `GET /api/search` with wrk (Debian package `wrk`; 1 thread, keep-alive connections)
+rotating over the seed questions, and prints one markdown row per concurrency level:
+throughput, latency p50/p90/p99 of every answer, and the answers by status (200, 429, 503,
+other, socket errors). Then it holds a moderate load for --soak seconds and samples the server's
+RSS every 10 s. Only 127.0.0.1 is contacted; every stage is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+LUA = """
+local paths = {%s}
+local n = 0
+statuses = {}
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1])
+end
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local total = {}
+  for _, t in ipairs(threads) do
+    for status, count in pairs(t:get("statuses")) do total[status] = (total[status] or 0) + count end
+  end
+  local parts = {}
+  for status, count in pairs(total) do table.insert(parts, string.format('"%%d": %%d', status, count)) end
+  io.write("STATUSES {" .. table.concat(parts, ", ") .. "}\\n")
+  io.write(string.format("LATENCY %%.3f %%.3f %%.3f\\n", latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000))
+  io.write(string.format("ERRORS %%d %%d %%d %%d\\n", summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_server(threads: int, max_inflight: int, queue_timeout: float) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "QA_THREADS": str(threads), "QA_MAX_INFLIGHT": str(max_inflight),
+           "QA_QUEUE_TIMEOUT": str(queue_timeout), "QA_PORT": str(port)}  # fmt: skip
+    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "qa"), "serve"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2).read()
+            return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    sys.exit("the server did not start within 300 s")
+
+
+def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script, url],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout  # fmt: skip
+    statuses = {int(k): v for k, v in json.loads(re.search(r"STATUSES (\{.*\})", out).group(1)).items()}
+    p50, p90, p99 = map(float, re.search(r"LATENCY (\S+) (\S+) (\S+)", out).group(1, 2, 3))
+    socket_errors = sum(map(int, re.search(r"ERRORS (\d+) (\d+) (\d+) (\d+)", out).group(1, 2, 3, 4)))
+    answered = sum(statuses.values())
+    return {
+        "connections": connections, "seconds": seconds, "rps": round(answered / seconds, 1),
+        "ok_rps": round(statuses.get(200, 0) / seconds, 1), "p50_ms": p50, "p90_ms": p90, "p99_ms": p99,
+        "200": statuses.get(200, 0), "429": statuses.get(429, 0), "503": statuses.get(503, 0),
+        "other": answered - sum(statuses.get(s, 0) for s in (200, 429, 503)), "socket_errors": socket_errors,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--max-inflight", type=int, default=2)
+    parser.add_argument("--queue-timeout", type=float, default=0.5)
+    parser.add_argument("--levels", default="1,2,4,8,16,32,64")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--soak", type=int, default=300, help="seconds of steady load afterwards (0: none)")
+    parser.add_argument("--soak-connections", type=int, default=4)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    questions = [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
+    paths = ", ".join(json.dumps("/api/search?" + urllib.parse.urlencode({"q": q, "k": 5})) for q in questions)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA % paths)
+    server, url = start_server(args.threads, args.max_inflight, args.queue_timeout)
+    try:
+        run_wrk(url, f.name, 1, 3)  # warm up
+        print(f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout}, "
+              f"{args.seconds} s a level, GET /api/search k=5\n")
+        print("| connections | answers/s | 200/s | p50 ms | p90 ms | p99 ms | 200 | 429 | 503 | other | socket errors | RSS MB |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rows = []
+        for level in [int(x) for x in args.levels.split(",")]:
+            row = {**run_wrk(url, f.name, level, args.seconds), "rss_mb": round(rss_mb(server.pid), 1)}
+            rows.append(row)
+            print("| " + " | ".join(str(row[k]) for k in ["connections", "rps", "ok_rps", "p50_ms", "p90_ms", "p99_ms",
+                                                          "200", "429", "503", "other", "socket_errors", "rss_mb"]) + " |",
+                  flush=True)  # fmt: skip
+        soak = []
+        if args.soak:
+            started = time.monotonic()
+            while time.monotonic() - started < args.soak:
+                result = run_wrk(url, f.name, args.soak_connections, 10)
+                soak.append({"t": round(time.monotonic() - started), "rss_mb": round(rss_mb(server.pid), 1), **result})
+            rss = [s["rss_mb"] for s in soak]
+            print(f"\nsoak: {args.soak_connections} connections for {args.soak} s: RSS {rss[0]} MB after 10 s, "
+                  f"{rss[-1]} MB at the end, max {max(rss)} MB; {sum(s['200'] for s in soak)} answers, "
+                  f"{sum(s['other'] + s['socket_errors'] + s['503'] for s in soak)} failures")  # fmt: skip
+        if args.json:
+            args.json.write_text(json.dumps({"threads": args.threads, "max_inflight": args.max_inflight,
+                                             "queue_timeout": args.queue_timeout,
+                                             "levels": rows, "soak": soak}, indent=1) + "\n")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(60)
+        os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    main()
