@@ -7,7 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /healthz"]
+OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /healthz", "POST /admin/reload"]
 CASES = 40  # per operation: about 10 s in all with the real model
 
 
@@ -38,4 +38,4 @@ def test_api_never_fails_and_keeps_its_contract(api_schema, label):
         case.validate_response(response)
 
     check()
-    assert len(seen) >= (1 if label == "GET /healthz" else 10)  # the strategy really produced requests
+    assert len(seen) >= (10 if "search" in label or "documents" in label else 1)  # requests were really made

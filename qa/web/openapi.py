@@ -12,6 +12,7 @@ ERROR_CODES = [
     "invalid_query", "invalid_k", "bad_request", "not_found", "document_not_found", "method_not_allowed",
     "payload_too_large", "unsupported_media_type", "too_many_requests", "http_error", "internal_error",
     "config_error", "corpus_error", "index_missing", "index_mismatch", "model_unavailable", "overloaded",
+    "unauthorized",
 ]  # fmt: skip
 
 
@@ -115,6 +116,13 @@ def schemas(settings: Settings) -> dict[str, Any]:
                            "index_version": {"type": "string"}},  # fmt: skip
             "additionalProperties": False,
         },
+        "Reloaded": {
+            "type": "object",
+            "required": ["status", "previous_version", "index_version"],
+            "properties": {"status": {"const": "reloaded"}, "previous_version": {"type": "string"},
+                           "index_version": {"type": "string"}},  # fmt: skip
+            "additionalProperties": False,
+        },
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -133,6 +141,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
 
 ERROR_TEXT = {
     400: "Invalid question, k or body.",
+    401: "The admin token is missing or wrong.",
     404: "No such document or route.",
     405: "Method not allowed.",
     413: "Request body too large.",
@@ -189,6 +198,15 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
                     "responses": {"200": json_body(ref("Document"), "The document."), **errors(404, 429, 500, 503)},
                 }
             },
+            "/admin/reload": {
+                "post": {
+                    "operationId": "reload",
+                    "summary": "Serve the index now on disk (after `qa build`); a damaged one is refused and the old one kept",
+                    "description": "Off (404) unless the server has QA_ADMIN_TOKEN; then it needs that bearer token.",
+                    "security": [{"adminToken": []}],
+                    "responses": {"200": json_body(ref("Reloaded"), "The index now served."), **errors(401, 404, 500, 503)},
+                }
+            },
             "/healthz": {
                 "get": {
                     "operationId": "health",
@@ -198,6 +216,7 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
             },
         },
         "components": {
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas(settings),
             "responses": {
                 f"Error{status}": json_body(ref("Error"), text) for status, text in ERROR_TEXT.items()

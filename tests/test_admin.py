@@ -1,0 +1,80 @@
+"""/admin/reload: off without a token, then bearer-only; a new build is served, a damaged one refused."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from qa.index import build_index
+from qa.live import LiveSearcher
+from qa.search import Searcher
+from qa.storage import current_build
+from qa.web import create_app
+
+from .conftest import CORPUS, FakeEmbedder, fake_settings
+from .openapi_check import checking_client
+from .test_http import assert_error
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.fixture
+def served(tmp_path):  # type: ignore[no-untyped-def]
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN)
+    embedder = FakeEmbedder()
+    build_index(settings, embedder)
+    live = LiveSearcher(Searcher.open(settings, embedder))
+    return settings, embedder, live, checking_client(create_app(settings, live))
+
+
+def reload(client, token: str | None = TOKEN):  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return client.post("/admin/reload", headers=headers)
+
+
+def top(client, question: str) -> str:  # type: ignore[no-untyped-def]
+    return client.get("/api/search", query_string={"q": question, "k": 1}).get_json()["results"][0]["text"]
+
+
+def test_admin_endpoints_are_off_without_a_token(fake_searcher):
+    client = checking_client(create_app(fake_searcher.settings, fake_searcher))
+    assert_error(reload(client, "anything"), 404, "not_found")
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x"])
+def test_a_missing_or_wrong_token_is_refused(served, header):
+    client = served[3]
+    response = client.post("/admin/reload", headers={"Authorization": header} if header is not None else {})
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_reload_serves_a_new_build(served):
+    settings, embedder, live, client = served
+    question = "zebra crossing on the Armenian border"
+    assert "zebra" not in top(client, question)
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the Armenian border.\n")
+    build_index(settings, embedder)
+    assert "zebra" not in top(client, question)  # built, not yet served
+    response = reload(client)
+    assert response.status_code == 200 and response.get_json()["status"] == "reloaded"
+    assert response.get_json()["index_version"] != response.get_json()["previous_version"]
+    assert "zebra" in top(client, question)
+
+
+def test_a_damaged_build_is_refused_and_the_old_index_kept(served):
+    settings, embedder, live, client = served
+    before = top(client, "Who was the Russian co-chair of the OSCE Minsk Group?")
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted.\n")
+    build_index(settings, embedder)
+    vectors = current_build(settings.index_dir) / "vectors.faiss"
+    data = bytearray(vectors.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    vectors.write_bytes(bytes(data))
+    response = reload(client)
+    assert_error(response, 503, "index_mismatch")
+    assert "damaged" in response.get_json()["error"]["message"]
+    assert top(client, "Who was the Russian co-chair of the OSCE Minsk Group?") == before
+    assert "zebra" not in top(client, "zebra crossing")
