@@ -1,6 +1,6 @@
 """Load test: ramp concurrency against `qa serve` on the default corpus with wrk, then soak.
 
-    .venv/bin/python bench/load.py [--threads 32] [--max-inflight 2] [--queue-timeout 0.5]
+    .venv/bin/python bench/load.py [--threads 32] [--max-inflight 2] [--queue-timeout 0.5] [--torch-threads 0]
                                    [--levels 1,2,4,8,16,32,64]
                                    [--seconds 10] [--soak 300] [--json FILE]
 
@@ -71,10 +71,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_server(threads: int, max_inflight: int, queue_timeout: float) -> tuple[subprocess.Popen, str]:
+def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "QA_THREADS": str(threads), "QA_MAX_INFLIGHT": str(max_inflight),
-           "QA_QUEUE_TIMEOUT": str(queue_timeout), "QA_PORT": str(port)}  # fmt: skip
+    env = {**os.environ, "QA_THREADS": str(args.threads), "QA_MAX_INFLIGHT": str(args.max_inflight),
+           "QA_QUEUE_TIMEOUT": str(args.queue_timeout), "QA_TORCH_THREADS": str(args.torch_threads),
+           "QA_PORT": str(port)}  # fmt: skip
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "qa"), "serve"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--max-inflight", type=int, default=2)
     parser.add_argument("--queue-timeout", type=float, default=0.5)
+    parser.add_argument("--torch-threads", type=int, default=0)
     parser.add_argument("--levels", default="1,2,4,8,16,32,64")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--soak", type=int, default=300, help="seconds of steady load afterwards (0: none)")
@@ -122,10 +124,11 @@ def main() -> None:
     paths = ", ".join(json.dumps("/api/search?" + urllib.parse.urlencode({"q": q, "k": 5})) for q in questions)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA % paths)
-    server, url = start_server(args.threads, args.max_inflight, args.queue_timeout)
+    server, url = start_server(args)
     try:
         run_wrk(url, f.name, 1, 3)  # warm up
-        print(f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout}, "
+        print(f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout} "
+              f"torch_threads={args.torch_threads}, "
               f"{args.seconds} s a level, GET /api/search k=5\n")
         print("| connections | answers/s | 200/s | p50 ms | p90 ms | p99 ms | 200 | 429 | 503 | other | socket errors | RSS MB |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -148,7 +151,7 @@ def main() -> None:
                   f"{sum(s['other'] + s['socket_errors'] + s['503'] for s in soak)} failures")  # fmt: skip
         if args.json:
             args.json.write_text(json.dumps({"threads": args.threads, "max_inflight": args.max_inflight,
-                                             "queue_timeout": args.queue_timeout,
+                                             "queue_timeout": args.queue_timeout, "torch_threads": args.torch_threads,
                                              "levels": rows, "soak": soak}, indent=1) + "\n")  # fmt: skip
     finally:
         server.terminate()

@@ -56,9 +56,9 @@ class Settings:
     admin_token: str = _setting("", "Bearer token for the /admin endpoints (reload); empty: they are off.")
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
-    threads: int = _setting(32, "Request threads of the production (waitress) server.")
+    threads: int = _setting(64, "Request threads of the production (waitress) server.")
     drain_seconds: float = _setting(20.0, "On SIGTERM, how long `qa serve` lets requests in progress finish.")
-    torch_threads: int = _setting(0, "Threads torch may use for encoding (0: torch's default).")
+    torch_threads: int = _setting(1, "Threads torch uses to encode questions (0: one per core); builds use every core.")
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

@@ -39,8 +39,14 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
+    """`torch_threads` threads encode a few texts (questions: one thread was measured fastest on two
+    cores); a long list (a build) uses torch's default, one thread per core."""
+
+    FEW = 32  # up to this many texts count as questions
+
     def __init__(self, model: str, torch_threads: int = 0) -> None:
         self.name = model
+        self.torch_threads = torch_threads
         path = resolve_model_path(model)
         for key, value in OFFLINE_SWITCHES.items():
             os.environ.setdefault(key, value)
@@ -49,8 +55,8 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:  # pragma: no cover - broken install
             raise ModelError(f"sentence-transformers is not installed ({e}); run the install step") from None
-        if torch_threads > 0:
-            torch.set_num_threads(torch_threads)
+        self._torch = torch
+        self._all_threads = torch.get_num_threads()
         try:
             self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
         except Exception as e:
@@ -63,6 +69,8 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        few = 0 < self.torch_threads and len(texts) <= self.FEW
+        self._torch.set_num_threads(self.torch_threads if few else self._all_threads)
         step = max(batch_size * 8, 1)
         for start in range(0, len(texts), step):
             chunk = list(texts[start : start + step])

@@ -26,6 +26,13 @@ class CorpusError(QAError):
     code = "corpus_error"
 
 
+class StorageError(QAError):
+    """The index could not be written (disk full, permissions); the served index is unchanged."""
+
+    status = 500
+    code = "storage_error"
+
+
 class ModelError(QAError):
     """The embedding model cannot be loaded (offline, not installed, bad path)."""
 

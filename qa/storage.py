@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import IndexMismatchError, IndexMissingError
+from .errors import IndexMismatchError, IndexMissingError, StorageError
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -81,6 +81,11 @@ def write_build(index_dir: Path, write_files: Callable[[Path], dict]) -> Path:
             final = index_dir / name
             os.rename(tmp, final)
             fsync_path(index_dir)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StorageError(
+                f"cannot write the index in {index_dir} ({e.strerror or e}); the index being served is unchanged"
+            ) from e
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

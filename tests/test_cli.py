@@ -69,3 +69,18 @@ def test_errors_are_one_clear_line(runner, tmp_path, real_settings, args, messag
     result = runner.invoke(main, [a.format(**fill) for a in args])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == message.format(**fill)
+
+
+def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monkeypatch):
+    from .conftest import FakeEmbedder
+
+    def no_space(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr("qa.index.np.save", no_space)
+    result = runner.invoke(main, ["build", "--index", str(tmp_path / "index")], env={"QA_MODEL": FakeEmbedder.name})
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: cannot write the index") and "No space left on device" in last
+    assert "Traceback" not in result.output

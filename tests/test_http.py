@@ -203,3 +203,15 @@ def test_cors_allows_only_the_configured_origins(real_settings, real_searcher):
     assert "Access-Control-Allow-Origin" not in other.headers
     page = client.get("/", headers={"Origin": "https://tools.example"})
     assert "Access-Control-Allow-Origin" not in page.headers
+
+
+def test_every_error_code_the_service_can_send_is_in_the_openapi_enum(client):
+    from qa import errors
+    from qa.web.errors import HTTP_CODES
+
+    def subclasses(cls):  # type: ignore[no-untyped-def]
+        return {cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))}
+
+    codes = {cls.code for cls in subclasses(errors.QAError)} | set(HTTP_CODES.values()) | {"http_error"}
+    spec = client.get("/openapi.json").get_json()
+    assert codes == set(spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa import storage
-from qa.errors import IndexMismatchError, IndexMissingError
+from qa.errors import IndexMismatchError, IndexMissingError, StorageError
 from qa.index import FORMAT_VERSION, build_index, load_index, stale_reason
 from qa.search import Searcher
 
@@ -112,7 +112,7 @@ def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embed
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.index.np.save", broken_save)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StorageError, match="No space left on device.*the index being served is unchanged"):
         build_index(settings, fake_embedder)
     assert current(settings) == before
     assert not list(settings.index_dir.glob(".tmp-*"))
