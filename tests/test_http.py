@@ -61,6 +61,12 @@ def test_off_topic_question_abstains(client):
         ({"q": "war", "k": "abc"}, "invalid_k"),
         ({"q": "war", "k": "2.5"}, "invalid_k"),
         ({"q": "war", "k": "1e9"}, "invalid_k"),
+        ({"q": "war", "k": "99999999999999999999"}, "invalid_k"),
+        ({"q": "war", "k": " "}, "invalid_k"),
+        ({"q": "\t \n "}, "invalid_query"),
+        ({"q": "x" * 100_000}, "invalid_query"),
+        ({"q": "war\x00"}, "invalid_query"),
+        ({"q": "war\x1b[31m"}, "invalid_query"),
     ],
 )
 def test_get_bad_input_is_a_json_400(client, query, code):
