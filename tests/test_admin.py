@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 
@@ -78,3 +79,43 @@ def test_a_damaged_build_is_refused_and_the_old_index_kept(served):
     assert "damaged" in response.get_json()["error"]["message"]
     assert top(client, "Who was the Russian co-chair of the OSCE Minsk Group?") == before
     assert "zebra" not in top(client, "zebra crossing")
+
+
+def test_queries_during_repeated_rebuilds_and_reloads_never_fail_or_mix(served):
+    settings, embedder, live, client = served
+    zebra = settings.corpus_dir / "zebra.txt"
+    ids: dict[str, set[str]] = {}
+
+    def build(with_zebra: bool) -> None:
+        if with_zebra:
+            zebra.write_text("Zebra news\nA zebra crossing was painted on the Armenian border near Tavush.\n")
+        else:
+            zebra.unlink(missing_ok=True)
+        build_index(settings, embedder)
+        ids[str(with_zebra)] = {p.id for p in Searcher.open(settings, embedder).index.passages}
+
+    build(True)
+    build(False)
+    questions = ["zebra crossing on the Armenian border", "Who was the Russian co-chair of the OSCE Minsk Group?"]
+    answers: list = []
+    stop = threading.Event()
+
+    def ask_in_a_loop(question: str) -> None:
+        local = create_app(settings, live).test_client()
+        while not stop.is_set():
+            response = local.get("/api/search", query_string={"q": question, "k": 5})
+            answers.append((response.status_code, [hit["passage_id"] for hit in response.get_json()["results"]]))
+
+    askers = [threading.Thread(target=ask_in_a_loop, args=(q,)) for q in questions]
+    for thread in askers:
+        thread.start()
+    for swap in range(6):
+        build(swap % 2 == 0)
+        assert reload(client).status_code == 200
+    stop.set()
+    for thread in askers:
+        thread.join(10)
+    assert len(answers) > 20
+    assert {status for status, _ in answers} == {200}
+    assert all(set(found) <= ids["True"] or set(found) <= ids["False"] for _, found in answers)
+    assert any(not set(found) <= ids["False"] for _, found in answers)  # the zebra index was really served
