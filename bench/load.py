@@ -1,8 +1,9 @@
 """Load test: ramp concurrency against `qa serve` on the default corpus with wrk, then soak.
 
-    .venv/bin/python bench/load.py [--threads 32] [--max-inflight 2] [--queue-timeout 0.5] [--torch-threads 0]
-                                   [--levels 1,2,4,8,16,32,64]
-                                   [--seconds 10] [--soak 300] [--json FILE]
+    .venv/bin/python bench/load.py [--threads 64] [--max-inflight 2] [--queue-timeout 0.5] [--torch-threads 1]
+                                   [--levels 1,2,4,8,16,32,64,128] [--seconds 8] [--soak 300] [--json FILE]
+
+The defaults are the service's defaults, chosen from this benchmark (see README, "Load").
 
 Starts `qa serve` on a free loopback port with the given waitress threads and admission limit,
 drives `GET /api/search` with wrk (Debian package `wrk`; 1 thread, keep-alive connections)
@@ -109,12 +110,12 @@ def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--max-inflight", type=int, default=2)
     parser.add_argument("--queue-timeout", type=float, default=0.5)
-    parser.add_argument("--torch-threads", type=int, default=0)
-    parser.add_argument("--levels", default="1,2,4,8,16,32,64")
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--levels", default="1,2,4,8,16,32,64,128")
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--soak", type=int, default=300, help="seconds of steady load afterwards (0: none)")
     parser.add_argument("--soak-connections", type=int, default=4)
     parser.add_argument("--json", type=Path)

@@ -133,7 +133,8 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
         run_build(settings)
     app = create_app(settings)
     click.echo(f"serving on http://{settings.host}:{settings.port}", err=True)
-    serve_app(app, settings.host, settings.port, settings.threads, settings.drain_seconds)
+    if not serve_app(app, settings.host, settings.port, settings.threads, settings.drain_seconds, settings.max_body_bytes):
+        raise click.ClickException(f"stopped after {settings.drain_seconds:g} s with requests still in progress")
     click.echo("stopped", err=True)
 
 

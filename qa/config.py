@@ -53,6 +53,7 @@ class Settings:
     rate_limit: str = _setting("", "Requests one client address may make, e.g. `60/minute;1000/hour`; empty: no limit.")
     max_inflight: int = _setting(2, "Requests answered at once; others wait for a turn (searches share one model).")
     queue_timeout: float = _setting(0.5, "Seconds a request may wait for a turn before 503 `overloaded`.")
+    proxy_hops: int = _setting(0, "Reverse proxies in front that set X-Forwarded-For/-Proto (0: none; trust no header).")
     admin_token: str = _setting("", "Bearer token for the /admin endpoints (reload); empty: they are off.")
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
@@ -100,7 +101,7 @@ class Settings:
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
-               self.max_json_depth, self.max_inflight) < 1:  # fmt: skip
+               self.max_json_depth, self.max_inflight) < 1 or self.proxy_hops < 0:  # fmt: skip
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod

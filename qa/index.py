@@ -114,7 +114,10 @@ def build_index(
     def write(folder: Path) -> dict:
         flat = faiss.IndexFlatIP(embedder.dimension)
         flat.add(vectors)
-        faiss.write_index(flat, str(folder / "vectors.faiss"))
+        try:
+            faiss.write_index(flat, str(folder / "vectors.faiss"))
+        except RuntimeError as e:  # faiss reports a failed write (a full disk) this way
+            raise OSError(f"writing vectors.faiss failed: {str(e).strip().splitlines()[-1]}") from e
         np.save(folder / "sentences.npy", sentence_vectors)
         lexical.save(folder, "bm25-passages")
         sentence_lexical.save(folder, "bm25-sentences")

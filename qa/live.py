@@ -28,6 +28,6 @@ class LiveSearcher:
         with self._reloading:
             old = self.searcher
             index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
-            self.searcher = Searcher(index, old.embedder, old.settings)
+            self.searcher = old.with_index(index)
             log.info("serving index %s (was %s)", index.version, old.index.version)
             return old.index.version, index.version

@@ -96,6 +96,13 @@ class Searcher:
         embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.torch_threads)
         return cls(index, embedder, settings)
 
+    def with_index(self, index: Index) -> "Searcher":
+        """Another index searched with the same model, settings and lock (the model and the stemmer
+        must never run in two threads at once, whichever index a request is answered from)."""
+        other = Searcher(index, self.embedder, self.settings)
+        other._lock = self._lock
+        return other
+
     def with_settings(self, **changes: object) -> "Searcher":
         """The same open index and model with other query-time settings (ranking, diversity...)."""
         other = copy.copy(self)  # shares the index, vectors, model and lock

@@ -60,38 +60,43 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 
 def write_build(index_dir: Path, write_files: Callable[[Path], dict]) -> Path:
-    """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest."""
-    with build_lock(index_dir):
-        for stale in index_dir.glob(".tmp-*"):  # what a killed build left behind
-            shutil.rmtree(stale, ignore_errors=True)
-        for stale in index_dir.glob(f".{CURRENT}.*"):
-            stale.unlink(missing_ok=True)
-        tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            manifest = write_files(tmp)
-            manifest["checksums"] = {
-                p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST
-            }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-            for p in tmp.iterdir():
-                fsync_path(p)
-            fsync_path(tmp)
-            name = f"build-{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**9:09d}"
-            final = index_dir / name
-            os.rename(tmp, final)
-            fsync_path(index_dir)
-        except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise StorageError(
-                f"cannot write the index in {index_dir} ({e.strerror or e}); the index being served is unchanged"
-            ) from e
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _point_current(index_dir, name)
-        _remove_old_builds(index_dir, keep=name)
-        return final
+    """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest.
+
+    A failure to write (a full disk, permissions) is a `StorageError`; the served index is unchanged."""
+    try:
+        with build_lock(index_dir):
+            name = _write_folder(index_dir, write_files)
+            _point_current(index_dir, name)
+            _remove_old_builds(index_dir, keep=name)
+            return index_dir / name
+    except OSError as e:
+        raise StorageError(
+            f"cannot write the index in {index_dir} ({e.strerror or e}); the index being served is unchanged"
+        ) from e
+
+
+def _write_folder(index_dir: Path, write_files: Callable[[Path], dict]) -> str:
+    """Write a complete build folder under a temporary name, fsync it, rename it; return its name."""
+    for stale in index_dir.glob(".tmp-*"):  # what a killed build left behind
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in index_dir.glob(f".{CURRENT}.*"):
+        stale.unlink(missing_ok=True)
+    tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        manifest = write_files(tmp)
+        manifest["checksums"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        for p in tmp.iterdir():
+            fsync_path(p)
+        fsync_path(tmp)
+        name = f"build-{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**9:09d}"
+        os.rename(tmp, index_dir / name)
+        fsync_path(index_dir)
+        return name
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def current_build(index_dir: Path) -> Path:
@@ -99,17 +104,24 @@ def current_build(index_dir: Path) -> Path:
     pointer = index_dir / CURRENT
     if not pointer.is_file():
         raise IndexMissingError(f"no index in {index_dir}: build it with `qa build`")
-    build = index_dir / pointer.read_text().strip()
-    if not (build / MANIFEST).is_file():
-        raise IndexMismatchError(f"index {build} has no manifest: rebuild it with `qa build`")
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        name = ""
+    build = index_dir / name
+    if not name.startswith("build-") or "/" in name or not (build / MANIFEST).is_file():
+        raise IndexMismatchError(f"{pointer} does not name a complete build: rebuild it with `qa build`")
     return build
 
 
 def read_manifest(build: Path) -> dict:
     try:
-        return json.loads((build / MANIFEST).read_text())
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise IndexMismatchError(f"unreadable manifest in {build} ({e}): rebuild with `qa build`") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("checksums", {}), dict):
+        raise IndexMismatchError(f"the manifest in {build} is not an index manifest: rebuild with `qa build`")
+    return manifest
 
 
 def verify_checksums(build: Path, manifest: dict) -> None:

@@ -59,8 +59,10 @@ def test_reload_serves_a_new_build(served):
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the Armenian border.\n")
     build_index(settings, embedder)
     assert "zebra" not in top(client, question)  # built, not yet served
+    old = live.searcher
     response = reload(client)
     assert response.status_code == 200 and response.get_json()["status"] == "reloaded"
+    assert live.searcher is not old and live.searcher._lock is old._lock  # one model, one lock
     assert response.get_json()["index_version"] != response.get_json()["previous_version"]
     assert "zebra" in top(client, question)
 
@@ -77,6 +79,7 @@ def test_a_damaged_build_is_refused_and_the_old_index_kept(served):
     response = reload(client)
     assert_error(response, 503, "index_mismatch")
     assert "damaged" in response.get_json()["error"]["message"]
+    assert "Retry-After" not in response.headers  # retrying will not help; only overload says retry
     assert top(client, "Who was the Russian co-chair of the OSCE Minsk Group?") == before
     assert "zebra" not in top(client, "zebra crossing")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 
 OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /healthz", "POST /admin/reload"]
@@ -39,3 +40,21 @@ def test_api_never_fails_and_keeps_its_contract(api_schema, label):
 
     check()
     assert len(seen) >= (10 if "search" in label or "documents" in label else 1)  # requests were really made
+
+
+@pytest.mark.parametrize("label", ["GET /api/search", "POST /api/search"])  # any string is a document id
+def test_invalid_requests_get_a_json_4xx(api_schema, label):
+    method, path = label.split(" ", 1)
+    operation = api_schema[path][method]
+    seen: list[int] = []
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def check(case):  # type: ignore[no-untyped-def]
+        response = case.call()
+        seen.append(response.status_code)
+        assert response.status_code < 500, (case.path, case.query, case.body, response.text[:300])
+        case.validate_response(response)
+
+    check()
+    assert len(seen) >= 10 and any(400 <= status < 500 for status in seen)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
+from qa.errors import ConfigError
 from qa.index import build_index
 from qa.search import Searcher
 from qa.web import create_app
@@ -31,26 +33,39 @@ class GatedEmbedder(FakeEmbedder):
         return super().encode(texts, batch_size, progress)
 
 
-@pytest.fixture
-def gated(tmp_path):  # type: ignore[no-untyped-def]
+def gated_app(tmp_path, **settings_overrides):  # type: ignore[no-untyped-def]
     embedder = GatedEmbedder()
-    settings = fake_settings(tmp_path, max_inflight=1)
+    settings = fake_settings(tmp_path, max_inflight=1, **settings_overrides)
     build_index(settings, embedder)
     embedder.armed = True
     return create_app(settings, Searcher.open(settings, embedder)), embedder
 
 
-def test_one_request_more_than_admitted_is_refused_at_once(gated):
-    app, embedder = gated
+@pytest.fixture
+def gated(tmp_path):  # type: ignore[no-untyped-def]
+    return gated_app(tmp_path, queue_timeout=0.2)
+
+
+def hold_one(app, embedder) -> tuple[threading.Thread, dict]:  # type: ignore[no-untyped-def]
+    """Start a search that stays in progress until the gate opens."""
     held: dict = {}
     worker = threading.Thread(target=lambda: held.update(r=app.test_client().get("/api/search?q=war&k=1")))
     worker.start()
     assert embedder.waiting.wait(10)
+    return worker, held
+
+
+def test_a_request_without_a_turn_within_the_timeout_is_refused(gated):
+    app, embedder = gated
+    worker, held = hold_one(app, embedder)
     client = checking_client(app)
+    started = time.monotonic()
     refused = client.get("/api/search?q=clashes&k=1")
+    assert 0.2 <= time.monotonic() - started < 5  # it waited its 0.2 s for a turn, no longer
     assert_error(refused, 503, "overloaded")
     assert refused.headers["Retry-After"] == "1"
-    assert client.get("/healthz").status_code == 200  # health checks are never shed
+    assert client.get("/healthz").status_code == 200  # health checks and pages without a question need no turn
+    assert client.get("/").status_code == 200
     embedder.gate.set()
     worker.join(10)
     assert held["r"].status_code == 200
@@ -76,3 +91,33 @@ def test_rate_limit_answers_429_with_retry_after_per_client(fake_searcher):
     other = client.get("/api/search?q=war&k=1", environ_base={"REMOTE_ADDR": "10.0.0.2"})
     assert other.status_code == 200  # another client has its own allowance
     assert client.get("/healthz", environ_base=me).status_code == 200  # health is not limited
+
+
+def test_a_waiting_request_gets_its_turn_when_one_finishes(tmp_path):
+    app, embedder = gated_app(tmp_path, queue_timeout=10)
+    worker, held = hold_one(app, embedder)
+    second: dict = {}
+    waiter = threading.Thread(target=lambda: second.update(r=app.test_client().get("/api/search?q=clashes&k=1")))
+    waiter.start()
+    time.sleep(0.2)
+    assert "r" not in second  # still waiting for its turn
+    embedder.gate.set()
+    worker.join(10)
+    waiter.join(10)
+    assert held["r"].status_code == 200 and second["r"].status_code == 200
+
+
+def test_a_client_over_its_rate_limit_gets_429_without_waiting_for_a_turn(tmp_path):
+    app, embedder = gated_app(tmp_path, queue_timeout=5, rate_limit="1/minute")
+    worker, held = hold_one(app, embedder)
+    started = time.monotonic()
+    response = app.test_client().get("/api/search?q=clashes&k=1")
+    assert response.status_code == 429 and time.monotonic() - started < 1
+    embedder.gate.set()
+    worker.join(10)
+
+
+@pytest.mark.parametrize("limit", ["abc", "5 per fortnight", "10/minute;x"])
+def test_a_malformed_rate_limit_is_a_config_error_at_start(fake_searcher, limit):
+    with pytest.raises(ConfigError, match="QA_RATE_LIMIT"):
+        create_app(fake_searcher.settings.replace(rate_limit=limit), fake_searcher)

@@ -63,6 +63,7 @@ def test_off_topic_question_abstains(client):
         ({"q": "war", "k": "1e9"}, "invalid_k"),
         ({"q": "war", "k": "99999999999999999999"}, "invalid_k"),
         ({"q": "war", "k": " "}, "invalid_k"),
+        ({"q": "war", "k": ""}, "invalid_k"),
         ({"q": "\t \n "}, "invalid_query"),
         ({"q": "x" * 100_000}, "invalid_query"),
         ({"q": "war\x00"}, "invalid_query"),

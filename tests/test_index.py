@@ -149,3 +149,38 @@ def test_documents_without_prose_are_a_corpus_error(tmp_path, fake_embedder):
 
     with pytest.raises(CorpusError, match="no prose"):
         build_index(fake_settings(tmp_path), fake_embedder, documents=[{"id": "x", "text": "| a | b |\n---|---|\n"}])
+
+
+def test_a_failed_vector_write_is_a_storage_error(tmp_path, fake_embedder, monkeypatch):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    before = current(settings)
+
+    def full_disk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Error in faiss::FileIOWriter: write error: No space left on device")
+
+    monkeypatch.setattr("qa.index.faiss.write_index", full_disk)
+    with pytest.raises(StorageError, match="No space left on device"):
+        build_index(settings, fake_embedder)
+    assert current(settings) == before and not list(settings.index_dir.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda index: (index / "CURRENT").write_bytes(b"\xff\xfe"),
+        lambda index: (index / "CURRENT").write_text("../../etc\n"),
+        lambda index: (current_of(index) / "manifest.json").write_text("[1, 2]"),
+        lambda index: (current_of(index) / "manifest.json").write_text('{"checksums": 7}'),
+    ],
+)
+def test_a_damaged_pointer_or_manifest_is_an_index_mismatch(tmp_path, fake_embedder, damage):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    damage(settings.index_dir)
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        load_index(settings.index_dir)
+
+
+def current_of(index_dir):  # type: ignore[no-untyped-def]
+    return index_dir / (index_dir / "CURRENT").read_text().strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -51,11 +52,15 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         assert headers["Server"] == "qa"  # waitress, not advertising versions
         answer, _ = get(f"http://127.0.0.1:{port}/api/search?q=How+many+Azerbaijani+servicemen+were+killed%3F&k=3")
         assert any("servicemen killed" in hit["text"] for hit in answer["results"])
-        in_flight = [threading.Thread(target=lambda: answers.append(post_big_batch(port))) for _ in range(2)]
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(2)]
+        for connection in connections:  # accepted by the server before the signal
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read()
         answers: list[dict] = []
+        in_flight = [threading.Thread(target=lambda c=c: answers.append(post_big_batch(c))) for c in connections]
         for thread in in_flight:
             thread.start()
-        time.sleep(0.3)  # both sent: one is being answered, the other waits for the model (~0.5 s each)
+        time.sleep(0.3)  # both sent: one is being answered, the other waits for its turn (~0.5 s each)
         server.send_signal(signal.SIGTERM)
         for thread in in_flight:
             thread.join(60)
@@ -72,9 +77,10 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     assert "finishing the requests in progress" in output and output.rstrip().endswith("stopped")
 
 
-def post_big_batch(port: int) -> dict:
+def post_big_batch(connection: http.client.HTTPConnection) -> dict:
     question = "What did the foreign ministers say about the ceasefire agreements and the border clashes? " * 10
-    body = json.dumps({"queries": [question[:990] + str(i) for i in range(32)], "k": 50}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/search", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.load(response)
+    body = json.dumps({"queries": [question[:990] + str(i) for i in range(32)], "k": 50})
+    connection.request("POST", "/api/search", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.getheader("Connection") == "close"  # draining: no further request on it
+    return json.load(response)

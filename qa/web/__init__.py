@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from ..config import Settings
+from ..live import LiveSearcher
 from ..search import Searcher
 from .blueprint import qa_blueprint
 from .errors import init_errors
@@ -25,7 +26,7 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> Flask:
+def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearcher | None = None) -> Flask:
     """Build the Flask app serving `searcher` (opened from `settings` when not given)."""
     settings = settings or Settings.load()
     if not logging.getLogger().handlers:
@@ -41,6 +42,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
         api_paths = {"origins": settings.cors_origin_list, "methods": ["GET", "POST"], "max_age": 3600}
         CORS(app, resources={r"/api/.*": api_paths, r"/openapi\.json": api_paths, r"/healthz": api_paths})
+
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)  # type: ignore[method-assign]
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

@@ -104,8 +104,8 @@ def search_batch(searcher: Searcher, queries: object, k: object) -> dict:
 
 
 def parse_k(raw: str | None) -> int | None:
-    """k from a query string: absent means the default; anything but an integer is an error."""
-    if raw is None or raw == "":
+    """k from a query string: absent means the default; anything else but an integer is an error."""
+    if raw is None:
         return None
     if not INTEGER.fullmatch(raw.strip()):
         raise InvalidK(f"k must be an integer, not {raw!r}")

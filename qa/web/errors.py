@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import QAError
+from ..errors import Overloaded, QAError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,10 @@ def json_error(code: str, message: str, status: int) -> tuple[Response, int]:
 
 
 def qa_error(e: QAError) -> tuple[Response, int]:
-    if e.status >= 500:
+    if isinstance(e, Overloaded):
+        log.debug("%s", e.message)  # expected under overload: one line per refusal would flood the log
+        request.environ["qa.overloaded"] = True
+    elif e.status >= 500:
         log.error("%s: %s", e.code, e.message)
     response, status = json_error(e.code, e.message, e.status)
     if status == 401:

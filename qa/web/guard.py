@@ -1,11 +1,13 @@
 """Keeping the service answering under load: a per-client rate limit and load shedding.
 
 - Rate limit (off unless `QA_RATE_LIMIT` is set): flask-limiter, keyed by client address,
-  answering 429 `too_many_requests` with `Retry-After`.
-- Load shedding: at most `QA_MAX_INFLIGHT` requests are answered at once (searches share one
-  model); others wait for a turn for at most `QA_QUEUE_TIMEOUT` seconds, then get 503
-  `overloaded` with `Retry-After: 1`. So the wait is bounded, and refusing costs little CPU
-  even when clients retry at once (an immediate refusal let retry storms starve the searches).
+  answering 429 `too_many_requests` with `Retry-After`. It is checked first, so a client over
+  its limit never takes a turn.
+- Load shedding: at most `QA_MAX_INFLIGHT` requests that use the model (searches and result
+  pages) are answered at once; others wait for a turn for at most `QA_QUEUE_TIMEOUT` seconds,
+  then get 503 `overloaded` with `Retry-After: 1`. So the wait is bounded, and refusing costs
+  little CPU even when clients retry at once (an immediate refusal let retry storms starve the
+  searches: see bench/results/).
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ import threading
 from flask import Flask, Response, request
 
 from ..config import Settings
-from ..errors import Overloaded
+from ..errors import ConfigError, Overloaded
 
-UNGUARDED = {"qa.healthz", "qa.static", "qa.openapi", "qa.reload"}  # cheap, or for operators
+UNLIMITED = {"qa.healthz", "qa.static", "qa.openapi", "qa.reload"}  # cheap, or for monitors and operators
+
+
+def uses_the_model() -> bool:
+    return request.endpoint in ("qa.search_get", "qa.search_post") or (
+        request.endpoint == "qa.page" and bool(request.args.get("q", "").strip())
+    )
 
 
 class Admission:
@@ -46,12 +54,15 @@ class Admission:
 
 
 def init_guard(app: Flask, settings: Settings) -> None:
+    """Rate limit first (when set), then admission; register before any other before_request."""
+    if settings.rate_limit:
+        init_rate_limit(app, settings.rate_limit)
     admission = Admission(settings.max_inflight, settings.queue_timeout)
     app.extensions["qa.admission"] = admission
 
     @app.before_request
     def admit() -> None:
-        if request.endpoint not in UNGUARDED:
+        if uses_the_model():
             admission.enter()
             request.environ["qa.admitted"] = True
 
@@ -62,19 +73,25 @@ def init_guard(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def retry_later(response: Response) -> Response:
-        if response.status_code == 503 and "Retry-After" not in response.headers:
+        if response.status_code == 503 and request.environ.get("qa.overloaded"):
             response.headers["Retry-After"] = "1"
         return response
 
-    if settings.rate_limit:
-        from flask_limiter import Limiter
-        from flask_limiter.util import get_remote_address
 
-        Limiter(
-            get_remote_address,
-            app=app,
-            default_limits=[settings.rate_limit],
-            default_limits_exempt_when=lambda: request.endpoint in UNGUARDED,
-            headers_enabled=True,
-            storage_uri="memory://",
-        )
+def init_rate_limit(app: Flask, limit: str) -> None:
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+    from limits import parse_many
+
+    try:
+        parse_many(limit)
+    except ValueError as e:
+        raise ConfigError(f"QA_RATE_LIMIT={limit!r} is not a rate limit like '60/minute;1000/hour' ({e})") from None
+    Limiter(
+        get_remote_address,
+        app=app,
+        default_limits=[limit],
+        default_limits_exempt_when=lambda: request.endpoint in UNLIMITED,
+        headers_enabled=True,
+        storage_uri="memory://",
+    )

@@ -1,6 +1,6 @@
 """Serving with waitress, and stopping gracefully: on SIGTERM or SIGINT the server stops
-accepting connections, lets the requests already received finish and their answers go out
-(for up to `drain_seconds`), then exits."""
+accepting connections, answers the requests it has already received (with `Connection: close`),
+closes idle connections, and exits once every answer is out or `drain_seconds` have passed."""
 
 from __future__ import annotations
 
@@ -14,36 +14,40 @@ from flask import Flask
 log = logging.getLogger(__name__)
 
 
-def serve(app: Flask, host: str, port: int, threads: int, drain_seconds: float = 20.0) -> None:
+def serve(app: Flask, host: str, port: int, threads: int, drain_seconds: float = 20.0, max_body: int = 1 << 20) -> bool:
+    """Serve until SIGTERM/SIGINT, then drain. True when every request in progress was answered."""
     import waitress
     from waitress import wasyncore
+    from waitress.channel import HTTPChannel
+    from waitress.server import BaseWSGIServer
 
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="qa", backlog=1024)
+    sockets: dict = {}  # waitress's socket map: listeners, connections and its wake-up trigger
+    server = waitress.create_server(app, map=sockets, host=host, port=port, threads=threads, ident="qa",
+                                    backlog=1024, max_request_body_size=max_body)  # fmt: skip
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stop.is_set():
-            wasyncore.loop(timeout=0.2, map=server._map, count=1)
+            wasyncore.loop(timeout=0.2, map=sockets, count=1)
         log.warning("stopping: no new connections; finishing the requests in progress")
-        server.accepting = False
-        server.del_channel()
-        server.socket.close()
+        for listener in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
+            listener.accepting = False
+            wasyncore.dispatcher.close(listener)  # the socket only: its trigger still wakes this loop
         deadline = time.monotonic() + drain_seconds
-        while _busy(server) and time.monotonic() < deadline:
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        if _busy(server):
-            log.warning("gave up waiting for %d connection(s) after %.0f s", _busy(server), drain_seconds)
+        while time.monotonic() < deadline:
+            connections = [d for d in list(sockets.values()) if isinstance(d, HTTPChannel)]
+            busy = [c for c in connections if c.requests or c.request is not None or c.total_outbufs_len]
+            for request in [r for c in busy for r in (*c.requests, c.request) if r is not None]:
+                request.headers["CONNECTION"] = "close"  # waitress then answers with Connection: close
+            for idle in set(connections) - set(busy):
+                idle.handle_close()
+            if not busy:
+                return True
+            wasyncore.loop(timeout=0.05, map=sockets, count=1)
+        log.warning("gave up waiting for connections after %.0f s", drain_seconds)
+        return False
     finally:
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
-        wasyncore.close_all(server._map)
+        wasyncore.close_all(sockets)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _busy(server) -> int:  # type: ignore[no-untyped-def]
-    """Connections with a request in progress or an answer not yet sent."""
-    return sum(
-        1
-        for channel in list(server.active_channels.values())
-        if channel.requests or channel.request is not None or channel.total_outbufs_len
-    )
