@@ -47,21 +47,78 @@ def main(verbose: bool) -> None:
 @main.command()
 @corpus_option
 @index_option
-def build(corpus: Path | None, index: Path | None) -> None:
-    """Build the index from the corpus folder (atomically: the old index stays until the new one is complete)."""
+@click.option("--full", is_flag=True, help="Encode every passage again instead of reusing unchanged ones.")
+def build(corpus: Path | None, index: Path | None, full: bool) -> None:
+    """Build the index from the corpus folder (atomically: the old index stays until the new one is complete).
+
+    Only new or changed documents are encoded; the vectors of the rest are reused."""
     settings = Settings.load(corpus_dir=corpus, index_dir=index)
-    folder = run_build(settings)
+    folder = run_build(settings, full=full)
     click.echo(f"built {folder}", err=True)
 
 
-def run_build(settings: Settings, embedder: "Embedder | None" = None, documents: list | None = None) -> Path:
+def run_build(
+    settings: Settings, embedder: "Embedder | None" = None, documents: list | None = None, full: bool = False
+) -> Path:
     from .documents import corpus_files
     from .index import build_index
 
     if documents is None:
         corpus_files(settings.corpus_dir)  # a missing corpus fails before the model loads
     embedder = embedder or load_embedder(settings)
-    return build_index(settings, embedder, documents, progress=progress_bars("embedding"))
+    return build_index(settings, embedder, documents, progress=progress_bars("embedding"), full=full)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@corpus_option
+@index_option
+def add(paths: tuple[Path, ...], corpus: Path | None, index: Path | None) -> None:
+    """Copy document files into the corpus folder and index them (a file of the same name is replaced)."""
+    from .corpus import add_files
+
+    settings = Settings.load(corpus_dir=corpus, index_dir=index)
+    names = add_files(list(paths), settings.corpus_dir)
+    folder = run_build(settings)
+    click.echo(f"added {', '.join(names)}; built {folder}", err=True)
+
+
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@corpus_option
+@index_option
+def remove(doc_ids: tuple[str, ...], corpus: Path | None, index: Path | None) -> None:
+    """Delete documents (their files) from the corpus folder and from the index."""
+    from .corpus import remove_files
+
+    settings = Settings.load(corpus_dir=corpus, index_dir=index)
+    removed = remove_files(list(doc_ids), settings.corpus_dir)
+    folder = run_build(settings)
+    click.echo(f"removed {', '.join(removed)}; built {folder}", err=True)
+
+
+@main.command()
+@corpus_option
+@index_option
+def status(corpus: Path | None, index: Path | None) -> None:
+    """What the index holds, and how the corpus folder differs from it."""
+    from .corpus import status as corpus_status
+
+    settings = Settings.load(corpus_dir=corpus, index_dir=index)
+    state = corpus_status(settings.corpus_dir, settings.index_dir)
+    if state.index is None:
+        click.echo(f"index: none ({state.problem})")
+    else:
+        m = state.index
+        click.echo(f"index: {settings.index_dir}, built {m.get('built_at')} with {m.get('model')}")
+        click.echo(f"  {m.get('documents')} documents, {m.get('passages')} passages, version {m.get('index_version')}")
+    for label, names in (("new", state.added), ("changed", state.changed), ("deleted", state.removed)):
+        for name in names:
+            click.echo(f"{label:>8}: {name}")
+    if state.index is not None and not (state.added or state.changed or state.removed):
+        click.echo("corpus: in step with the index")
+    elif state.index is not None:
+        click.echo("run `qa build` to index these changes")
 
 
 def load_embedder(settings: Settings) -> "Embedder":

@@ -26,6 +26,7 @@ from .embedder import Embedder
 from .errors import CorpusError, IndexMismatchError, QAError
 from .lexical import Lexical
 from .passages import Passage, passages_of
+from .reuse import EmbeddingCache
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,14 @@ def build_index(
     embedder: Embedder,
     documents: Iterable[Document | dict] | None = None,
     progress: Progress | None = None,
+    full: bool = False,
 ) -> Path:
-    """Build from `documents` (or the configured corpus folder) into `settings.index_dir`."""
+    """Build from `documents` (or the configured corpus folder) into `settings.index_dir`.
+
+    Vectors of texts the current build already embedded with this model are reused (only new
+    or changed documents are encoded); `full=True` encodes everything again."""
     started = time.perf_counter()
+    cache = EmbeddingCache() if full else _previous_embeddings(settings, embedder)
     if documents is None:
         docs = read_corpus(settings.corpus_dir, PROJECT_ROOT)
         hashes = file_hashes(settings.corpus_dir)
@@ -95,8 +101,8 @@ def build_index(
 
     lexical = Lexical.build([f"{titles[p.doc_id]}. {p.text}" for p in passages], BM25_K1, BM25_B)
     sentence_lexical = Lexical.build(sentence_texts, BM25_K1, BM25_B)
-    vectors = embedder.encode(texts, settings.batch_size, report("passages"))
-    sentence_vectors = embedder.encode(sentence_texts, settings.batch_size, report("sentences"))
+    vectors = cache.encode(embedder, texts, settings.batch_size, report("passages"))
+    sentence_vectors = cache.encode(embedder, sentence_texts, settings.batch_size, report("sentences"))
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": embedder.name,
@@ -109,6 +115,7 @@ def build_index(
         "index_version": _content_version(embedder.name, passages, settings),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - started, 2),
+        "reused_vectors": cache.reused,
     }
 
     def write(folder: Path) -> dict:
@@ -163,6 +170,20 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     ):
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build`")
     return Index(manifest, documents, passages, rows, vectors, sentence_vectors, lexical, sentence_lexical)
+
+
+def _previous_embeddings(settings: Settings, embedder: Embedder) -> EmbeddingCache:
+    """The current build's vectors by embedded text, if it was made with this model (else none)."""
+    try:
+        previous = load_index(settings.index_dir, model=embedder.name)
+    except QAError:
+        return EmbeddingCache()
+    titles = {d.id: d.title for d in previous.documents.values()}
+    with_title = previous.manifest.get("settings", {}).get("embed_title", True)
+    passage_texts = [embedding_text(p, titles[p.doc_id], with_title) for p in previous.passages]
+    sentence_texts, _ = _distinct_sentences(previous.passages)
+    passage_vectors = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
+    return EmbeddingCache({**dict(zip(sentence_texts, previous.sentence_vectors)), **dict(zip(passage_texts, passage_vectors))})
 
 
 def documents_digest(docs: list[Document]) -> str:

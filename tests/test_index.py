@@ -98,7 +98,7 @@ def test_a_failed_build_leaves_the_served_index_intact(tmp_path, fake_embedder):
     before = current(settings)
     answers = Searcher.open(settings, fake_embedder).search("Harop loitering munition").to_dict()["results"]
     with pytest.raises(RuntimeError, match="power cut"):
-        build_index(settings, ExplodingEmbedder())
+        build_index(settings, ExplodingEmbedder(), full=True)
     assert current(settings) == before
     assert Searcher.open(settings, fake_embedder).search("Harop loitering munition").to_dict()["results"] == answers
 

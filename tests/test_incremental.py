@@ -1,0 +1,129 @@
+"""Incremental builds: only new or changed documents are encoded, and the result equals a full build."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+from qa.index import build_index, load_index
+from qa.search import Searcher
+
+from .conftest import CORPUS, FakeEmbedder, fake_settings
+
+QUESTIONS = ["How long did the war last?", "Harop loitering munition", "zebra crossing", "Lavrov interview Trud"]
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+        self.texts += len(texts)
+        return super().encode(texts, batch_size, progress)
+
+
+def change_the_corpus(corpus) -> None:  # type: ignore[no-untyped-def]
+    (corpus / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the Armenian border.\n")
+    lavrov = corpus / "003_d560007ba48ee34c.txt"
+    lavrov.write_text(lavrov.read_text().replace("Trud newspaper", "Trud daily newspaper"))
+    (corpus / "000_abdca20c2aa4f4be.txt").unlink()
+
+
+def test_an_incremental_build_encodes_only_changes_and_equals_a_full_build(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    first = CountingEmbedder()
+    build_index(settings, first)
+    change_the_corpus(settings.corpus_dir)
+
+    incremental = CountingEmbedder()
+    build_index(settings, incremental)
+    full_settings = settings.replace(index_dir=tmp_path / "full")
+    full = CountingEmbedder()
+    build_index(full_settings, full, full=True)
+
+    assert 0 < incremental.texts < full.texts / 5  # the new and the changed document only
+    a, b = load_index(settings.index_dir), load_index(full_settings.index_dir)
+    assert a.passages == b.passages and a.documents == b.documents
+    assert a.version == b.version
+    n = a.vectors.ntotal
+    assert np.array_equal(a.vectors.reconstruct_n(0, n), b.vectors.reconstruct_n(0, n))
+    assert np.array_equal(a.sentence_vectors, b.sentence_vectors)
+    assert a.manifest["reused_vectors"] > 0 and b.manifest["reused_vectors"] == 0
+    sa, sb = Searcher(a, FakeEmbedder(), settings), Searcher(b, FakeEmbedder(), settings)
+    for question in QUESTIONS:
+        assert sa.search(question, 5).to_dict()["results"] == sb.search(question, 5).to_dict()["results"]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
+    env = {"QA_MODEL": FakeEmbedder.name, "QA_CORPUS_DIR": str(tmp_path / "corpus"), "QA_INDEX_DIR": str(tmp_path / "index")}
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), env=env)
+
+
+def test_add_remove_and_status(cli, tmp_path):
+    assert cli("status").output.startswith("index: none")
+    assert cli("build").exit_code == 0
+    assert "corpus: in step with the index" in cli("status").output
+    new = tmp_path / "zebra.md"
+    new.write_text("# Zebra news\n\nA zebra crossing was painted on the Armenian border.\n")
+    result = cli("add", str(new))
+    assert result.exit_code == 0, result.output
+    assert "added zebra.md" in result.output
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    hit = Searcher.open(settings, FakeEmbedder()).search("zebra crossing", 1).hits[0]
+    assert hit.document.id == "zebra.md"
+    (tmp_path / "corpus" / "004_ac4458f6c11ac45b.txt").write_text("September 2022\nChanged text about clashes.\n")
+    status = cli("status").output
+    assert "changed: 004_ac4458f6c11ac45b.txt" in status and "run `qa build`" in status
+    result = cli("remove", "zebra.md")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "corpus" / "zebra.md").exists()
+    assert "zebra.md" not in Searcher.open(settings, FakeEmbedder()).index.documents
+    assert "corpus: in step with the index" in cli("status").output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["remove", "no-such.txt"], "no document file 'no-such.txt'"), (["add", "/no/such/file.txt"], "no such file"),
+     (["add", "{tmp}/notes.pdf"], "not a document")],  # fmt: skip
+)
+def test_add_and_remove_errors_are_one_line(cli, tmp_path, args, message):
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    result = cli(*[arg.format(tmp=tmp_path) for arg in args])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and message in result.output
+
+
+def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_settings, tmp_path):
+    """Reused vectors differ from re-encoded ones only by batching noise (about 1e-7)."""
+    import json
+
+    from qa.config import PROJECT_ROOT
+
+    from .conftest import real_embedder_for
+
+    shutil.copytree(real_settings.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(real_settings.index_dir, tmp_path / "index")
+    settings = real_settings.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    embedder = real_embedder_for(settings)
+    (tmp_path / "corpus" / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the Armenian border.\n")
+    build_index(settings, embedder)
+    full = settings.replace(index_dir=tmp_path / "full")
+    build_index(full, embedder, full=True)
+    a, b = load_index(settings.index_dir), load_index(full.index_dir)
+    assert a.passages == b.passages and a.manifest["reused_vectors"] > 0
+    n = a.vectors.ntotal
+    assert np.allclose(a.vectors.reconstruct_n(0, n), b.vectors.reconstruct_n(0, n), atol=1e-5)
+    seed = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+    questions = [json.loads(line)["q"] for line in seed.read_text().splitlines() if line.strip()] + ["zebra crossing"]
+    sa, sb = Searcher(a, embedder, settings), Searcher(b, embedder, full)
+    for question in questions:
+        assert [h.passage.id for h in sa.search(question, 5).hits] == [h.passage.id for h in sb.search(question, 5).hits]
