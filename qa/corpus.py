@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import storage
 from .documents import SUFFIXES, file_hashes
-from .errors import CorpusError, DocumentNotFound, QAError
+from .errors import Conflict, CorpusError, DocumentNotFound, QAError
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,58 @@ def status(corpus_dir: Path, index_dir: Path) -> Status:
         changed=sorted(name for name in set(corpus) & set(indexed) if corpus[name] != indexed[name]),
         removed=sorted(set(indexed) - set(corpus)),
     )
+
+
+HTTP_DOCUMENTS = "http-documents.jsonl"  # documents added over HTTP, one JSON record a line, ids kept exactly
+MAX_ID_CHARS = 200
+
+
+def put_document(corpus_dir: Path, record: dict) -> bool:
+    """Add or replace a document given over HTTP (kept in the corpus folder's HTTP_DOCUMENTS file,
+    written atomically and fsynced before this returns). True when it replaced one."""
+    doc_id = record["id"]
+    if doc_id in _file_document_ids(corpus_dir):
+        raise Conflict(f"document {doc_id!r} comes from a file in the corpus folder: change that file instead")
+    existing = _http_records(corpus_dir)
+    records = [r for r in existing if r["id"] != doc_id]
+    _write_http_records(corpus_dir, records + [record])
+    return len(records) < len(existing)
+
+
+def delete_document(corpus_dir: Path, doc_id: str) -> None:
+    """Remove a document: its record if it came over HTTP, else its file."""
+    records = _http_records(corpus_dir)
+    if any(r["id"] == doc_id for r in records):
+        _write_http_records(corpus_dir, [r for r in records if r["id"] != doc_id])
+    elif doc_id in _file_document_ids(corpus_dir):
+        (corpus_dir / doc_id).unlink()
+        storage.fsync_path(corpus_dir)
+    else:
+        raise DocumentNotFound(f"no document with id {doc_id!r}")
+
+
+def _file_document_ids(corpus_dir: Path) -> set[str]:
+    return {name for name in file_hashes(corpus_dir) if not name.endswith(".jsonl")} if corpus_dir.is_dir() else set()
+
+
+def _http_records(corpus_dir: Path) -> list[dict]:
+    path = corpus_dir / HTTP_DOCUMENTS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _write_http_records(corpus_dir: Path, records: list[dict]) -> None:
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    path = corpus_dir / HTTP_DOCUMENTS
+    if not records:
+        path.unlink(missing_ok=True)
+        storage.fsync_path(corpus_dir)
+        return
+    tmp = corpus_dir / f".{HTTP_DOCUMENTS}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    storage.fsync_path(corpus_dir)

@@ -70,6 +70,18 @@ class UnsupportedMediaType(BadRequest):
     code = "unsupported_media_type"
 
 
+class Conflict(QAError):
+    status = 409
+    code = "conflict"
+
+
+class DocumentGone(QAError):
+    """The document was in the index once and has been removed."""
+
+    status = 410
+    code = "document_gone"
+
+
 class Unauthorized(QAError):
     status = 401
     code = "unauthorized"

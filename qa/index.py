@@ -80,7 +80,8 @@ def build_index(
     Vectors of texts the current build already embedded with this model are reused (only new
     or changed documents are encoded); `full=True` encodes everything again."""
     started = time.perf_counter()
-    cache = EmbeddingCache() if full else _previous_embeddings(settings, embedder)
+    previous = _previous_index(settings, embedder)
+    cache = EmbeddingCache() if full or previous is None else _embeddings_of(previous)
     if documents is None:
         docs = read_corpus(settings.corpus_dir, PROJECT_ROOT)
         hashes = file_hashes(settings.corpus_dir)
@@ -116,6 +117,7 @@ def build_index(
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - started, 2),
         "reused_vectors": cache.reused,
+        "removed_documents": _removed_documents(previous, {d.id for d in docs}),
     }
 
     def write(folder: Path) -> dict:
@@ -172,18 +174,31 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     return Index(manifest, documents, passages, rows, vectors, sentence_vectors, lexical, sentence_lexical)
 
 
-def _previous_embeddings(settings: Settings, embedder: Embedder) -> EmbeddingCache:
-    """The current build's vectors by embedded text, if it was made with this model (else none)."""
+def _previous_index(settings: Settings, embedder: Embedder) -> Index | None:
+    """The build being served, if it loads and was made with this model."""
     try:
-        previous = load_index(settings.index_dir, model=embedder.name)
+        return load_index(settings.index_dir, model=embedder.name)
     except QAError:
-        return EmbeddingCache()
+        return None
+
+
+def _embeddings_of(previous: Index) -> EmbeddingCache:
+    """The previous build's vectors by the exact text that was embedded."""
     titles = {d.id: d.title for d in previous.documents.values()}
     with_title = previous.manifest.get("settings", {}).get("embed_title", True)
     passage_texts = [embedding_text(p, titles[p.doc_id], with_title) for p in previous.passages]
     sentence_texts, _ = _distinct_sentences(previous.passages)
     passage_vectors = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
     return EmbeddingCache({**dict(zip(sentence_texts, previous.sentence_vectors)), **dict(zip(passage_texts, passage_vectors))})
+
+
+def _removed_documents(previous: Index | None, current: set[str]) -> dict[str, str]:
+    """Ids that were indexed once and are not now, with when they went (for 410 Gone)."""
+    if previous is None:
+        return {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    gone = {**previous.manifest.get("removed_documents", {}), **{i: now for i in set(previous.documents) - current}}
+    return {doc_id: when for doc_id, when in sorted(gone.items()) if doc_id not in current}
 
 
 def documents_digest(docs: list[Document]) -> str:

@@ -21,13 +21,29 @@ log = logging.getLogger(__name__)
 class LiveSearcher:
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
-        self._reloading = threading.Lock()
+        self._changing = threading.RLock()  # one rebuild or reload at a time
+
+    def rebuild(self) -> tuple[str, str]:
+        """Build from the corpus folder (encoding only what changed) and serve the result.
+
+        Searches wait while the build runs: it uses the served model and the stemmer, which must
+        not run in two threads at once. Returns (previous version, new version)."""
+        from .index import build_index
+
+        with self._changing:
+            searcher = self.searcher
+            with searcher._lock:
+                build_index(searcher.settings, searcher.embedder)
+            return self._swap()
 
     def reload(self) -> tuple[str, str]:
         """Open the index at CURRENT and serve it; returns (previous version, new version)."""
-        with self._reloading:
-            old = self.searcher
-            index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
-            self.searcher = old.with_index(index)
-            log.info("serving index %s (was %s)", index.version, old.index.version)
-            return old.index.version, index.version
+        with self._changing:
+            return self._swap()
+
+    def _swap(self) -> tuple[str, str]:
+        old = self.searcher
+        index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
+        self.searcher = old.with_index(index)
+        log.info("serving index %s (was %s)", index.version, old.index.version)
+        return old.index.version, index.version

@@ -18,7 +18,7 @@ from .cleaning import normalize_for_embedding
 from .config import Settings
 from .documents import Document
 from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
+from .errors import DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
 from .index import Index, load_index
 from .passages import Passage
 
@@ -148,10 +148,12 @@ class Searcher:
         )
 
     def document(self, doc_id: str) -> Document:
-        try:
+        if doc_id in self.index.documents:
             return self.index.documents[doc_id]
-        except KeyError:
-            raise DocumentNotFound(f"no document with id {doc_id!r}") from None
+        removed = self.index.manifest.get("removed_documents", {}).get(doc_id)
+        if removed:
+            raise DocumentGone(f"document {doc_id!r} was removed from these documents ({removed})")
+        raise DocumentNotFound(f"no document with id {doc_id!r}")
 
     def check_query(self, query: object) -> str:
         if not isinstance(query, str) or not query.strip():

@@ -122,3 +122,70 @@ def test_queries_during_repeated_rebuilds_and_reloads_never_fail_or_mix(served):
     assert {status for status, _ in answers} == {200}
     assert all(set(found) <= ids["True"] or set(found) <= ids["False"] for _, found in answers)
     assert any(not set(found) <= ids["False"] for _, found in answers)  # the zebra index was really served
+
+
+ZEBRA = {"title": "Zebra news", "text": "A zebra crossing was painted on the Armenian border near Tavush.",
+         "source_url": "https://news.example/zebra"}  # fmt: skip
+
+
+def admin(client, method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    return client.open(path, method=method, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
+
+
+def test_a_document_put_over_http_is_searchable_and_durable_when_acknowledged(served):
+    settings, embedder, live, client = served
+    response = admin(client, "PUT", "/admin/documents/news/zebra-1", json=ZEBRA)
+    assert response.status_code == 200 and response.get_json()["status"] == "added"
+    assert "zebra" in top(client, "zebra crossing Tavush")
+    assert client.get("/api/documents/news/zebra-1").get_json()["text"] == ZEBRA["text"]
+    restarted = Searcher.open(settings, FakeEmbedder())  # what a restart would serve
+    assert restarted.document("news/zebra-1").title == "Zebra news"
+    again = admin(client, "PUT", "/admin/documents/news/zebra-1", json={**ZEBRA, "text": "A zebra was seen in Tavush."})
+    assert again.get_json()["status"] == "replaced"
+    assert client.get("/api/documents/news/zebra-1").get_json()["text"] == "A zebra was seen in Tavush."
+
+
+def test_a_removed_document_is_gone_410_and_no_longer_found(served):
+    settings, embedder, live, client = served
+    admin(client, "PUT", "/admin/documents/zebra-2", json=ZEBRA)
+    response = admin(client, "DELETE", "/admin/documents/zebra-2")
+    assert response.status_code == 200 and response.get_json()["status"] == "removed"
+    assert_error(client.get("/api/documents/zebra-2"), 410, "document_gone")
+    assert client.get("/documents/zebra-2").status_code == 410
+    assert "zebra" not in top(client, "zebra crossing Tavush")
+    removed_file = admin(client, "DELETE", "/admin/documents/000_abdca20c2aa4f4be.txt")  # a file document
+    assert removed_file.status_code == 200 and not (settings.corpus_dir / "000_abdca20c2aa4f4be.txt").exists()
+    assert_error(client.get("/api/documents/000_abdca20c2aa4f4be.txt"), 410, "document_gone")
+    assert_error(admin(client, "DELETE", "/admin/documents/never-was"), 404, "document_not_found")
+
+
+@pytest.mark.parametrize(
+    "doc_id, body, status, code",
+    [
+        ("004_ac4458f6c11ac45b.txt", ZEBRA, 409, "conflict"),
+        ("x", {"title": "no text"}, 400, "bad_request"),
+        ("x", {"text": "   "}, 400, "bad_request"),
+        ("x", {"text": "ok", "title": 7}, 400, "bad_request"),
+        ("x", ["not", "an", "object"], 400, "bad_request"),
+        ("a" * 201, ZEBRA, 400, "bad_request"),
+    ],
+)
+def test_bad_document_puts(served, doc_id, body, status, code):
+    assert_error(admin(served[3], "PUT", f"/admin/documents/{doc_id}", json=body), status, code)
+
+
+def test_status_and_rebuild_pick_up_files_changed_on_disk(served):
+    settings, embedder, live, client = served
+    assert admin(client, "GET", "/admin/status").get_json()["added"] == []
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted near Tavush.\n")
+    assert admin(client, "GET", "/admin/status").get_json()["added"] == ["zebra.txt"]
+    assert "zebra" not in top(client, "zebra crossing Tavush")
+    assert admin(client, "POST", "/admin/rebuild").get_json()["status"] == "rebuilt"
+    assert "zebra" in top(client, "zebra crossing Tavush")
+    assert admin(client, "GET", "/admin/status").get_json()["added"] == []
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/admin/rebuild"), ("PUT", "/admin/documents/x"),
+                                          ("DELETE", "/admin/documents/x"), ("GET", "/admin/status")])  # fmt: skip
+def test_every_admin_endpoint_needs_the_token(served, method, path):
+    assert_error(served[3].open(path, method=method, json=ZEBRA), 401, "unauthorized")

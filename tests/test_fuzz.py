@@ -8,7 +8,8 @@ import schemathesis
 from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 
-OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /healthz", "POST /admin/reload"]
+OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /healthz", "POST /admin/reload",
+              "POST /admin/rebuild", "PUT /admin/documents/{doc_id}", "DELETE /admin/documents/{doc_id}", "GET /admin/status"]
 CASES = 40  # per operation: about 10 s in all with the real model
 
 

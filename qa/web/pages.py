@@ -7,7 +7,7 @@ import logging
 
 from flask import Blueprint, render_template, request
 
-from ..errors import DocumentNotFound, QAError
+from ..errors import DocumentGone, DocumentNotFound, QAError
 from ..live import LiveSearcher
 from ..search import Searcher
 from .api import parse_k
@@ -61,8 +61,8 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def document_page(doc_id: str) -> tuple[str, int]:
         try:
             doc = live.searcher.document(doc_id)
-        except DocumentNotFound as e:
-            return render_template("qa/missing.html", message=e.message), 404
+        except (DocumentNotFound, DocumentGone) as e:
+            return render_template("qa/missing.html", message=e.message), e.status
         start = parse_offset(request.args.get("start"), len(doc.text))
         end = parse_offset(request.args.get("end"), len(doc.text))
         if start is None or end is None or end <= start:
