@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import storage
-from .documents import SUFFIXES, file_hashes
+from .documents import META_SUFFIX, SUFFIXES, file_hashes
 from .errors import Conflict, CorpusError, DocumentNotFound, QAError
 
 
@@ -39,12 +39,12 @@ def add_files(paths: list[Path], corpus_dir: Path) -> list[str]:
 
 def remove_files(doc_ids: list[str], corpus_dir: Path) -> list[str]:
     """Delete the files of these documents (a document of a file, not a .jsonl record)."""
-    files = set(file_hashes(corpus_dir))
+    files = _file_document_ids(corpus_dir)
     for doc_id in doc_ids:
         if doc_id not in files:
             raise DocumentNotFound(f"no document file {doc_id!r} in {corpus_dir} (a .jsonl record is removed by editing its file)")
     for doc_id in doc_ids:
-        (corpus_dir / doc_id).unlink()
+        _unlink_document_file(corpus_dir, doc_id)
     return doc_ids
 
 
@@ -85,14 +85,22 @@ def delete_document(corpus_dir: Path, doc_id: str) -> None:
     if any(r["id"] == doc_id for r in records):
         _write_http_records(corpus_dir, [r for r in records if r["id"] != doc_id])
     elif doc_id in _file_document_ids(corpus_dir):
-        (corpus_dir / doc_id).unlink()
-        storage.fsync_path(corpus_dir)
+        _unlink_document_file(corpus_dir, doc_id)
     else:
         raise DocumentNotFound(f"no document with id {doc_id!r}")
 
 
 def _file_document_ids(corpus_dir: Path) -> set[str]:
-    return {name for name in file_hashes(corpus_dir) if not name.endswith(".jsonl")} if corpus_dir.is_dir() else set()
+    """Ids of the documents that are files of their own (not .jsonl records, not sidecars)."""
+    if not corpus_dir.is_dir():
+        return set()
+    return {n for n in file_hashes(corpus_dir) if not n.endswith((".jsonl", META_SUFFIX))}
+
+
+def _unlink_document_file(corpus_dir: Path, doc_id: str) -> None:
+    (corpus_dir / doc_id).unlink()
+    (corpus_dir / (doc_id + META_SUFFIX)).unlink(missing_ok=True)
+    storage.fsync_path(corpus_dir)
 
 
 def _http_records(corpus_dir: Path) -> list[dict]:

@@ -24,6 +24,7 @@ TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+META_SUFFIX = ".meta.json"  # a sidecar with a document file's source URL and date
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,12 @@ class Document:
     title: str
     text: str
     source: str  # path relative to the project root (or as given), "" for in-memory documents
+    source_url: str = ""  # where it was published, when known (record field or sidecar)
+    date: str = ""  # publication date, ISO (YYYY-MM-DD...), when known
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "source": self.source, "text": self.text}
+        return {"id": self.id, "title": self.title, "source": self.source, "source_url": self.source_url,
+                "date": self.date, "text": self.text}  # fmt: skip
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -52,10 +56,12 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 
 def file_hashes(corpus_dir: Path) -> dict[str, str]:
-    """sha256 of every corpus file, keyed by its path relative to the corpus folder."""
+    """sha256 of every corpus file and metadata sidecar, keyed by its path in the corpus folder."""
+    files = corpus_files(corpus_dir)
+    sidecars = [p.with_name(p.name + META_SUFFIX) for p in files]
     return {
         p.relative_to(corpus_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in corpus_files(corpus_dir)
+        for p in files + [s for s in sidecars if s.is_file()]
     }
 
 
@@ -82,14 +88,30 @@ def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         yield from read_jsonl(raw, source)
-    elif suffix in HTML_SUFFIXES:
+        return
+    meta = _sidecar(path, source)
+    if suffix in HTML_SUFFIXES:
         title, text = html_to_text(raw)
-        yield Document(id=rel, title=title or first_prose_line(text) or path.stem, text=text, source=source)
+        yield Document(id=rel, title=title or first_prose_line(text) or path.stem, text=text, source=source, **meta)
     else:
         title = first_prose_line(raw) or path.stem
         if suffix == ".md":
             title = title.lstrip("#").strip() or path.stem
-        yield Document(id=rel, title=title, text=raw, source=source)
+        yield Document(id=rel, title=title, text=raw, source=source, **meta)
+
+
+def _sidecar(path: Path, source: str) -> dict[str, str]:
+    """`<file>.meta.json` beside a document file: {"source_url": ..., "date": ...} (both optional)."""
+    sidecar = path.with_name(path.name + META_SUFFIX)
+    if not sidecar.is_file():
+        return {}
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CorpusError(f"{source}{META_SUFFIX}: not a JSON object ({e})") from None
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k, ""), str) for k in ("source_url", "date")):
+        raise CorpusError(f'{source}{META_SUFFIX}: expected {{"source_url": "...", "date": "YYYY-MM-DD"}}')
+    return {k: meta[k] for k in ("source_url", "date") if meta.get(k)}
 
 
 def read_jsonl(raw: str, source: str) -> Iterator[Document]:
@@ -107,7 +129,8 @@ def read_jsonl(raw: str, source: str) -> Iterator[Document]:
         if not isinstance(doc_id, (str, int)) or str(doc_id) == "":
             raise CorpusError(f'{source}:{lineno}: a record needs an "id"')
         title = record.get("title") if isinstance(record.get("title"), str) else ""
-        yield Document(id=str(doc_id), title=title, text=record["text"], source=source)
+        meta = {k: record[k] for k in ("source_url", "date") if isinstance(record.get(k), str) and record[k]}
+        yield Document(id=str(doc_id), title=title, text=record["text"], source=source, **meta)
 
 
 def documents_from(items: Iterable[Document | dict]) -> list[Document]:

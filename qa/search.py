@@ -18,6 +18,7 @@ from .cleaning import normalize_for_embedding
 from .config import Settings
 from .documents import Document
 from .embedder import Embedder, SentenceTransformerEmbedder
+from .filters import Filter
 from .errors import DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
 from .index import Index, load_index
 from .passages import Passage
@@ -47,7 +48,8 @@ class Hit:
             "score": round(self.score, 4),
             "passage_id": self.passage.id,
             "text": self.passage.text,
-            "document": {"id": self.document.id, "title": self.document.title, "source": self.document.source},
+            "document": {"id": self.document.id, "title": self.document.title, "source": self.document.source,
+                         "source_url": self.document.source_url, "date": self.document.date},  # fmt: skip
             "start": self.passage.start,
             "end": self.passage.end,
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
@@ -109,11 +111,14 @@ class Searcher:
         other.settings = self.settings.replace(**changes)
         return other
 
-    def search(self, query: str, k: int | None = None) -> SearchResult:
-        """The best `k` passages for `query` (default `settings.default_k`)."""
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int | None = None, filter: Filter | None = None) -> SearchResult:
+        """The best `k` passages for `query` (default `settings.default_k`), from the documents
+        `filter` allows (applied before ranking)."""
+        return self.search_many([query], k, filter)[0]
 
-    def search_many(self, queries: Sequence[str], k: int | None = None) -> list[SearchResult]:
+    def search_many(
+        self, queries: Sequence[str], k: int | None = None, filter: Filter | None = None
+    ) -> list[SearchResult]:
         """Answer several questions at once (their encoding is batched); every one is checked first."""
         started = time.perf_counter()
         queries = [self.check_query(q) for q in queries]
@@ -124,22 +129,33 @@ class Searcher:
         results = []
         for query, vector in zip(queries, vectors):
             began = time.perf_counter()
-            result = self._answer(query, vector, k)
+            result = self._answer(query, vector, k, self._allowed_rows(filter))
             took = encoded_ms + (time.perf_counter() - began) * 1000
             results.append(dataclasses.replace(result, took_ms=took))
         return results
 
-    def _answer(self, query: str, vector: np.ndarray, k: int) -> SearchResult:
+    def _allowed_rows(self, filter: Filter | None) -> np.ndarray | None:
+        """The passage rows a filter allows (None: all)."""
+        if not filter:
+            return None
+        allowed = {d.id for d in self.index.documents.values() if filter.allows(d)}
+        return np.array([row for row, p in enumerate(self.index.passages) if p.doc_id in allowed], dtype=np.int64)
+
+    def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         signals = self.signals(query, vector)
-        fused = ranking.fuse(signals, ranking.WEIGHTS[self.settings.ranking])
-        chosen = ranking.diverse_top(
+        candidates = signals if rows is None else {name: signals[name][rows] for name in ranking.SIGNALS}
+        row = (lambda r: r) if rows is None else (lambda r: int(rows[r]))
+        if rows is not None and not len(rows):
+            return SearchResult(query=query, hits=[], abstained=True, confidence=0.0)
+        fused = ranking.fuse(candidates, ranking.WEIGHTS[self.settings.ranking])
+        chosen = [(row(r), score) for r, score in ranking.diverse_top(
             fused,
             k,
-            doc_of=lambda row: self.index.passages[row].doc_id,
-            clashes=lambda a, b: self.index.passages[a].overlaps(self.index.passages[b]),
+            doc_of=lambda r: self.index.passages[row(r)].doc_id,
+            clashes=lambda a, b: self.index.passages[row(a)].overlaps(self.index.passages[row(b)]),
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
-        )
+        )]  # fmt: skip
         sentence_scores = ranking.fuse(signals, ranking.sentence_weights(self.settings.ranking))
         hits = [self._hit(rank, score, row, signals, sentence_scores) for rank, (row, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0

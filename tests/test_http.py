@@ -25,7 +25,7 @@ def test_get_search_returns_cited_passages(client):
     assert len(data["results"]) == 5
     for rank, hit in enumerate(data["results"], 1):
         assert set(hit) == RESULT_KEYS and hit["rank"] == rank
-        assert set(hit["document"]) == {"id", "title", "source"}
+        assert set(hit["document"]) == {"id", "title", "source", "source_url", "date"}
         assert hit["document"]["source"].startswith("corpus/") or hit["document"]["source"].endswith(".txt")
         assert 0 <= hit["highlight"]["start"] < hit["highlight"]["end"] <= len(hit["text"])
         document = client.get(f"/api/documents/{hit['document']['id']}").get_json()

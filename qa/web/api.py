@@ -9,6 +9,7 @@ import time
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
+from ..filters import Filter, InvalidFilter
 from ..live import LiveSearcher
 from ..search import Searcher
 from .openapi import openapi_document
@@ -20,7 +21,9 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.get("/api/search")
     def search_get() -> Response:
         k = parse_k(request.args.get("k"))
-        return jsonify(live.searcher.search(request.args.get("q", ""), k).to_dict())
+        args = request.args
+        where = Filter.of(args.getlist("doc"), args.get("source"), args.get("from"), args.get("to"))
+        return jsonify(live.searcher.search(args.get("q", ""), k, where).to_dict())
 
     @bp.post("/api/search")
     def search_post() -> Response:
@@ -28,11 +31,12 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         body = json_body(searcher.settings.max_json_depth)
         if not isinstance(body, dict):
             raise BadRequest('the body must be a JSON object like {"q": "...", "k": 5} or {"queries": [...], "k": 5}')
+        where = filter_of(body.get("filter"))
         if "queries" not in body:
-            return jsonify(searcher.search(body.get("q", ""), body.get("k")).to_dict())
+            return jsonify(searcher.search(body.get("q", ""), body.get("k"), where).to_dict())
         if "q" in body:
             raise BadRequest('give either "q" (one question) or "queries" (a list), not both')
-        return jsonify(search_batch(searcher, body["queries"], body.get("k")))
+        return jsonify(search_batch(searcher, body["queries"], body.get("k"), where))
 
     @bp.get("/api/documents/<path:doc_id>")
     def document(doc_id: str) -> Response:
@@ -87,7 +91,15 @@ def nesting_depth(value: object) -> int:
     return deepest
 
 
-def search_batch(searcher: Searcher, queries: object, k: object) -> dict:
+def filter_of(raw: object) -> Filter | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidFilter('"filter" must be an object like {"doc_ids": [...], "source": "...", "from": "2020-01-01"}')
+    return Filter.of(raw.get("doc_ids") or (), raw.get("source"), raw.get("from"), raw.get("to"))
+
+
+def search_batch(searcher: Searcher, queries: object, k: object, where: Filter | None = None) -> dict:
     """`{"responses": [...], "took_ms": ...}`: one search result per question, in order."""
     limit = searcher.settings.max_batch
     if not isinstance(queries, list) or not 1 <= len(queries) <= limit:
@@ -98,7 +110,7 @@ def search_batch(searcher: Searcher, queries: object, k: object) -> dict:
         except InvalidQuery as e:
             raise InvalidQuery(f"queries[{i}]: {e.message}") from None
     started = time.perf_counter()
-    results = searcher.search_many(queries, k)  # type: ignore[arg-type]
+    results = searcher.search_many(queries, k, where)  # type: ignore[arg-type]
     took = (time.perf_counter() - started) * 1000
     return {"responses": [r.to_dict() for r in results], "took_ms": round(took, 2)}
 

@@ -1,0 +1,99 @@
+"""Filters by document, source and date, applied before ranking; document metadata from sidecars."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from qa.documents import read_corpus
+from qa.errors import CorpusError
+from qa.filters import Filter, InvalidFilter
+from qa.index import build_index
+from qa.search import Searcher
+from qa.web import create_app
+
+from .conftest import CORPUS, FakeEmbedder, fake_settings
+from .openapi_check import checking_client
+from .test_http import assert_error
+
+SEPT_2022 = "004_ac4458f6c11ac45b.txt"
+
+
+def test_a_filter_applies_before_ranking_so_k_results_come_back(real_searcher):
+    question = "Which drones did Azerbaijan use in the 2020 war?"
+    unfiltered = real_searcher.search(question, 5)
+    assert sum(h.document.id == SEPT_2022 for h in unfiltered.hits) < 5  # post-filtering would return fewer
+    filtered = real_searcher.search(question, 5, Filter.of([SEPT_2022]))
+    assert len(filtered.hits) == 5 and {h.document.id for h in filtered.hits} == {SEPT_2022}
+    assert [h.rank for h in filtered.hits] == [1, 2, 3, 4, 5]
+
+
+def test_a_filter_matching_nothing_gives_no_hits_and_abstains(real_searcher):
+    result = real_searcher.search("war", 3, Filter.of(["no-such-document"]))
+    assert result.hits == [] and result.abstained
+
+
+@pytest.fixture
+def dated(tmp_path):  # type: ignore[no-untyped-def]
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    meta = {"000_abdca20c2aa4f4be.txt": "2020-07-20", "002_97eb6d87a007548f.txt": "2020-09-28", SEPT_2022: "2022-09-14"}
+    for name, date in meta.items():
+        (tmp_path / "corpus" / f"{name}.meta.json").write_text(json.dumps({"date": date, "source_url": f"https://news.example/{name}"}))
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    build_index(settings, FakeEmbedder())
+    return Searcher.open(settings, FakeEmbedder())
+
+
+def test_sidecar_metadata_reaches_documents_and_results(dated):
+    doc = dated.document(SEPT_2022)
+    assert doc.date == "2022-09-14" and doc.source_url == f"https://news.example/{SEPT_2022}"
+    hit = dated.search("September 2022 clashes", 1, Filter.of([SEPT_2022])).hits[0].to_dict()
+    assert hit["document"]["date"] == "2022-09-14"
+
+
+def test_date_and_source_filters(dated):
+    in_2020 = dated.search("clashes between Armenia and Azerbaijan", 10, Filter.of(date_from="2020-01-01", date_to="2020-12-31"))
+    assert {h.document.id for h in in_2020.hits} == {"000_abdca20c2aa4f4be.txt", "002_97eb6d87a007548f.txt"}
+    since = dated.search("clashes", 10, Filter.of(date_from="2022-01-01"))
+    assert {h.document.id for h in since.hits} == {SEPT_2022}
+    by_url = dated.search("clashes", 10, Filter.of(source="https://news.example/002"))
+    assert {h.document.id for h in by_url.hits} == {"002_97eb6d87a007548f.txt"}
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [({"q": "war", "from": "yesterday"}, "from must be a date"), ({"q": "war", "to": ""}, "to must be a date"),
+     ({"q": "war", "from": "2020-13-01"}, "from must be a date")],  # fmt: skip
+)
+def test_bad_filters_in_the_query_string(dated, query, message):
+    client = checking_client(create_app(dated.settings, dated))
+    response = client.get("/api/search", query_string=query)
+    assert_error(response, 400, "invalid_filter")
+    assert message in response.get_json()["error"]["message"]
+
+
+def test_filters_over_http(dated):
+    client = checking_client(create_app(dated.settings, dated))
+    got = client.get("/api/search", query_string=[("q", "clashes"), ("doc", SEPT_2022), ("doc", "002_97eb6d87a007548f.txt")])
+    assert {h["document"]["id"] for h in got.get_json()["results"]} == {SEPT_2022, "002_97eb6d87a007548f.txt"}
+    posted = client.post("/api/search", json={"q": "clashes", "k": 3, "filter": {"from": "2022-01-01"}})
+    assert {h["document"]["id"] for h in posted.get_json()["results"]} == {SEPT_2022}
+    batch = client.post("/api/search", json={"queries": ["clashes", "war"], "filter": {"doc_ids": [SEPT_2022]}})
+    assert all(h["document"]["id"] == SEPT_2022 for r in batch.get_json()["responses"] for h in r["results"])
+    assert_error(client.post("/api/search", json={"q": "war", "filter": ["x"]}), 400, "invalid_filter")
+    assert_error(client.post("/api/search", json={"q": "war", "filter": {"doc_ids": "x"}}), 400, "invalid_filter")
+
+
+def test_a_malformed_sidecar_is_a_corpus_error(tmp_path):
+    (tmp_path / "a.txt").write_text("A title\nSome prose about things.\n")
+    (tmp_path / "a.txt.meta.json").write_text('{"date": 2020}')
+    with pytest.raises(CorpusError, match="meta.json"):
+        read_corpus(tmp_path)
+
+
+def test_filter_of_checks_its_values():
+    with pytest.raises(InvalidFilter):
+        Filter.of("one-id-not-a-list")
+    assert not Filter.of() and Filter.of(["a"])
