@@ -82,6 +82,17 @@ class DocumentGone(QAError):
     code = "document_gone"
 
 
+class PassageGone(QAError):
+    """The passage was served once; its document changed (`passage_moved`) or went (`passage_gone`)."""
+
+    status = 410
+    code = "passage_gone"
+
+
+class PassageMoved(PassageGone):
+    code = "passage_moved"
+
+
 class Unauthorized(QAError):
     status = 401
     code = "unauthorized"
@@ -94,6 +105,10 @@ class NotFound(QAError):
 
 class DocumentNotFound(NotFound):
     code = "document_not_found"
+
+
+class PassageNotFound(NotFound):
+    code = "passage_not_found"
 
 
 class Overloaded(QAError):

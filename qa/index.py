@@ -118,6 +118,7 @@ def build_index(
         "build_seconds": round(time.perf_counter() - started, 2),
         "reused_vectors": cache.reused,
         "removed_documents": _removed_documents(previous, {d.id for d in docs}),
+        "retired_passages": _retired_passages(previous, {p.id for p in passages}),
     }
 
     def write(folder: Path) -> dict:
@@ -199,6 +200,15 @@ def _removed_documents(previous: Index | None, current: set[str]) -> dict[str, s
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     gone = {**previous.manifest.get("removed_documents", {}), **{i: now for i in set(previous.documents) - current}}
     return {doc_id: when for doc_id, when in sorted(gone.items()) if doc_id not in current}
+
+
+def _retired_passages(previous: Index | None, current: set[str]) -> dict[str, str]:
+    """Passage ids that were served once and are not now, with their document (so an old citation
+    can be told apart from an unknown one)."""
+    if previous is None:
+        return {}
+    retired = {**previous.manifest.get("retired_passages", {}), **{p.id: p.doc_id for p in previous.passages}}
+    return {pid: doc for pid, doc in sorted(retired.items()) if pid not in current}
 
 
 def documents_digest(docs: list[Document]) -> str:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class LiveSearcher:
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
-        self._changing = threading.RLock()  # one rebuild or reload at a time
+        self.changing = threading.RLock()  # one change (corpus write, rebuild, reload) at a time
 
     def rebuild(self) -> tuple[str, str]:
         """Build from the corpus folder (encoding only what changed) and serve the result.
@@ -30,7 +30,7 @@ class LiveSearcher:
         not run in two threads at once. Returns (previous version, new version)."""
         from .index import build_index
 
-        with self._changing:
+        with self.changing:
             searcher = self.searcher
             with searcher._lock:
                 build_index(searcher.settings, searcher.embedder)
@@ -38,7 +38,7 @@ class LiveSearcher:
 
     def reload(self) -> tuple[str, str]:
         """Open the index at CURRENT and serve it; returns (previous version, new version)."""
-        with self._changing:
+        with self.changing:
             return self._swap()
 
     def _swap(self) -> tuple[str, str]:

@@ -19,7 +19,9 @@ from .config import Settings
 from .documents import Document
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .filters import Filter
-from .errors import DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery
+from .errors import (
+    DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery, PassageGone, PassageMoved, PassageNotFound,
+)  # fmt: skip
 from .index import Index, load_index
 from .passages import Passage
 
@@ -89,6 +91,7 @@ class Searcher:
         self.settings = settings
         self._passage_vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
         self._sentences = ranking.SentenceMap.of(index.sentence_rows)
+        self._passage_rows = {p.id: row for row, p in enumerate(index.passages)}
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
 
     @classmethod
@@ -170,6 +173,19 @@ class Searcher:
         if removed:
             raise DocumentGone(f"document {doc_id!r} was removed from these documents ({removed})")
         raise DocumentNotFound(f"no document with id {doc_id!r}")
+
+    def passage(self, passage_id: str) -> tuple[Passage, Document]:
+        """A passage by its id, for checking an old citation: it is still served, or it says why not."""
+        row = self._passage_rows.get(passage_id)
+        if row is not None:
+            passage = self.index.passages[row]
+            return passage, self.index.documents[passage.doc_id]
+        doc_id = self.index.manifest.get("retired_passages", {}).get(passage_id)
+        if doc_id is None:
+            raise PassageNotFound(f"no passage with id {passage_id!r}")
+        if doc_id in self.index.documents:
+            raise PassageMoved(f"passage {passage_id!r} is no longer served: document {doc_id!r} has changed since")
+        raise PassageGone(f"passage {passage_id!r} is no longer served: document {doc_id!r} was removed")
 
     def check_query(self, query: object) -> str:
         if not isinstance(query, str) or not query.strip():

@@ -125,7 +125,7 @@ def test_queries_during_repeated_rebuilds_and_reloads_never_fail_or_mix(served):
 
 
 ZEBRA = {"title": "Zebra news", "text": "A zebra crossing was painted on the Armenian border near Tavush.",
-         "source_url": "https://news.example/zebra"}  # fmt: skip
+         "source_url": "https://news.example/zebra", "date": "2026-11-22"}  # fmt: skip
 
 
 def admin(client, method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
@@ -140,6 +140,7 @@ def test_a_document_put_over_http_is_searchable_and_durable_when_acknowledged(se
     assert client.get("/api/documents/news/zebra-1").get_json()["text"] == ZEBRA["text"]
     restarted = Searcher.open(settings, FakeEmbedder())  # what a restart would serve
     assert restarted.document("news/zebra-1").title == "Zebra news"
+    assert restarted.document("news/zebra-1").date == "2026-11-22"
     again = admin(client, "PUT", "/admin/documents/news/zebra-1", json={**ZEBRA, "text": "A zebra was seen in Tavush."})
     assert again.get_json()["status"] == "replaced"
     assert client.get("/api/documents/news/zebra-1").get_json()["text"] == "A zebra was seen in Tavush."
@@ -166,6 +167,7 @@ def test_a_removed_document_is_gone_410_and_no_longer_found(served):
         ("x", {"title": "no text"}, 400, "bad_request"),
         ("x", {"text": "   "}, 400, "bad_request"),
         ("x", {"text": "ok", "title": 7}, 400, "bad_request"),
+        ("x", {"text": "ok", "date": "last week"}, 400, "bad_request"),
         ("x", ["not", "an", "object"], 400, "bad_request"),
         ("a" * 201, ZEBRA, 400, "bad_request"),
     ],
@@ -189,3 +191,41 @@ def test_status_and_rebuild_pick_up_files_changed_on_disk(served):
                                           ("DELETE", "/admin/documents/x"), ("GET", "/admin/status")])  # fmt: skip
 def test_every_admin_endpoint_needs_the_token(served, method, path):
     assert_error(served[3].open(path, method=method, json=ZEBRA), 401, "unauthorized")
+
+
+def test_old_citations_resolve_or_say_moved_or_gone(served):
+    settings, embedder, live, client = served
+    admin(client, "PUT", "/admin/documents/zebra-3", json=ZEBRA)
+    cited = client.get("/api/search", query_string={"q": "zebra crossing Tavush", "k": 1}).get_json()["results"][0]
+    still = client.get(f"/api/passages/{cited['passage_id']}").get_json()
+    assert still["text"] == cited["text"] and still["document"]["id"] == "zebra-3"
+    admin(client, "PUT", "/admin/documents/zebra-3", json={**ZEBRA, "text": "A zebra was seen in Tavush."})
+    moved = client.get(f"/api/passages/{cited['passage_id']}")
+    assert_error(moved, 410, "passage_moved")
+    assert "zebra-3" in moved.get_json()["error"]["message"]
+    current = client.get("/api/search", query_string={"q": "zebra Tavush", "k": 1}).get_json()["results"][0]
+    admin(client, "DELETE", "/admin/documents/zebra-3")
+    assert_error(client.get(f"/api/passages/{current['passage_id']}"), 410, "passage_gone")
+    assert_error(client.get(f"/api/passages/{cited['passage_id']}"), 410, "passage_gone")  # its document went too
+    assert_error(client.get("/api/passages/0123456789abcdef"), 404, "passage_not_found")
+
+
+def test_concurrent_puts_lose_nothing(served):
+    settings, embedder, live, client = served
+    app = create_app(settings, live)
+
+    def put(i: int) -> None:
+        response = app.test_client().put(
+            f"/admin/documents/doc-{i}", json={"text": f"Document number {i} about zebras."},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )  # fmt: skip
+        assert response.status_code == 200
+
+    writers = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join(30)
+    served_ids = set(live.searcher.index.documents)
+    assert {f"doc-{i}" for i in range(8)} <= served_ids
+    assert {f"doc-{i}" for i in range(8)} <= set(Searcher.open(settings, FakeEmbedder()).index.documents)

@@ -97,3 +97,16 @@ def test_filter_of_checks_its_values():
     with pytest.raises(InvalidFilter):
         Filter.of("one-id-not-a-list")
     assert not Filter.of() and Filter.of(["a"])
+
+
+def test_the_page_shows_the_date_and_links_only_web_urls(dated, tmp_path):
+    (dated.settings.corpus_dir / "002_97eb6d87a007548f.txt.meta.json").write_text(
+        json.dumps({"date": "2020-09-28", "source_url": "javascript:alert(1)"})
+    )
+    build_index(dated.settings, FakeEmbedder())
+    searcher = Searcher.open(dated.settings, FakeEmbedder())
+    client = create_app(dated.settings, searcher).test_client()
+    page = client.get("/", query_string={"q": "September 2022 clashes", "k": 10}).get_data(as_text=True)
+    assert '<span class="published" data-slot="date">2022-09-14</span>' in page
+    assert f'href="https://news.example/{SEPT_2022}"' in page
+    assert "javascript:" not in page

@@ -16,7 +16,10 @@ import urllib.request
 
 import pytest
 
-from .conftest import CORPUS
+from qa.config import Settings
+from qa.index import build_index
+
+from .conftest import CORPUS, real_embedder_for
 
 
 def free_port() -> int:
@@ -52,6 +55,14 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         assert headers["Server"] == "qa"  # waitress, not advertising versions
         answer, _ = get(f"http://127.0.0.1:{port}/api/search?q=How+many+Azerbaijani+servicemen+were+killed%3F&k=3")
         assert any("servicemen killed" in hit["text"] for hit in answer["results"])
+        shutil.copy(CORPUS / "002_97eb6d87a007548f.txt", corpus)  # a new build, then SIGHUP: served
+        settings = Settings.load(env={}, corpus_dir=corpus, index_dir=tmp_path / "index")
+        build_index(settings, real_embedder_for(settings))
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while get(f"http://127.0.0.1:{port}/healthz")[0]["documents"] != 2:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the index"
+            time.sleep(0.2)
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(2)]
         for connection in connections:  # accepted by the server before the signal
             connection.request("GET", "/healthz")

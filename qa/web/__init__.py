@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.register_blueprint(qa_blueprint(searcher or Searcher.open(settings)))
+    live = searcher if isinstance(searcher, LiveSearcher) else LiveSearcher(searcher or Searcher.open(settings))
+    app.extensions["qa.live"] = live  # qa.web.server reloads it on SIGHUP
+    app.register_blueprint(qa_blueprint(live))
     init_errors(app)
     init_guard(app, settings)
     if settings.cors_origin_list:

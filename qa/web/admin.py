@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from .. import corpus
 from ..errors import BadRequest, NotFound, Unauthorized
+from ..filters import Filter, InvalidFilter
 from ..live import LiveSearcher
 from ..search import CONTROL_CHARACTERS
 from .api import json_body
@@ -37,15 +38,17 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def put_document(doc_id: str) -> Response:
         authorize(live)
         record = document_record(doc_id, json_body(live.searcher.settings.max_json_depth))
-        replaced = corpus.put_document(live.searcher.settings.corpus_dir, record)
-        _, current = live.rebuild()
+        with live.changing:  # two writers must not interleave their read-modify-write of the corpus
+            replaced = corpus.put_document(live.searcher.settings.corpus_dir, record)
+            _, current = live.rebuild()
         return jsonify(status="replaced" if replaced else "added", id=doc_id, index_version=current)
 
     @bp.delete("/admin/documents/<path:doc_id>")
     def delete_document(doc_id: str) -> Response:
         authorize(live)
-        corpus.delete_document(live.searcher.settings.corpus_dir, doc_id)
-        _, current = live.rebuild()
+        with live.changing:
+            corpus.delete_document(live.searcher.settings.corpus_dir, doc_id)
+            _, current = live.rebuild()
         return jsonify(status="removed", id=doc_id, index_version=current)
 
     @bp.get("/admin/status")
@@ -61,10 +64,15 @@ def document_record(doc_id: str, body: object) -> dict:
         raise BadRequest(f"a document id has 1 to {corpus.MAX_ID_CHARS} characters and no control characters")
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise BadRequest('the body must be a JSON object like {"title": "...", "text": "...", "source_url": "..."}')
-    for field in ("title", "source_url"):
+    for field in ("title", "source_url", "date"):
         if not isinstance(body.get(field, ""), str):
             raise BadRequest(f'"{field}" must be a string')
     record = {"id": doc_id, "title": body.get("title", ""), "text": body["text"]}
+    if body.get("date"):
+        try:
+            record["date"] = Filter.of(date_from=body["date"]).date_from  # checked, ISO
+        except InvalidFilter:
+            raise BadRequest('"date" must be a date like 2020-09-28') from None
     return record | ({"source_url": body["source_url"]} if body.get("source_url") else {})
 
 

@@ -27,7 +27,13 @@ def relevance_cues(abstain_threshold: float) -> list[tuple[float, str, str]]:
     ]
 
 
+def is_web_url(value: object) -> bool:
+    """Only http(s) links are shown (never javascript: or data:)."""
+    return isinstance(value, str) and value.lower().startswith(("https://", "http://"))
+
+
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
+    bp.add_app_template_test(is_web_url, "web_url")
     examples = example_questions(live.searcher)
     cues = relevance_cues(live.searcher.settings.abstain_threshold)
 

@@ -1,6 +1,7 @@
 """Serving with waitress, and stopping gracefully: on SIGTERM or SIGINT the server stops
 accepting connections, answers the requests it has already received (with `Connection: close`),
-closes idle connections, and exits once every answer is out or `drain_seconds` have passed."""
+closes idle connections, and exits once every answer is out or `drain_seconds` have passed.
+On SIGHUP it reloads the index on disk (as `POST /admin/reload` does) without stopping."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from flask import Flask
 log = logging.getLogger(__name__)
 
 
+def _reload(app: Flask) -> None:
+    try:
+        previous, current = app.extensions["qa.live"].reload()
+        log.warning("SIGHUP: serving index %s (was %s)", current, previous)
+    except Exception as e:  # the old index keeps serving
+        log.error("SIGHUP: reload refused, still serving the old index: %s", e)
+
+
 def serve(app: Flask, host: str, port: int, threads: int, drain_seconds: float = 20.0, max_body: int = 1 << 20) -> bool:
     """Serve until SIGTERM/SIGINT, then drain. True when every request in progress was answered."""
     import waitress
@@ -24,11 +33,15 @@ def serve(app: Flask, host: str, port: int, threads: int, drain_seconds: float =
     sockets: dict = {}  # waitress's socket map: listeners, connections and its wake-up trigger
     server = waitress.create_server(app, map=sockets, host=host, port=port, threads=threads, ident="qa",
                                     backlog=1024, max_request_body_size=max_body)  # fmt: skip
-    stop = threading.Event()
+    stop, hup = threading.Event(), threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: hup.set())
     try:
         while not stop.is_set():
             wasyncore.loop(timeout=0.2, map=sockets, count=1)
+            if hup.is_set():
+                hup.clear()
+                threading.Thread(target=_reload, args=(app,), daemon=True).start()
         log.warning("stopping: no new connections; finishing the requests in progress")
         for listener in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
             listener.accepting = False

@@ -43,6 +43,15 @@
     node.querySelector("[data-slot=link]").href = docLink(hit, question);
     node.querySelector("[data-slot=source]").textContent =
       (hit.document.source || hit.document.id) + ", characters " + hit.start + "–" + hit.end;
+    node.querySelector("[data-slot=date]").textContent = hit.document.date || "";
+    const original = node.querySelector("[data-slot=original]");
+    if (/^https?:\/\//i.test(hit.document.source_url || "")) {
+      original.href = hit.document.source_url;
+      original.hidden = false;
+    } else {
+      original.removeAttribute("href");
+      original.hidden = true;
+    }
     return node;
   }
 
