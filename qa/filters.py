@@ -26,9 +26,10 @@ class Filter:
     @classmethod
     def of(cls, doc_ids: object = (), source: object = None, date_from: object = None, date_to: object = None) -> "Filter":
         """A checked filter from request values (None means no condition)."""
-        if isinstance(doc_ids, str) or not isinstance(doc_ids, (list, tuple)) or not all(isinstance(i, str) for i in doc_ids):
+        doc_ids = () if doc_ids is None else doc_ids
+        if not isinstance(doc_ids, (list, tuple)) or not all(isinstance(i, str) for i in doc_ids):
             raise InvalidFilter("doc_ids must be a list of document ids")
-        if not isinstance(source or "", str):
+        if source is not None and not isinstance(source, str):
             raise InvalidFilter("source must be a string")
         return cls(tuple(doc_ids), source or "", _date(date_from, "from"), _date(date_to, "to"))
 

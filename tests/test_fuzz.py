@@ -3,6 +3,8 @@ number of cases per operation); no answer is a 5xx and every one matches the doc
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -11,6 +13,9 @@ from hypothesis import HealthCheck, given, settings
 OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /api/passages/{passage_id}", "GET /healthz", "POST /admin/reload",
               "POST /admin/rebuild", "PUT /admin/documents/{doc_id}", "DELETE /admin/documents/{doc_id}", "GET /admin/status"]
 CASES = 40  # per operation: about 10 s in all with the real model
+# Under CI the examples are derandomised (the same every run, so a landing never hangs on a new
+# draw); elsewhere every run draws new ones, which is how the bugs this test found were found.
+DERANDOMIZE = bool(os.environ.get("CI"))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def test_api_never_fails_and_keeps_its_contract(api_schema, label):
     seen: list[int] = []
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
     def check(case):  # type: ignore[no-untyped-def]
         response = case.call()
         seen.append(response.status_code)
@@ -50,7 +55,7 @@ def test_invalid_requests_get_a_json_4xx(api_schema, label):
     seen: list[int] = []
 
     @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
-    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
     def check(case):  # type: ignore[no-untyped-def]
         response = case.call()
         seen.append(response.status_code)

@@ -105,7 +105,7 @@ def filter_of(raw: object) -> Filter | None:
         return None
     if not isinstance(raw, dict):
         raise InvalidFilter('"filter" must be an object like {"doc_ids": [...], "source": "...", "from": "2020-01-01"}')
-    return Filter.of(raw.get("doc_ids") or (), raw.get("source"), raw.get("from"), raw.get("to"))
+    return Filter.of(raw.get("doc_ids"), raw.get("source"), raw.get("from"), raw.get("to"))
 
 
 def search_batch(searcher: Searcher, queries: object, k: object, where: Filter | None = None) -> dict:
