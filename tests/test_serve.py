@@ -71,11 +71,14 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         in_flight = [threading.Thread(target=lambda c=c: answers.append(post_big_batch(c))) for c in connections]
         for thread in in_flight:
             thread.start()
-        time.sleep(0.3)  # both sent: one is being answered, the other waits for its turn (~0.5 s each)
+        time.sleep(1.0)  # both sent and read: one is being answered, the other waits (~1 s each)
         server.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         for thread in in_flight:
             thread.join(60)
         assert [len(a["responses"]) for a in answers] == [32, 32]  # SIGTERM let both finish
+        late = [a for a in answers if a["received_at"] > signalled]
+        assert late and all(a["connection"] == "close" for a in late)  # in progress at SIGTERM: answered, then closed
         server.wait(30)
         with pytest.raises(OSError):  # and then nothing more is accepted
             get(f"http://127.0.0.1:{port}/healthz")
@@ -93,5 +96,5 @@ def post_big_batch(connection: http.client.HTTPConnection) -> dict:
     body = json.dumps({"queries": [question[:990] + str(i) for i in range(32)], "k": 50})
     connection.request("POST", "/api/search", body, {"Content-Type": "application/json"})
     response = connection.getresponse()
-    assert response.getheader("Connection") == "close"  # draining: no further request on it
-    return json.load(response)
+    answer = json.load(response)
+    return {**answer, "received_at": time.monotonic(), "connection": response.getheader("Connection")}
