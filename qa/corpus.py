@@ -7,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from . import storage
 from .documents import META_SUFFIX, SUFFIXES, file_hashes
@@ -29,10 +30,17 @@ def add_files(paths: list[Path], corpus_dir: Path) -> list[str]:
             raise CorpusError(f"{path}: no such file")
         if path.suffix.lower() not in SUFFIXES:
             raise CorpusError(f"{path}: not a document ({', '.join(sorted(SUFFIXES))})")
+        if path.name == HTTP_DOCUMENTS:
+            raise CorpusError(f"{path.name} holds the documents added over HTTP: give the file another name")
     corpus_dir.mkdir(parents=True, exist_ok=True)
     added = []
     for path in paths:
         shutil.copyfile(path, corpus_dir / path.name)
+        sidecar = path.with_name(path.name + META_SUFFIX)
+        if sidecar.is_file():
+            shutil.copyfile(sidecar, corpus_dir / sidecar.name)
+        else:  # a replaced file's old metadata must not stick to the new text
+            (corpus_dir / sidecar.name).unlink(missing_ok=True)
         added.append(path.name)
     return added
 
@@ -67,13 +75,17 @@ HTTP_DOCUMENTS = "http-documents.jsonl"  # documents added over HTTP, one JSON r
 MAX_ID_CHARS = 200
 
 
-def put_document(corpus_dir: Path, record: dict) -> bool:
+def put_document(corpus_dir: Path, record: dict, indexed_ids: Iterable[str] = ()) -> bool:
     """Add or replace a document given over HTTP (kept in the corpus folder's HTTP_DOCUMENTS file,
-    written atomically and fsynced before this returns). True when it replaced one."""
+    written atomically and fsynced before this returns). True when it replaced one.
+
+    An id that belongs to a file or to a record of another .jsonl file (`indexed_ids` are the
+    ids served now) is a Conflict: that document is changed in its file."""
     doc_id = record["id"]
-    if doc_id in _file_document_ids(corpus_dir):
-        raise Conflict(f"document {doc_id!r} comes from a file in the corpus folder: change that file instead")
     existing = _http_records(corpus_dir)
+    others = (set(indexed_ids) | _file_document_ids(corpus_dir)) - {r["id"] for r in existing}
+    if doc_id in others:
+        raise Conflict(f"document {doc_id!r} comes from a file in the corpus folder: change that file instead")
     records = [r for r in existing if r["id"] != doc_id]
     _write_http_records(corpus_dir, records + [record])
     return len(records) < len(existing)
@@ -123,4 +135,22 @@ def _write_http_records(corpus_dir: Path, records: list[dict]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    storage.fsync_path(corpus_dir)
+
+
+def backup(corpus_dir: Path, doc_id: str) -> dict[Path, bytes | None]:
+    """The files a change of `doc_id` may touch, as they are now (None: absent), for `restore`."""
+    paths = [corpus_dir / HTTP_DOCUMENTS]
+    if doc_id in _file_document_ids(corpus_dir):
+        paths += [corpus_dir / doc_id, corpus_dir / (doc_id + META_SUFFIX)]
+    return {p: p.read_bytes() if p.is_file() else None for p in paths}
+
+
+def restore(corpus_dir: Path, saved: dict[Path, bytes | None]) -> None:
+    """Put the files back as `backup` found them (after a change whose indexing failed)."""
+    for path, data in saved.items():
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(data)
     storage.fsync_path(corpus_dir)

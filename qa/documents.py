@@ -7,6 +7,7 @@ extracted from an .html file.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -111,7 +112,17 @@ def _sidecar(path: Path, source: str) -> dict[str, str]:
         raise CorpusError(f"{source}{META_SUFFIX}: not a JSON object ({e})") from None
     if not isinstance(meta, dict) or not all(isinstance(meta.get(k, ""), str) for k in ("source_url", "date")):
         raise CorpusError(f'{source}{META_SUFFIX}: expected {{"source_url": "...", "date": "YYYY-MM-DD"}}')
-    return {k: meta[k] for k in ("source_url", "date") if meta.get(k)}
+    return checked_meta({k: meta[k] for k in ("source_url", "date") if meta.get(k)}, f"{source}{META_SUFFIX}")
+
+
+def checked_meta(meta: dict[str, str], where: str) -> dict[str, str]:
+    """Metadata with its date checked (ISO, YYYY-MM-DD...), so that date filters compare rightly."""
+    if meta.get("date"):
+        try:
+            datetime.date.fromisoformat(meta["date"][:10])
+        except ValueError:
+            raise CorpusError(f"{where}: date {meta['date']!r} is not an ISO date like 2020-09-28") from None
+    return meta
 
 
 def read_jsonl(raw: str, source: str) -> Iterator[Document]:
@@ -130,6 +141,7 @@ def read_jsonl(raw: str, source: str) -> Iterator[Document]:
             raise CorpusError(f'{source}:{lineno}: a record needs an "id"')
         title = record.get("title") if isinstance(record.get("title"), str) else ""
         meta = {k: record[k] for k in ("source_url", "date") if isinstance(record.get(k), str) and record[k]}
+        meta = checked_meta(meta, f"{source}:{lineno}")
         yield Document(id=str(doc_id), title=title, text=record["text"], source=source, **meta)
 
 

@@ -81,7 +81,8 @@ def build_index(
     or changed documents are encoded); `full=True` encodes everything again."""
     started = time.perf_counter()
     previous = _previous_index(settings, embedder)
-    cache = EmbeddingCache() if full or previous is None else _embeddings_of(previous)
+    same_cleaning = previous is not None and previous.manifest.get("settings", {}).get("cleaning_rules") == cleaning.RULES_VERSION
+    cache = _embeddings_of(previous) if previous is not None and same_cleaning and not full else EmbeddingCache()
     if documents is None:
         docs = read_corpus(settings.corpus_dir, PROJECT_ROOT)
         hashes = file_hashes(settings.corpus_dir)

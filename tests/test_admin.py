@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 
 import pytest
 
+from qa.errors import StorageError
 from qa.index import build_index
 from qa.live import LiveSearcher
 from qa.search import Searcher
@@ -229,3 +231,27 @@ def test_concurrent_puts_lose_nothing(served):
     served_ids = set(live.searcher.index.documents)
     assert {f"doc-{i}" for i in range(8)} <= served_ids
     assert {f"doc-{i}" for i in range(8)} <= set(Searcher.open(settings, FakeEmbedder()).index.documents)
+
+
+def test_an_id_of_another_jsonl_record_is_a_conflict_and_changes_nothing(served):
+    settings, embedder, live, client = served
+    (settings.corpus_dir / "extra.jsonl").write_text(json.dumps({"id": "rec1", "title": "R", "text": "A record about zebras."}) + "\n")
+    assert admin(client, "POST", "/admin/rebuild").status_code == 200
+    assert_error(admin(client, "PUT", "/admin/documents/rec1", json=ZEBRA), 409, "conflict")
+    assert not (settings.corpus_dir / "http-documents.jsonl").exists()
+    assert admin(client, "PUT", "/admin/documents/fine", json=ZEBRA).status_code == 200
+
+
+def test_a_change_whose_indexing_fails_is_undone(served, monkeypatch):
+    settings, embedder, live, client = served
+    admin(client, "PUT", "/admin/documents/kept", json=ZEBRA)
+    before = (settings.corpus_dir / "http-documents.jsonl").read_bytes()
+
+    def full_disk():  # type: ignore[no-untyped-def]
+        raise StorageError("cannot write the index (No space left on device); the index being served is unchanged")
+
+    monkeypatch.setattr(live, "rebuild", full_disk)
+    assert_error(admin(client, "PUT", "/admin/documents/lost", json=ZEBRA), 500, "storage_error")
+    assert_error(admin(client, "DELETE", "/admin/documents/004_ac4458f6c11ac45b.txt"), 500, "storage_error")
+    assert (settings.corpus_dir / "http-documents.jsonl").read_bytes() == before
+    assert (settings.corpus_dir / "004_ac4458f6c11ac45b.txt").exists()

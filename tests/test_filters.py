@@ -87,9 +87,10 @@ def test_filters_over_http(dated):
     assert_error(client.post("/api/search", json={"q": "war", "filter": {"doc_ids": "x"}}), 400, "invalid_filter")
 
 
-def test_a_malformed_sidecar_is_a_corpus_error(tmp_path):
+@pytest.mark.parametrize("meta", ['{"date": 2020}', '{"date": "Sept 28, 2020"}', '{"date": "2020-9-28"}', "[1]"])
+def test_a_malformed_sidecar_is_a_corpus_error(tmp_path, meta):
     (tmp_path / "a.txt").write_text("A title\nSome prose about things.\n")
-    (tmp_path / "a.txt.meta.json").write_text('{"date": 2020}')
+    (tmp_path / "a.txt.meta.json").write_text(meta)
     with pytest.raises(CorpusError, match="meta.json"):
         read_corpus(tmp_path)
 

@@ -127,3 +127,27 @@ def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_setti
     sa, sb = Searcher(a, embedder, settings), Searcher(b, embedder, full)
     for question in questions:
         assert [h.passage.id for h in sa.search(question, 5).hits] == [h.passage.id for h in sb.search(question, 5).hits]
+
+
+def test_no_reuse_across_a_change_of_cleaning_rules(tmp_path, monkeypatch):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    first = CountingEmbedder()
+    build_index(settings, first)
+    monkeypatch.setattr("qa.cleaning.RULES_VERSION", "changed-for-the-test")
+    again = CountingEmbedder()
+    build_index(settings, again)
+    assert again.texts == first.texts  # everything encoded again under the new rules
+
+
+def test_add_refuses_the_http_documents_file_and_replaces_sidecars(cli, tmp_path):
+    special = tmp_path / "http-documents.jsonl"
+    special.write_text("")
+    result = cli("add", str(special))
+    assert result.exit_code == 1 and "holds the documents added over HTTP" in result.output
+    corpus = tmp_path / "corpus"
+    (corpus / "zebra.txt.meta.json").write_text('{"date": "2001-01-01"}')
+    new = tmp_path / "zebra.txt"
+    new.write_text("Zebra news\nA zebra crossing was painted.\n")
+    assert cli("add", str(new)).exit_code == 0
+    assert not (corpus / "zebra.txt.meta.json").exists()  # old metadata does not stick to new text

@@ -39,24 +39,39 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         authorize(live)
         record = document_record(doc_id, json_body(live.searcher.settings.max_json_depth))
         with live.changing:  # two writers must not interleave their read-modify-write of the corpus
-            replaced = corpus.put_document(live.searcher.settings.corpus_dir, record)
-            _, current = live.rebuild()
+            folder = live.searcher.settings.corpus_dir
+            saved = corpus.backup(folder, doc_id)
+            replaced = corpus.put_document(folder, record, live.searcher.index.documents)
+            current = rebuild_or_restore(live, saved)
         return jsonify(status="replaced" if replaced else "added", id=doc_id, index_version=current)
 
     @bp.delete("/admin/documents/<path:doc_id>")
     def delete_document(doc_id: str) -> Response:
         authorize(live)
         with live.changing:
-            corpus.delete_document(live.searcher.settings.corpus_dir, doc_id)
-            _, current = live.rebuild()
+            folder = live.searcher.settings.corpus_dir
+            saved = corpus.backup(folder, doc_id)
+            corpus.delete_document(folder, doc_id)
+            current = rebuild_or_restore(live, saved)
         return jsonify(status="removed", id=doc_id, index_version=current)
 
     @bp.get("/admin/status")
     def status() -> Response:
         authorize(live)
         settings = live.searcher.settings
-        state = corpus.status(settings.corpus_dir, settings.index_dir)
-        return jsonify({**dataclasses.asdict(state), "served_version": live.searcher.index.version})
+        state = dataclasses.asdict(corpus.status(settings.corpus_dir, settings.index_dir))
+        if state["index"]:  # the history lists only grow; the summary is what an operator reads
+            state["index"] = {k: v for k, v in state["index"].items() if k not in ("removed_documents", "retired_passages")}
+        return jsonify({**state, "served_version": live.searcher.index.version})
+
+
+def rebuild_or_restore(live: LiveSearcher, saved: dict) -> str:
+    """Index the change just written; if that fails, put the corpus files back and re-raise."""
+    try:
+        return live.rebuild()[1]
+    except BaseException:
+        corpus.restore(live.searcher.settings.corpus_dir, saved)
+        raise
 
 
 def document_record(doc_id: str, body: object) -> dict:
