@@ -37,9 +37,17 @@ class Document:
     source_url: str = ""  # where it was published, when known (record field or sidecar)
     date: str = ""  # publication date, ISO (YYYY-MM-DD...), when known
 
+    def ref(self) -> dict:
+        """The document without its text, as results and citations carry it."""
+        return {"id": self.id, "title": self.title, "source": self.source, "source_url": self.source_url, "date": self.date}
+
     def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "source": self.source, "source_url": self.source_url,
-                "date": self.date, "text": self.text}  # fmt: skip
+        return {**self.ref(), "text": self.text}
+
+
+def iso_date(value: str) -> str:
+    """The YYYY-MM-DD of an ISO date or date-time; ValueError for anything else."""
+    return datetime.date.fromisoformat(value[:10]).isoformat()
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -119,7 +127,7 @@ def checked_meta(meta: dict[str, str], where: str) -> dict[str, str]:
     """Metadata with its date checked (ISO, YYYY-MM-DD...), so that date filters compare rightly."""
     if meta.get("date"):
         try:
-            datetime.date.fromisoformat(meta["date"][:10])
+            iso_date(meta["date"])
         except ValueError:
             raise CorpusError(f"{where}: date {meta['date']!r} is not an ISO date like 2020-09-28") from None
     return meta

@@ -5,10 +5,9 @@ so a filtered search returns k results whenever k allowed passages exist."""
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 
-from .documents import Document
+from .documents import Document, iso_date
 from .errors import BadRequest
 
 
@@ -51,10 +50,8 @@ def _date(value: object, name: str) -> str:
     if value is None:
         return ""
     try:
-        return datetime.date.fromisoformat(str(value)[:10]).isoformat() if isinstance(value, str) else _bad(name)
+        if isinstance(value, str):
+            return iso_date(value)
     except ValueError:
-        return _bad(name)
-
-
-def _bad(name: str) -> str:
+        pass
     raise InvalidFilter(f"{name} must be a date like 2020-09-27")

@@ -81,8 +81,7 @@ def build_index(
     or changed documents are encoded); `full=True` encodes everything again."""
     started = time.perf_counter()
     previous = _previous_index(settings, embedder)
-    same_cleaning = previous is not None and previous.manifest.get("settings", {}).get("cleaning_rules") == cleaning.RULES_VERSION
-    cache = _embeddings_of(previous) if previous is not None and same_cleaning and not full else EmbeddingCache()
+    cache = EmbeddingCache() if full or previous is None else _embeddings_of(previous)
     if documents is None:
         docs = read_corpus(settings.corpus_dir, PROJECT_ROOT)
         hashes = file_hashes(settings.corpus_dir)
@@ -185,7 +184,10 @@ def _previous_index(settings: Settings, embedder: Embedder) -> Index | None:
 
 
 def _embeddings_of(previous: Index) -> EmbeddingCache:
-    """The previous build's vectors by the exact text that was embedded."""
+    """The previous build's vectors by the exact text that was embedded (none when the cleaning
+    rules have changed since: the texts it embedded can no longer be rebuilt)."""
+    if previous.manifest.get("settings", {}).get("cleaning_rules") != cleaning.RULES_VERSION:
+        return EmbeddingCache()
     titles = {d.id: d.title for d in previous.documents.values()}
     with_title = previous.manifest.get("settings", {}).get("embed_title", True)
     passage_texts = [embedding_text(p, titles[p.doc_id], with_title) for p in previous.passages]

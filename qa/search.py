@@ -50,8 +50,7 @@ class Hit:
             "score": round(self.score, 4),
             "passage_id": self.passage.id,
             "text": self.passage.text,
-            "document": {"id": self.document.id, "title": self.document.title, "source": self.document.source,
-                         "source_url": self.document.source_url, "date": self.document.date},  # fmt: skip
+            "document": self.document.ref(),
             "start": self.passage.start,
             "end": self.passage.end,
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
@@ -128,11 +127,12 @@ class Searcher:
         k = self.check_k(k)
         with self._lock:
             vectors = self.embedder.encode([normalize_for_embedding(q) for q in queries])
+        rows = self._allowed_rows(filter)
         encoded_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
         results = []
         for query, vector in zip(queries, vectors):
             began = time.perf_counter()
-            result = self._answer(query, vector, k, self._allowed_rows(filter))
+            result = self._answer(query, vector, k, rows)
             took = encoded_ms + (time.perf_counter() - began) * 1000
             results.append(dataclasses.replace(result, took_ms=took))
         return results
@@ -145,11 +145,11 @@ class Searcher:
         return np.array([row for row, p in enumerate(self.index.passages) if p.doc_id in allowed], dtype=np.int64)
 
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
+        if rows is not None and not len(rows):
+            return SearchResult(query=query, hits=[], abstained=True, confidence=0.0)
         signals = self.signals(query, vector)
         candidates = signals if rows is None else {name: signals[name][rows] for name in ranking.SIGNALS}
         row = (lambda r: r) if rows is None else (lambda r: int(rows[r]))
-        if rows is not None and not len(rows):
-            return SearchResult(query=query, hits=[], abstained=True, confidence=0.0)
         fused = ranking.fuse(candidates, ranking.WEIGHTS[self.settings.ranking])
         chosen = [(row(r), score) for r, score in ranking.diverse_top(
             fused,

@@ -46,10 +46,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def passage(passage_id: str) -> Response:
         """Check a citation by passage id: 200 with the passage, or 410 moved/gone, or 404."""
         passage, doc = live.searcher.passage(passage_id)
-        return jsonify(
-            passage_id=passage.id, text=passage.text, start=passage.start, end=passage.end,
-            document={"id": doc.id, "title": doc.title, "source": doc.source, "source_url": doc.source_url, "date": doc.date},
-        )  # fmt: skip
+        return jsonify(passage_id=passage.id, text=passage.text, start=passage.start, end=passage.end, document=doc.ref())
 
     @bp.get("/healthz")
     def healthz() -> Response:
