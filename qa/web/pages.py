@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
@@ -15,6 +16,7 @@ from .api import parse_k
 log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 5
+LISTED_DOCUMENTS = 8  # on the empty page; the rest are counted
 STRONG_MARGIN = 0.2  # a hit this far above the abstention threshold is cued as a close match
 
 
@@ -56,7 +58,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             result=result,
             error=error,
             examples=examples,
-            documents=list(searcher.index.documents.values()),
+            documents=list(itertools.islice(searcher.index.documents.values(), LISTED_DOCUMENTS)),
             manifest=searcher.index.manifest,
             cue=cue,
             cues_json=json.dumps(cues),
