@@ -78,10 +78,10 @@ def read_corpus(corpus_dir: Path, source_root: Path | None = None) -> list[Docum
     """All documents of a corpus folder. `source` is shown relative to `source_root` when inside it."""
     docs: list[Document] = []
     for path in corpus_files(corpus_dir):
-        docs.extend(read_file(path, corpus_dir, _display_path(path, source_root)))
+        docs.extend(read_file(path, corpus_dir, display_path(path, source_root)))
     if not docs:
         raise CorpusError(f"no documents (.txt, .md, .html, .jsonl) in {corpus_dir}")
-    check_unique_ids(docs)
+    check_unique_ids((d.id, d.source) for d in docs)
     return docs
 
 
@@ -169,19 +169,19 @@ def documents_from(items: Iterable[Document | dict]) -> list[Document]:
         docs.append(item)
     if not docs:
         raise CorpusError("no documents given")
-    check_unique_ids(docs)
+    check_unique_ids((d.id, d.source) for d in docs)
     return docs
 
 
-def check_unique_ids(docs: list[Document]) -> None:
+def check_unique_ids(ids_and_sources: Iterable[tuple[str, str]]) -> None:
     seen: dict[str, str] = {}
-    for d in docs:
-        if d.id in seen:
-            raise CorpusError(f"duplicate document id {d.id!r} (in {seen[d.id]} and {d.source})")
-        seen[d.id] = d.source
+    for doc_id, source in ids_and_sources:
+        if doc_id in seen:
+            raise CorpusError(f"duplicate document id {doc_id!r} (in {seen[doc_id]} and {source})")
+        seen[doc_id] = source
 
 
-def _display_path(path: Path, root: Path | None) -> str:
+def display_path(path: Path, root: Path | None) -> str:
     if root is not None:
         try:
             return path.resolve().relative_to(root.resolve()).as_posix()

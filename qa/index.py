@@ -3,6 +3,10 @@
 Passage vectors are unit length, so FAISS inner product is cosine similarity. Each distinct
 sentence is embedded too, so the answering sentence of a hit is found without encoding
 anything at query time. Two BM25 indexes (passages, sentences) sit beside the vectors.
+
+On disk an index is a set of immutable segments (`segments`) and a manifest whose catalog
+lists, in corpus order, each document's segment and rows. Loading puts the rows together in
+catalog order, so an index built in steps is identical to one built in one go.
 """
 
 from __future__ import annotations
@@ -11,26 +15,31 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 import faiss
 import numpy as np
 
-from . import cleaning, lexical, storage
+from . import cleaning, lexical, segments, storage
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
-from .documents import Document, documents_from, file_hashes, read_corpus
+from .documents import (
+    META_SUFFIX, Document, check_unique_ids, corpus_files, display_path, documents_from, file_hashes, read_file,
+)  # fmt: skip
 from .embedder import Embedder
 from .errors import CorpusError, IndexMismatchError, QAError
-from .lexical import Lexical
+from .lexical import Lexical, Tokens
 from .passages import Passage, passages_of
 from .reuse import EmbeddingCache
+from .segments import Segment, Span
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+MAX_SEGMENTS = 8  # more are merged (see _merge_plan)
 BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title")
 IN_MEMORY = "<documents given in memory>"
@@ -77,65 +86,69 @@ def build_index(
 ) -> Path:
     """Build from `documents` (or the configured corpus folder) into `settings.index_dir`.
 
-    Vectors of texts the current build already embedded with this model are reused (only new
-    or changed documents are encoded); `full=True` encodes everything again."""
+    Only new or changed documents are read, split and encoded: the others stay in the segments
+    of the build being served (see `segments`). `full=True` encodes everything again into one
+    segment. Returns the build folder (the served one, unchanged, when nothing changed)."""
     started = time.perf_counter()
-    previous = _previous_index(settings, embedder)
-    cache = EmbeddingCache() if full or previous is None else _embeddings_of(previous)
-    if documents is None:
-        docs = read_corpus(settings.corpus_dir, PROJECT_ROOT)
-        hashes = file_hashes(settings.corpus_dir)
-    else:
-        docs = documents_from(documents)
-        hashes = {IN_MEMORY: documents_digest(docs)}
-    passages = passages_of(
-        docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences
-    )
+    before = Previous.read(settings.index_dir)
+    same = before is not None and not full and before.compatible(embedder.name, settings)
+    kept = before.catalog if same else {}  # type: ignore[union-attr]
+    listing, hashes, files = _listing(settings, documents, kept, before.files if same else {})  # type: ignore[union-attr]
+    new_docs = [d for d in listing if isinstance(d, Document)]
+    staying = {d for d in listing if isinstance(d, str)}
+    leaving = {i: e for i, e in before.catalog.items() if i not in staying} if before else {}
+    old = _old_rows(before, leaving, with_vectors=same) if before else OldRows()
+    cache = EmbeddingCache(old.vectors)
+    fresh = _segment(settings, embedder, new_docs, cache, progress)
+    catalog: dict[str, dict | None] = {d if isinstance(d, str) else d.id: kept.get(d) if isinstance(d, str) else None for d in listing}  # fmt: skip
+    segment_rows = {s["name"]: s for s in before.segments} if same else {}  # type: ignore[union-attr]
+    keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None])
+    if same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files:  # type: ignore[union-attr]
+        return before.folder  # type: ignore[union-attr]  # nothing changed
+    pieces = [(fresh, span) for span in fresh.spans()]
+    for name in merge:
+        segment = segments.read(before.folder, name)  # type: ignore[union-attr]
+        pieces += [(segment, Span.of(e)) for e in catalog.values() if e is not None and e["segment"] == name]
+    new_name = f"seg-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    written = segments.assemble(pieces) if pieces else None
+    for doc, span in zip(written.documents, written.spans()) if written else ():
+        was = catalog[doc.id]
+        digest, file = (was["digest"], was["file"]) if was else (document_digest(doc), files[doc.id])
+        catalog[doc.id] = _entry(new_name, digest, file, doc.source, span)
+    segment_list = [s for name, s in segment_rows.items() if name in keep]
+    if written is not None:
+        segment_list.append({"name": new_name, "documents": len(written.documents),
+                             "passages": len(written.passages), "sentences": len(written.sentence_vectors)})  # fmt: skip
+    passages = sum(e["passages"][1] - e["passages"][0] for e in catalog.values())
     if not passages:
         raise CorpusError("the documents contain no prose to index")
-    titles = {d.id: d.title for d in docs}
-    texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
-    sentence_texts, sentence_rows = _distinct_sentences(passages)
-
-    def report(stage: str) -> Callable[[int, int], None] | None:
-        return (lambda done, total: progress(stage, done, total)) if progress else None
-
-    lexical = Lexical.build([f"{titles[p.doc_id]}. {p.text}" for p in passages], BM25_K1, BM25_B)
-    sentence_lexical = Lexical.build(sentence_texts, BM25_K1, BM25_B)
-    vectors = cache.encode(embedder, texts, settings.batch_size, report("passages"))
-    sentence_vectors = cache.encode(embedder, sentence_texts, settings.batch_size, report("sentences"))
+    sentences = sum(e["sentences"][1] - e["sentences"][0] for e in catalog.values())
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": embedder.name,
         "dimension": embedder.dimension,
-        "documents": len(docs),
-        "passages": len(passages),
-        "sentences": len(sentence_texts),
+        "documents": len(catalog),
+        "passages": passages,
+        "sentences": sentences,
         "settings": build_settings(settings),
         "corpus_files": hashes,
-        "index_version": _content_version(embedder.name, passages, settings),
+        "index_version": _content_version(embedder.name, settings, catalog),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - started, 2),
-        "reused_vectors": cache.reused,
-        "removed_documents": _removed_documents(previous, {d.id for d in docs}),
-        "retired_passages": _retired_passages(previous, {p.id for p in passages}),
+        "encoded_texts": cache.encoded,
+        "reused_vectors": passages + sentences - cache.encoded,
+        "segments": segment_list,
+        "catalog": catalog,
+        "removed_documents": _removed_documents(before, set(catalog)),
+        "retired_passages": _retired_passages(before, old.passage_ids, {p.id for p in fresh.passages}),
+        "checksums": {f: before.checksums[f] for name in keep for f in segments.files(name)} if before else {},
     }
 
     def write(folder: Path) -> dict:
-        flat = faiss.IndexFlatIP(embedder.dimension)
-        flat.add(vectors)
-        try:
-            faiss.write_index(flat, str(folder / "vectors.faiss"))
-        except RuntimeError as e:  # faiss reports a failed write (a full disk) this way
-            raise OSError(f"writing vectors.faiss failed: {str(e).strip().splitlines()[-1]}") from e
-        np.save(folder / "sentences.npy", sentence_vectors)
-        lexical.save(folder, "bm25-passages")
-        sentence_lexical.save(folder, "bm25-sentences")
-        _write_jsonl(folder / "documents.jsonl", (d.to_dict() for d in docs))
-        _write_jsonl(
-            folder / "passages.jsonl",
-            ({**asdict(p), "sentence_rows": rows} for p, rows in zip(passages, sentence_rows)),
-        )
+        for name in keep:
+            segments.link(before.folder, folder, name)  # type: ignore[union-attr]
+        if written is not None:
+            segments.write(folder, new_name, written)
         return manifest
 
     return storage.write_build(settings.index_dir, write)
@@ -157,61 +170,197 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         )
     storage.verify_checksums(build, manifest)
     try:
-        vectors = faiss.read_index(str(build / "vectors.faiss"))
-        sentence_vectors = np.load(build / "sentences.npy")
-        documents = {d["id"]: Document(**d) for d in _read_jsonl(build / "documents.jsonl")}
-        records = list(_read_jsonl(build / "passages.jsonl"))
-        lexical = Lexical.load(build, "bm25-passages")
-        sentence_lexical = Lexical.load(build, "bm25-sentences")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build`") from None
-    rows = [r.pop("sentence_rows") for r in records]
-    passages = [Passage(**{**r, "sentences": tuple(map(tuple, r["sentences"]))}) for r in records]
-    sizes = (vectors.ntotal, lexical.size, sentence_lexical.size, len(sentence_vectors))
-    if sizes != (len(passages), len(passages), len(sentence_vectors), manifest.get("sentences")) or (
-        vectors.d != manifest.get("dimension")
-    ):
-        raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build`")
-    return Index(manifest, documents, passages, rows, vectors, sentence_vectors, lexical, sentence_lexical)
+        parts = {s["name"]: segments.read(build, s["name"]) for s in manifest["segments"]}
+        whole = segments.assemble([(parts[e["segment"]], Span.of(e)) for e in manifest["catalog"].values()])
+        vectors = faiss.IndexFlatIP(manifest["dimension"])
+        vectors.add(whole.vectors)
+        passage_bm25 = Lexical.of_tokens(whole.passage_tokens, BM25_K1, BM25_B)
+        sentence_bm25 = Lexical.of_tokens(whole.sentence_tokens, BM25_K1, BM25_B)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
+        raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build --full`") from None
+    counts = (len(whole.passages), vectors.ntotal, passage_bm25.size, len(whole.sentence_vectors), sentence_bm25.size)
+    if counts != (manifest.get("passages"),) * 3 + (manifest.get("sentences"),) * 2:
+        raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
+    documents = {d.id: d for d in whole.documents}
+    return Index(manifest, documents, whole.passages, whole.sentence_rows, vectors, whole.sentence_vectors, passage_bm25, sentence_bm25)
 
 
-def _previous_index(settings: Settings, embedder: Embedder) -> Index | None:
-    """The build being served, if it loads and was made with this model."""
-    try:
-        return load_index(settings.index_dir, model=embedder.name)
-    except QAError:
-        return None
-
-
-def _embeddings_of(previous: Index) -> EmbeddingCache:
-    """The previous build's vectors by the exact text that was embedded (none when the cleaning
-    rules have changed since: the texts it embedded can no longer be rebuilt)."""
-    if previous.manifest.get("settings", {}).get("cleaning_rules") != cleaning.RULES_VERSION:
-        return EmbeddingCache()
-    titles = {d.id: d.title for d in previous.documents.values()}
-    with_title = previous.manifest.get("settings", {}).get("embed_title", True)
-    passage_texts = [embedding_text(p, titles[p.doc_id], with_title) for p in previous.passages]
-    sentence_texts, _ = _distinct_sentences(previous.passages)
-    passage_vectors = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
-    return EmbeddingCache({**dict(zip(sentence_texts, previous.sentence_vectors)), **dict(zip(passage_texts, passage_vectors))})
-
-
-def _removed_documents(previous: Index | None, current: set[str]) -> dict[str, str]:
-    """Ids that were indexed once and are not now, with when they went (for 410 Gone)."""
-    if previous is None:
+def _removed_documents(before: Previous | None, current: set[str]) -> dict[str, str]:
+    """Ids that were indexed once and are not now, with when they went (for 410 Gone). The
+    history is kept across rebuilds of any kind (a new model, --full)."""
+    if before is None:
         return {}
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    gone = {**previous.manifest.get("removed_documents", {}), **{i: now for i in set(previous.documents) - current}}
+    gone = {**{i: now for i in set(before.catalog) - current}, **before.manifest.get("removed_documents", {})}
     return {doc_id: when for doc_id, when in sorted(gone.items()) if doc_id not in current}
 
 
-def _retired_passages(previous: Index | None, current: set[str]) -> dict[str, str]:
+def _retired_passages(before: Previous | None, leaving: dict[str, str], current: set[str]) -> dict[str, str]:
     """Passage ids that were served once and are not now, with their document (so an old citation
-    can be told apart from an unknown one)."""
-    if previous is None:
+    can be told apart from an unknown one). `leaving`: the passages of documents that changed or
+    went in this build; those of unchanged documents keep their ids."""
+    if before is None:
         return {}
-    retired = {**previous.manifest.get("retired_passages", {}), **{p.id: p.doc_id for p in previous.passages}}
+    retired = {**before.manifest.get("retired_passages", {}), **leaving}
     return {pid: doc for pid, doc in sorted(retired.items()) if pid not in current}
+
+
+@dataclass
+class Previous:
+    """What a build needs to know of the build being served: its manifest, not its data."""
+
+    folder: Path
+    manifest: dict
+
+    @classmethod
+    def read(cls, index_dir: Path) -> "Previous | None":
+        try:
+            folder = storage.current_build(index_dir)
+            return cls(folder, storage.read_manifest(folder))
+        except QAError:
+            return None
+
+    @property
+    def format(self) -> object:
+        return self.manifest.get("format_version")
+
+    def compatible(self, model: str, settings: Settings) -> bool:
+        """Its segments can be kept: same format, model, passage settings and cleaning rules."""
+        m = self.manifest
+        return (self.format, m.get("model"), m.get("settings")) == (FORMAT_VERSION, model, build_settings(settings))
+
+    @property
+    def catalog(self) -> dict[str, dict]:
+        return self.manifest.get("catalog", {}) if self.format == FORMAT_VERSION else {}
+
+    @property
+    def segments(self) -> list[dict]:
+        return self.manifest.get("segments", []) if self.format == FORMAT_VERSION else []
+
+    @property
+    def files(self) -> dict[str, str]:
+        return self.manifest.get("corpus_files", {})
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return self.manifest.get("checksums", {})
+
+
+@dataclass
+class OldRows:
+    """The passages of documents that leave the index (changed or removed): their ids, for
+    `retired_passages`, and their vectors by embedded text, to reuse what did not change."""
+
+    passage_ids: dict[str, str] = field(default_factory=dict)  # passage id -> document id
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _old_rows(before: Previous, dropped: dict[str, dict], with_vectors: bool) -> OldRows:
+    out = OldRows()
+    with_title = before.manifest.get("settings", {}).get("embed_title", True)
+    by_segment: dict[str, list[dict]] = {}
+    for entry in dropped.values():
+        by_segment.setdefault(entry["segment"], []).append(entry)
+    for name, entries in by_segment.items():
+        spans = [Span.of(e) for e in entries]
+        docs, passages, vectors, sentence_vectors = segments.read_some(before.folder, name, spans)
+        for doc, ps, pv, sv in zip(docs, passages, vectors, sentence_vectors):
+            out.passage_ids.update((p.id, doc.id) for p in ps)
+            if not with_vectors:
+                continue
+            out.vectors.update(zip(_distinct_sentences(ps)[0], sv))
+            out.vectors.update(zip((embedding_text(p, doc.title, with_title) for p in ps), pv))
+    return out
+
+
+def _listing(
+    settings: Settings, documents: Iterable[Document | dict] | None, kept: dict[str, dict], files_before: dict[str, str]
+) -> tuple[list[Document | str], dict[str, str], dict[str, str]]:
+    """The documents to index, in corpus order: a `Document` to split and encode, or the id of an
+    unchanged one that stays where it is. Files whose hash (and sidecar's) did not change are
+    not even read. Also returns the corpus's file hashes (recorded in the manifest) and the file
+    of each document to index."""
+    if documents is not None:
+        docs = documents_from(documents)
+        listing = [d.id if kept.get(d.id, {}).get("digest") == document_digest(d) else d for d in docs]
+        return listing, {IN_MEMORY: documents_digest(docs)}, {d.id: "" for d in docs}
+    hashes = file_hashes(settings.corpus_dir)
+    by_file: dict[str, list[str]] = {}
+    for doc_id, entry in kept.items():
+        by_file.setdefault(entry["file"], []).append(doc_id)
+    listing: list[Document | str] = []
+    found: list[tuple[str, str]] = []
+    files: dict[str, str] = {}  # the file each document to index came from
+    for path in corpus_files(settings.corpus_dir):
+        rel = path.relative_to(settings.corpus_dir).as_posix()
+        source = display_path(path, PROJECT_ROOT)
+        ids = by_file.get(rel, [])
+        unchanged = all(hashes.get(n) == files_before.get(n) for n in (rel, rel + META_SUFFIX)) and all(
+            kept[i]["source"] == source for i in ids
+        )
+        if unchanged and rel in files_before:
+            listing += ids
+            found += [(i, source) for i in ids]
+            continue
+        for doc in read_file(path, settings.corpus_dir, source):
+            same = kept.get(doc.id, {}).get("digest") == document_digest(doc)
+            listing.append(doc.id if same else doc)
+            found.append((doc.id, source))
+            files[doc.id] = rel
+    if not listing:
+        raise CorpusError(f"no documents (.txt, .md, .html, .jsonl) in {settings.corpus_dir}")
+    check_unique_ids(found)
+    return listing, hashes, files
+
+
+def _segment(
+    settings: Settings, embedder: Embedder, docs: list[Document], cache: EmbeddingCache, progress: Progress | None
+) -> Segment:
+    """Split, encode and tokenise these documents (vectors in `cache` are not encoded again)."""
+    passages = passages_of(
+        docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences
+    )
+    titles = {d.id: d.title for d in docs}
+    texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
+    sentence_texts, sentence_rows = _distinct_sentences(passages)
+
+    def report(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(stage, done, total)) if progress else None
+
+    return Segment(
+        documents=docs,
+        passages=passages,
+        sentence_rows=sentence_rows,
+        vectors=cache.encode(embedder, texts, settings.batch_size, report("passages")),
+        sentence_vectors=cache.encode(embedder, sentence_texts, settings.batch_size, report("sentences")),
+        passage_tokens=Tokens.of([f"{titles[p.doc_id]}. {p.text}" for p in passages]),
+        sentence_tokens=Tokens.of(sentence_texts),
+    )
+
+
+def _merge_plan(segment_rows: dict[str, dict], entries: list[dict]) -> tuple[list[str], list[str]]:
+    """Which kept segments stay as they are and which are merged into the new one: those with
+    fewer than half their documents still live, then the smallest while there are more than
+    MAX_SEGMENTS (so the merged ones grow geometrically and each row is copied only a few times)."""
+    live: dict[str, int] = {}
+    for entry in entries:
+        live[entry["segment"]] = live.get(entry["segment"], 0) + 1
+    keep = sorted((n for n in segment_rows if live.get(n)), key=lambda n: segment_rows[n]["passages"])
+    merge = [n for n in keep if live[n] * 2 < segment_rows[n]["documents"]]
+    keep = [n for n in keep if n not in merge]
+    while keep and len(keep) + 1 > MAX_SEGMENTS:
+        merge.append(keep.pop(0))
+    return keep, merge
+
+
+def _entry(segment: str, digest: str, file: str, source: str, span: Span) -> dict:
+    return {"segment": segment, "digest": digest, "file": file, "source": source, "row": span.row,
+            "passages": list(span.passages), "sentences": list(span.sentences)}  # fmt: skip
+
+
+def document_digest(doc: Document) -> str:
+    """What decides whether a document changed: its text, title and metadata."""
+    return hashlib.sha256(json.dumps(doc.to_dict(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def documents_digest(docs: list[Document]) -> str:
@@ -260,20 +409,9 @@ def _distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[i
     return texts, rows
 
 
-def _content_version(model: str, passages: list[Passage], settings: Settings) -> str:
+def _content_version(model: str, settings: Settings, catalog: dict[str, dict]) -> str:
+    """Names the served content: the same documents, model and settings give the same version."""
     h = hashlib.sha256(f"{FORMAT_VERSION}\0{model}\0{json.dumps(build_settings(settings))}".encode())
-    for p in passages:
-        h.update(p.id.encode())
+    for doc_id, entry in catalog.items():
+        h.update(f"{doc_id}\0{entry['digest']}\n".encode())
     return h.hexdigest()[:12]
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> Iterable[dict]:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)

@@ -17,6 +17,7 @@ class EmbeddingCache:
     def __init__(self, vectors: Mapping[str, np.ndarray] | None = None) -> None:
         self.vectors = dict(vectors or {})
         self.reused = 0
+        self.encoded = 0  # texts this cache had to encode
 
     def encode(
         self,
@@ -29,6 +30,7 @@ class EmbeddingCache:
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         if missing:
             self.vectors.update(zip(missing, embedder.encode(missing, batch_size, progress)))
+            self.encoded += len(missing)
         elif progress:
             progress(len(texts), len(texts))
         self.reused += len(texts) - len(missing)

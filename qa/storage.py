@@ -3,8 +3,9 @@
     index/
       CURRENT                 name of the build being served (replaced atomically)
       build-20261122T101500.123456789/
-        manifest.json         format version, model, counts, settings, corpus and file checksums
-        vectors.faiss  sentences.npy  passages.jsonl  documents.jsonl
+        manifest.json         format version, model, counts, settings, catalog, file checksums
+        seg-….vectors.npy  seg-….passages.jsonl  …   the files of its segments (see segments.py);
+                              a kept segment's files are hard links to the earlier build's
 
 A build is written into a hidden temporary folder, fsynced, renamed into place, and only then
 is CURRENT switched (write, fsync, rename, fsync the folder). A crash at any moment leaves the
@@ -60,7 +61,8 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 
 def write_build(index_dir: Path, write_files: Callable[[Path], dict]) -> Path:
-    """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest.
+    """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest (with
+    the checksums of any files it linked from an earlier build already in it).
 
     A failure to write (a full disk, permissions) is a `StorageError`; the served index is unchanged."""
     try:
@@ -85,7 +87,10 @@ def _write_folder(index_dir: Path, write_files: Callable[[Path], dict]) -> str:
     tmp.mkdir()
     try:
         manifest = write_files(tmp)
-        manifest["checksums"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST}
+        known = manifest.get("checksums", {})  # of files linked from an earlier build
+        manifest["checksums"] = {
+            p.name: known.get(p.name) or sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         for p in tmp.iterdir():
             fsync_path(p)

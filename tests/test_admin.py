@@ -74,7 +74,9 @@ def test_a_damaged_build_is_refused_and_the_old_index_kept(served):
     before = top(client, "Who was the Russian co-chair of the OSCE Minsk Group?")
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted.\n")
     build_index(settings, embedder)
-    vectors = current_build(settings.index_dir) / "vectors.faiss"
+    build = current_build(settings.index_dir)
+    newest = json.loads((build / "manifest.json").read_text())["segments"][-1]["name"]
+    vectors = build / f"{newest}.vectors.npy"  # the new segment's: the older ones are shared with the served build
     data = bytearray(vectors.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit
     vectors.write_bytes(bytes(data))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import storage
+from qa import segments, storage
 from qa.errors import IndexMismatchError, IndexMissingError, StorageError
 from qa.index import FORMAT_VERSION, build_index, load_index, stale_reason
 from qa.search import Searcher
@@ -37,12 +37,14 @@ def test_build_then_load_round_trip(tmp_path, fake_embedder):
 
 def test_rebuilding_an_unchanged_corpus_keeps_passage_ids_and_version(tmp_path, fake_embedder):
     settings = fake_settings(tmp_path)
-    build_index(settings, fake_embedder)
+    served = build_index(settings, fake_embedder)
     first = load_index(settings.index_dir)
-    build_index(settings, fake_embedder)
+    assert build_index(settings, fake_embedder) == served  # nothing changed: nothing written
+    build_index(settings, fake_embedder, full=True)
     second = load_index(settings.index_dir)
     assert [p.id for p in first.passages] == [p.id for p in second.passages]
     assert first.version == second.version
+    build_index(settings, fake_embedder, full=True)
     assert len(list(settings.index_dir.glob("build-*"))) == 2  # the served build and the previous one
 
 
@@ -69,11 +71,11 @@ def test_index_of_another_format_is_refused(tmp_path, fake_embedder):
         load_index(settings.index_dir)
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy"])
-def test_missing_or_damaged_files_are_detected(tmp_path, fake_embedder, name):
+@pytest.mark.parametrize("part", segments.PARTS)
+def test_missing_or_damaged_files_are_detected(tmp_path, fake_embedder, part):
     settings = fake_settings(tmp_path)
     build_index(settings, fake_embedder)
-    path = current(settings) / name
+    (path,) = current(settings).glob(f"seg-*.{part}")
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -111,9 +113,9 @@ def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embed
     def broken_save(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("qa.index.np.save", broken_save)
+    monkeypatch.setattr("qa.segments.np.save", broken_save)
     with pytest.raises(StorageError, match="No space left on device.*the index being served is unchanged"):
-        build_index(settings, fake_embedder)
+        build_index(settings, fake_embedder, full=True)
     assert current(settings) == before
     assert not list(settings.index_dir.glob(".tmp-*"))
     load_index(settings.index_dir)
@@ -149,20 +151,6 @@ def test_documents_without_prose_are_a_corpus_error(tmp_path, fake_embedder):
 
     with pytest.raises(CorpusError, match="no prose"):
         build_index(fake_settings(tmp_path), fake_embedder, documents=[{"id": "x", "text": "| a | b |\n---|---|\n"}])
-
-
-def test_a_failed_vector_write_is_a_storage_error(tmp_path, fake_embedder, monkeypatch):
-    settings = fake_settings(tmp_path)
-    build_index(settings, fake_embedder)
-    before = current(settings)
-
-    def full_disk(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("Error in faiss::FileIOWriter: write error: No space left on device")
-
-    monkeypatch.setattr("qa.index.faiss.write_index", full_disk)
-    with pytest.raises(StorageError, match="No space left on device"):
-        build_index(settings, fake_embedder)
-    assert current(settings) == before and not list(settings.index_dir.glob(".tmp-*"))
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""BM25 through bm25s: stemming, stopwords, folding, and a save/load round trip."""
+"""BM25 through bm25s: stemming, stopwords, folding, and stored tokens that score as the texts do."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from qa.lexical import Lexical, tokenize
+from qa.lexical import Lexical, Tokens, tokenize
 
 TEXTS = ["The drones were attacking the convoy.", "A ceasefire was signed in Moscow.", "Nothing here at all."]
 
@@ -27,9 +27,16 @@ def test_non_breaking_spaces_and_ligatures_do_not_hide_words():
     assert int(np.argmax(bm25.scores("final peace"))) == 0 and bm25.scores("final peace")[0] > 0
 
 
-def test_save_and_load_give_the_same_scores(tmp_path):
-    bm25 = Lexical.build(TEXTS, 0.9, 0.4)
-    bm25.save(tmp_path, "bm25-test")
-    loaded = Lexical.load(tmp_path, "bm25-test")
-    assert loaded.size == 3
-    assert np.allclose(loaded.scores("ceasefire in Moscow"), bm25.scores("ceasefire in Moscow"))
+def test_tokens_saved_taken_and_joined_give_the_scores_of_the_texts_themselves(tmp_path):
+    """An index keeps tokens per segment; BM25 made from a selection of them scores as if built
+    from those texts directly (same idf, same lengths)."""
+    first, second = Tokens.of(TEXTS[:2]), Tokens.of(TEXTS[2:] + ["nothing here"])
+    second.save(tmp_path / "t.npz")
+    joined = Tokens.concat([first, Tokens.load(tmp_path / "t.npz")])
+    assert len(joined) == 4
+    picked = joined.take(np.array([2, 0, 1]))  # drops the last text, reorders the rest
+    texts = [TEXTS[2], TEXTS[0], TEXTS[1]]
+    for question in ("ceasefire in Moscow", "Lachin corridor", "unknownword"):
+        expected = Lexical.build(texts, 0.9, 0.4).scores(question)
+        assert np.allclose(Lexical.of_tokens(picked, 0.9, 0.4).scores(question), expected)
+    assert Lexical.build(texts, 0.9, 0.4).scores("ceasefire in Moscow").max() > 0

@@ -1,0 +1,206 @@
+"""Segments: the immutable parts an index is made of.
+
+A segment holds some documents with their passages, passage and sentence vectors, and BM25
+tokens, in files named `<segment>.<part>`. It is written once and never changed: a build
+hard-links the files of the segments it keeps into its own folder and writes one new segment
+for the documents that are new or changed (plus the live rows of segments it merges), so the
+work of a build follows what changed, not the size of the corpus.
+
+Which rows of which segment serve a document is said by the manifest's catalog; a document that
+changed or went is simply no longer listed there, and its old rows are dropped when their
+segment is next merged.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+
+from .documents import Document
+from .lexical import Tokens
+from .passages import Passage
+
+PARTS = ("documents.jsonl", "passages.jsonl", "vectors.npy", "sentences.npy", "passage-tokens.npz", "sentence-tokens.npz")
+
+
+class Span(NamedTuple):
+    """Where one document's rows are in its segment: its line in documents.jsonl, then the
+    [start, end) rows of its passages and of its sentences (each document's are contiguous)."""
+
+    row: int
+    passages: tuple[int, int]
+    sentences: tuple[int, int]
+
+    @classmethod
+    def of(cls, entry: dict) -> "Span":
+        return cls(entry["row"], tuple(entry["passages"]), tuple(entry["sentences"]))  # type: ignore[arg-type]
+
+
+@dataclass
+class Segment:
+    documents: list[Document]
+    passages: list[Passage]
+    sentence_rows: list[list[int]]  # per passage: rows of `sentence_vectors`
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    passage_tokens: Tokens  # of the title-prefixed passages, rows as in `passages`
+    sentence_tokens: Tokens  # rows as in `sentence_vectors`
+
+    def spans(self) -> list[Span]:
+        """Each document's rows, in document order."""
+        bounds: dict[str, list[int]] = {}
+        for row, (p, sentences) in enumerate(zip(self.passages, self.sentence_rows)):
+            b = bounds.setdefault(p.doc_id, [row, row + 1, -1, -1])
+            b[1] = row + 1
+            if sentences:
+                b[2] = sentences[0] if b[2] < 0 else min(b[2], sentences[0])
+                b[3] = max(b[3], sentences[-1] + 1)
+        spans, p_end, s_end = [], 0, 0
+        for row, doc in enumerate(self.documents):
+            p0, p1, s0, s1 = bounds.get(doc.id, [p_end, p_end, s_end, s_end])
+            s0, s1 = (s_end, s_end) if s0 < 0 else (s0, s1)
+            spans.append(Span(row, (p0, p1), (s0, s1)))
+            p_end, s_end = p1, s1
+        return spans
+
+
+def files(name: str) -> list[str]:
+    return [f"{name}.{part}" for part in PARTS]
+
+
+def write(folder: Path, name: str, segment: Segment) -> None:
+    base = folder / name
+    _write_jsonl(Path(f"{base}.documents.jsonl"), (d.to_dict() for d in segment.documents))
+    _write_jsonl(
+        Path(f"{base}.passages.jsonl"),
+        ({**asdict(p), "sentence_rows": rows} for p, rows in zip(segment.passages, segment.sentence_rows)),
+    )
+    np.save(f"{base}.vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
+    np.save(f"{base}.sentences.npy", np.ascontiguousarray(segment.sentence_vectors, dtype=np.float32))
+    segment.passage_tokens.save(Path(f"{base}.passage-tokens.npz"))
+    segment.sentence_tokens.save(Path(f"{base}.sentence-tokens.npz"))
+
+
+def link(source: Path, folder: Path, name: str) -> None:
+    """Put a kept segment's files in a new build folder: hard links (nothing copied), or copies
+    where the file system has no hard links."""
+    for file in files(name):
+        try:
+            os.link(source / file, folder / file)
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                raise
+            shutil.copyfile(source / file, folder / file)
+
+
+def read(folder: Path, name: str) -> Segment:
+    """A whole segment; its vectors are memory-mapped (read as they are used)."""
+    base = folder / name
+    documents = [Document(**d) for d in _read_jsonl(Path(f"{base}.documents.jsonl"))]
+    records = list(_read_jsonl(Path(f"{base}.passages.jsonl")))
+    rows = [r.pop("sentence_rows") for r in records]
+    return Segment(
+        documents,
+        [_passage(r) for r in records],
+        rows,
+        np.load(f"{base}.vectors.npy", mmap_mode="r"),
+        np.load(f"{base}.sentences.npy", mmap_mode="r"),
+        Tokens.load(Path(f"{base}.passage-tokens.npz")),
+        Tokens.load(Path(f"{base}.sentence-tokens.npz")),
+    )
+
+
+def read_some(folder: Path, name: str, spans: Sequence[Span]) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray]]:
+    """Only these documents of a segment: each one's document, passages, passage vectors and
+    sentence vectors (the lines of other documents are skipped unparsed)."""
+    base = folder / name
+    documents = _lines(Path(f"{base}.documents.jsonl"), [(s.row, s.row + 1) for s in spans])
+    passages = _lines(Path(f"{base}.passages.jsonl"), [s.passages for s in spans])
+    vectors = np.load(f"{base}.vectors.npy", mmap_mode="r")
+    sentences = np.load(f"{base}.sentences.npy", mmap_mode="r")
+    return (
+        [Document(**d[0]) for d in documents],
+        [[_passage({k: v for k, v in r.items() if k != "sentence_rows"}) for r in rs] for rs in passages],
+        [np.array(vectors[slice(*s.passages)]) for s in spans],
+        [np.array(sentences[slice(*s.sentences)]) for s in spans],
+    )
+
+
+def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
+    """One segment of these documents (each given by its segment and span), in this order."""
+    segments = list({id(seg): seg for seg, _ in pieces}.values())
+    p_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.passages) for s in segments]).tolist()))
+    s_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.sentence_vectors) for s in segments]).tolist()))
+    p_rows = _ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])
+    s_rows = _ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])
+    new_sentence = np.full(sum(len(s.sentence_vectors) for s in segments), -1, dtype=np.int64)
+    new_sentence[s_rows] = np.arange(len(s_rows))
+    passages, sentence_rows = [], []
+    for seg, span in pieces:
+        base = s_base[id(seg)]
+        for row in range(*span.passages):
+            passages.append(seg.passages[row])
+            sentence_rows.append(new_sentence[np.asarray(seg.sentence_rows[row], dtype=np.int64) + base].tolist())
+    dimension = segments[0].vectors.shape[1] if segments else 0
+    return Segment(
+        documents=[seg.documents[span.row] for seg, span in pieces],
+        passages=passages,
+        sentence_rows=sentence_rows,
+        vectors=_take([s.vectors for s in segments], p_rows, dimension),
+        sentence_vectors=_take([s.sentence_vectors for s in segments], s_rows, dimension),
+        passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(p_rows),
+        sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(s_rows),
+    )
+
+
+def _ranges(bounds: Iterable[tuple[int, int]]) -> np.ndarray:
+    parts = [np.arange(a, z, dtype=np.int64) for a, z in bounds]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _take(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:
+    if not arrays:
+        return np.zeros((0, dimension), dtype=np.float32)
+    whole = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    return np.ascontiguousarray(whole[rows], dtype=np.float32)
+
+
+def _passage(record: dict) -> Passage:
+    return Passage(**{**record, "sentences": tuple(map(tuple, record["sentences"]))})
+
+
+def _lines(path: Path, ranges: list[tuple[int, int]]) -> list[list[dict]]:
+    """The JSON records on these [start, end) lines of a file, parsing no other line."""
+    order = sorted(range(len(ranges)), key=lambda i: ranges[i])
+    out: list[list[dict]] = [[] for _ in ranges]
+    with open(path, encoding="utf-8") as f:
+        at = 0
+        for i in order:
+            start, end = ranges[i]
+            if start < at:  # overlapping ranges do not happen; read again to stay correct
+                f.seek(0)
+                at = 0
+            lines = list(islice(f, start - at, end - at))
+            out[i] = [json.loads(line) for line in lines]
+            at = end
+    return out
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> Iterable[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
