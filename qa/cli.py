@@ -225,11 +225,11 @@ def evaluate(
     if docs is not None:
         index = index or PROJECT_ROOT / ".eval-cache" / data.name
     settings = Settings.load(index_dir=index)
-    embedder = load_embedder(settings)
     if stale_reason(settings, docs):
         click.echo(f"building the index for {data.name} in {settings.index_dir} ...", err=True)
-        run_build(settings, embedder, docs)
-    searcher = Searcher.open(settings, embedder)
+        run_build(settings, None, docs)
+    searcher = Searcher.open(settings)  # questions go through the encoder a server would use (QA_QUERY_ENCODER)
+    click.echo(f"question encoder: {type(searcher.embedder).__name__}", err=True)
     if tune:
         return print_tuning(searcher, data, split)
     reports = evaluation.compare(searcher, data, split, chosen, progress_bars("asking"))

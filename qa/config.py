@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "QA_"
 RANKING_MODES = ("hybrid", "dense", "bm25")
+QUERY_ENCODERS = ("auto", "onnx", "torch")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -60,6 +61,9 @@ class Settings:
     threads: int = _setting(64, "Request threads of the production (waitress) server.")
     drain_seconds: float = _setting(20.0, "On SIGTERM, how long `qa serve` lets requests in progress finish.")
     torch_threads: int = _setting(1, "Threads torch uses to encode questions (0: one per core); builds use every core.")
+    query_encoder: str = _setting(
+        "auto", "Question encoder: auto (ONNX int8 where the build checked it against torch, else torch), onnx or torch."
+    )
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -98,6 +102,8 @@ class Settings:
             raise ConfigError("need 1 <= default_k <= max_k")
         if self.ranking not in RANKING_MODES:
             raise ConfigError(f"ranking must be one of {', '.join(RANKING_MODES)}, not {self.ranking!r}")
+        if self.query_encoder not in QUERY_ENCODERS:
+            raise ConfigError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, not {self.query_encoder!r}")
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,

@@ -65,10 +65,15 @@ def status(corpus_dir: Path, index_dir: Path) -> Status:
     indexed = manifest.get("corpus_files", {})
     return Status(
         manifest,
-        added=sorted(set(corpus) - set(indexed)),
-        changed=sorted(name for name in set(corpus) & set(indexed) if corpus[name] != indexed[name]),
-        removed=sorted(set(indexed) - set(corpus)),
+        added=_labels(set(corpus) - set(indexed)),
+        changed=_labels(name for name in set(corpus) & set(indexed) if corpus[name] != indexed[name]),
+        removed=_labels(set(indexed) - set(corpus)),
     )
+
+
+def _labels(names: Iterable[str]) -> list[str]:
+    """File names as `qa status` shows them: a sidecar as its document's metadata."""
+    return sorted(f"{n.removesuffix(META_SUFFIX)} (metadata)" if n.endswith(META_SUFFIX) else n for n in names)
 
 
 HTTP_DOCUMENTS = "http-documents.jsonl"  # documents added over HTTP, one JSON record a line, ids kept exactly

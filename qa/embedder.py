@@ -82,6 +82,33 @@ class SentenceTransformerEmbedder:
         return out
 
 
+    def export_onnx(self, folder: Path, probe: Sequence[str]) -> dict:
+        """Export this model as an int8 ONNX question encoder into `folder` (see onnx_encoder)."""
+        from .onnx_encoder import export
+
+        return export(self._model, folder, probe)
+
+
+def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Path, manifest: dict) -> Embedder:
+    """The encoder for questions to an index: its checked ONNX int8 export when `choice` is auto
+    or onnx and the build made one, else the torch model. With auto, an ONNX encoder that cannot
+    be opened (onnxruntime missing, file damaged) falls back to torch with a warning."""
+    entry = manifest.get("query_encoder") or {}
+    if choice != "torch" and entry.get("backend") == "onnx-int8":
+        from .onnx_encoder import OnnxEmbedder
+
+        folder = index_dir / "encoders" / entry["folder"]
+        try:
+            return OnnxEmbedder(folder, model, entry.get("max_tokens", 256), max(torch_threads, 0), entry.get("sha256", ""))
+        except (ModelError, OSError) as e:
+            if choice == "onnx":
+                raise ModelError(f"cannot open the ONNX question encoder ({e})") from None
+            log.warning("ONNX question encoder unusable (%s); questions use torch", e)
+    elif choice == "onnx":
+        raise ModelError(f"this index has no ONNX question encoder ({entry.get('why', 'built before there was one')})")
+    return SentenceTransformerEmbedder(model, torch_threads)
+
+
 def resolve_model_path(model: str) -> str:
     """A local folder for the model: the bundled package for the default, else the name as given."""
     if model in DEFAULT_ALIASES:

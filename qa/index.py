@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import faiss
 import numpy as np
 
-from . import cleaning, lexical, segments, storage
+from . import cleaning, lexical, onnx_encoder, segments, storage
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import (
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
 MAX_SEGMENTS = 8  # more are merged (see _merge_plan)
+ENCODERS = "encoders"  # beside the builds: exported question encoders, one per model
 BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title")
 IN_MEMORY = "<documents given in memory>"
@@ -103,8 +104,11 @@ def build_index(
     catalog: dict[str, dict | None] = {d if isinstance(d, str) else d.id: kept.get(d) if isinstance(d, str) else None for d in listing}  # fmt: skip
     segment_rows = {s["name"]: s for s in before.segments} if same else {}  # type: ignore[union-attr]
     keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None])
-    if same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files:  # type: ignore[union-attr]
-        return before.folder  # type: ignore[union-attr]  # nothing changed
+    probe = [p.text for p in fresh.passages[:: max(len(fresh.passages) // 64, 1)]]
+    encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe)
+    unchanged = same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files  # type: ignore[union-attr]
+    if unchanged and before.manifest.get("query_encoder") == encoder:  # type: ignore[union-attr]
+        return before.folder  # type: ignore[union-attr]
     pieces = [(fresh, span) for span in fresh.spans()]
     for name in merge:
         segment = segments.read(before.folder, name)  # type: ignore[union-attr]
@@ -137,6 +141,7 @@ def build_index(
         "build_seconds": round(time.perf_counter() - started, 2),
         "encoded_texts": cache.encoded,
         "reused_vectors": passages + sentences - cache.encoded,
+        "query_encoder": encoder,
         "segments": segment_list,
         "catalog": catalog,
         "removed_documents": _removed_documents(before, set(catalog)),

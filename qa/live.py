@@ -32,8 +32,9 @@ class LiveSearcher:
 
         with self.changing:
             searcher = self.searcher
+            encoder = searcher.passage_encoder()
             with searcher._lock:
-                build_index(searcher.settings, searcher.embedder)
+                build_index(searcher.settings, encoder)
             return self._swap()
 
     def reload(self) -> tuple[str, str]:

@@ -17,7 +17,8 @@ from . import ranking
 from .cleaning import normalize_for_embedding
 from .config import Settings
 from .documents import Document
-from .embedder import Embedder, SentenceTransformerEmbedder
+from .embedder import Embedder, SentenceTransformerEmbedder, question_encoder
+from .onnx_encoder import OnnxEmbedder
 from .filters import Filter
 from .errors import (
     DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery, PassageGone, PassageMoved, PassageNotFound,
@@ -92,19 +93,33 @@ class Searcher:
         self._sentences = ranking.SentenceMap.of(index.sentence_rows)
         self._passage_rows = {p.id: row for row, p in enumerate(index.passages)}
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
+        self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Searcher":
         settings = settings or Settings.load()
         index = load_index(Path(settings.index_dir), model=settings.model)
-        embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.torch_threads)
+        if embedder is None:
+            embedder = question_encoder(
+                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), index.manifest
+            )
         return cls(index, embedder, settings)
+
+    def passage_encoder(self) -> Embedder:
+        """The model that encodes passages for a rebuild: the torch model (loaded on first use when
+        questions are encoded by the ONNX export, so that passage vectors never change kind)."""
+        if not isinstance(self.embedder, OnnxEmbedder):
+            return self.embedder
+        with self._lock:
+            if self._models.get("passages") is None:
+                self._models["passages"] = SentenceTransformerEmbedder(self.settings.model, self.settings.torch_threads)
+            return self._models["passages"]
 
     def with_index(self, index: Index) -> "Searcher":
         """Another index searched with the same model, settings and lock (the model and the stemmer
         must never run in two threads at once, whichever index a request is answered from)."""
         other = Searcher(index, self.embedder, self.settings)
-        other._lock = self._lock
+        other._lock, other._models = self._lock, self._models
         return other
 
     def with_settings(self, **changes: object) -> "Searcher":

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.index import build_index, load_index
+from qa import segments
+from qa.index import MAX_SEGMENTS, build_index, load_index
 from qa.search import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -82,8 +83,10 @@ def test_add_remove_and_status(cli, tmp_path):
     hit = Searcher.open(settings, FakeEmbedder()).search("zebra crossing", 1).hits[0]
     assert hit.document.id == "zebra.md"
     (tmp_path / "corpus" / "004_ac4458f6c11ac45b.txt").write_text("September 2022\nChanged text about clashes.\n")
+    (tmp_path / "corpus" / "004_ac4458f6c11ac45b.txt.meta.json").write_text('{"date": "2022-09-14"}')
     status = cli("status").output
     assert "changed: 004_ac4458f6c11ac45b.txt" in status and "run `qa build`" in status
+    assert "new: 004_ac4458f6c11ac45b.txt (metadata)" in status
     result = cli("remove", "zebra.md")
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "corpus" / "zebra.md").exists()
@@ -151,3 +154,85 @@ def test_add_refuses_the_http_documents_file_and_replaces_sidecars(cli, tmp_path
     new.write_text("Zebra news\nA zebra crossing was painted.\n")
     assert cli("add", str(new)).exit_code == 0
     assert not (corpus / "zebra.txt.meta.json").exists()  # old metadata does not stick to new text
+
+
+def manifest_of(settings) -> dict:  # type: ignore[no-untyped-def]
+    return load_index(settings.index_dir).manifest
+
+
+def test_many_small_changes_keep_few_segments_and_still_equal_a_full_build(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    embedder = CountingEmbedder()
+    build_index(settings, embedder)
+    for n in range(2 * MAX_SEGMENTS):
+        (settings.corpus_dir / f"note-{n:02}.txt").write_text(f"Note {n}\nA zebra crossing number {n} was painted.\n")
+        if n % 5 == 4:  # now and then a change to an earlier note and a removal
+            (settings.corpus_dir / f"note-{n - 2:02}.txt").write_text(f"Note {n}\nThe crossing {n} was repainted.\n")
+            (settings.corpus_dir / f"note-{n - 3:02}.txt").unlink()
+        before = embedder.texts
+        build_index(settings, embedder)
+        assert embedder.texts - before <= 8  # one or two short notes, never the corpus again
+        assert len(manifest_of(settings)["segments"]) <= MAX_SEGMENTS
+    full_settings = settings.replace(index_dir=tmp_path / "full")
+    build_index(full_settings, FakeEmbedder(), full=True)
+    a, b = load_index(settings.index_dir), load_index(full_settings.index_dir)
+    assert a.passages == b.passages and a.documents == b.documents and a.version == b.version
+    assert a.sentence_rows == b.sentence_rows and np.array_equal(a.sentence_vectors, b.sentence_vectors)
+    sa, sb = Searcher(a, FakeEmbedder(), settings), Searcher(b, FakeEmbedder(), settings)
+    for question in QUESTIONS + ["crossing 12 repainted"]:
+        assert sa.search(question, 5).to_dict()["results"] == sb.search(question, 5).to_dict()["results"]
+    live_rows = sum(s["passages"] for s in a.manifest["segments"])
+    assert live_rows < 1.5 * a.manifest["passages"]  # dead rows are dropped as segments merge
+
+
+def test_a_build_reads_only_changed_files_and_links_the_kept_segment(tmp_path, monkeypatch):
+    import qa.index
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    first = build_index(settings, FakeEmbedder())
+    read = []
+    real_read_file = qa.index.read_file
+    monkeypatch.setattr("qa.index.read_file", lambda path, *rest: read.append(path.name) or real_read_file(path, *rest))
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the border.\n")
+    second = build_index(settings, FakeEmbedder())
+    assert read == ["zebra.txt"]
+    (base,) = manifest_of(settings)["segments"][:1]
+    for name in segments.files(base["name"]):
+        assert (first / name).stat().st_ino == (second / name).stat().st_ino  # a hard link, not a copy
+    assert build_index(settings, FakeEmbedder()) == second and read == ["zebra.txt"]  # nothing changed
+
+
+class OtherModel(FakeEmbedder):
+    name = "fake-hash-256-other"
+
+
+def test_removal_history_survives_a_change_of_model(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    build_index(settings, FakeEmbedder())
+    first = load_index(settings.index_dir)
+    lavrov = [p.id for p in first.passages if p.doc_id == "003_d560007ba48ee34c.txt"]
+    (settings.corpus_dir / "003_d560007ba48ee34c.txt").unlink()
+    build_index(settings, FakeEmbedder())
+    (settings.corpus_dir / "000_abdca20c2aa4f4be.txt").unlink()  # gone in the same build as the model changes
+    other = settings.replace(model=OtherModel.name)
+    build_index(other, OtherModel())
+    manifest = manifest_of(other)
+    assert manifest["model"] == OtherModel.name and manifest["encoded_texts"] > 0
+    assert {"003_d560007ba48ee34c.txt", "000_abdca20c2aa4f4be.txt"} <= set(manifest["removed_documents"])
+    assert all(manifest["retired_passages"][pid] == "003_d560007ba48ee34c.txt" for pid in lavrov)
+    assert any(doc == "000_abdca20c2aa4f4be.txt" for doc in manifest["retired_passages"].values())
+
+
+def test_a_mostly_deleted_segment_is_merged_away(tmp_path):
+    settings = fake_settings(tmp_path)
+    docs = [{"id": f"d{n}", "title": f"Doc {n}", "text": f"Document {n} tells of crossing number {n}."} for n in range(10)]
+    build_index(settings, FakeEmbedder(), documents=docs)
+    embedder = CountingEmbedder()
+    build_index(settings, embedder, documents=docs[:4] + [{"id": "new", "title": "Zebras", "text": "A new one about zebras."}])
+    manifest = manifest_of(settings)
+    assert [s["documents"] for s in manifest["segments"]] == [5]  # 4 of 10 live: copied into the new one
+    assert embedder.texts == 2  # only the new document's passage and sentence were encoded
+    assert Searcher.open(settings, FakeEmbedder()).search("crossing number 3", 1).hits[0].document.id == "d3"

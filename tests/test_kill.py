@@ -2,7 +2,9 @@
 
 The child process runs the build code of `qa build` (`qa.cli.run_build`) with the fast fake
 embedder, so that each try takes about a second and the kill lands anywhere from reading the
-corpus to writing, fsyncing, renaming and switching CURRENT.
+corpus to writing, fsyncing, renaming and switching CURRENT. Tries alternate between a full
+build and an incremental one after a change of a document's metadata (a new segment beside
+hard links to the kept one); neither changes which passages answer.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from qa.config import Settings
 settings = Settings.load(env={}, corpus_dir=sys.argv[1], index_dir=sys.argv[2], model=FakeEmbedder.name)
 print("ready", flush=True)
 started = time.perf_counter()
-run_build(settings, FakeEmbedder())
+run_build(settings, FakeEmbedder(), full=sys.argv[3] == "full")
 print(f"built {time.perf_counter() - started:.3f}", flush=True)
 """
 
@@ -41,9 +43,9 @@ def answers(settings) -> list[list[str]]:  # type: ignore[no-untyped-def]
     return [[hit.passage.id for hit in searcher.search(q, 5).hits] for q in QUESTIONS]
 
 
-def start_build(settings) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+def start_build(settings, mode: str = "full") -> subprocess.Popen:  # type: ignore[no-untyped-def]
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir)],
+        [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir), mode],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert child.stdout and child.stdout.readline().strip() == "ready"
@@ -55,6 +57,7 @@ def test_sigkill_during_build_never_damages_the_served_index(tmp_path):
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     build_index(settings, FakeEmbedder())
     expected = answers(settings)
+    sidecar = settings.corpus_dir / "002_97eb6d87a007548f.txt.meta.json"
     child = start_build(settings)
     build_seconds = float(child.communicate(timeout=60)[0].split()[-1])
 
@@ -63,7 +66,10 @@ def test_sigkill_during_build_never_damages_the_served_index(tmp_path):
     deadline = time.monotonic() + BUDGET_S
     for attempt in range(KILLS):
         assert time.monotonic() < deadline, f"only {attempt} kills within {BUDGET_S} s"
-        child = start_build(settings)
+        mode = "full" if attempt % 2 else "incremental"
+        if mode == "incremental":
+            sidecar.write_text(f'{{"date": "2020-09-{attempt % 28 + 1:02}"}}')
+        child = start_build(settings, mode)
         time.sleep(rng.uniform(0, build_seconds * 1.2))
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=30)  # reaps it and closes its pipe
