@@ -104,7 +104,8 @@ def build_index(
     catalog: dict[str, dict | None] = {d if isinstance(d, str) else d.id: kept.get(d) if isinstance(d, str) else None for d in listing}  # fmt: skip
     segment_rows = {s["name"]: s for s in before.segments} if same else {}  # type: ignore[union-attr]
     keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None])
-    probe = [p.text for p in fresh.passages[:: max(len(fresh.passages) // 64, 1)]]
+    sentences = _distinct_sentences(fresh.passages[:200])[0]
+    probe = sentences[:: max(len(sentences) // 64, 1)]  # question-length texts of this corpus
     encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe)
     unchanged = same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files  # type: ignore[union-attr]
     if unchanged and before.manifest.get("query_encoder") == encoder:  # type: ignore[union-attr]

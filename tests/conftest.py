@@ -83,7 +83,8 @@ def real_embedder_for(settings: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def real_searcher(real_settings: Settings) -> Searcher:
-    return Searcher.open(real_settings, real_embedder_for(real_settings))
+    """What `qa serve` opens: questions through the build's checked ONNX int8 encoder."""
+    return Searcher.open(real_settings)
 
 
 @pytest.fixture(scope="session")

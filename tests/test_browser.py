@@ -35,7 +35,7 @@ if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip(reason, allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -81,6 +81,13 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 def wait_for(driver, css: str):  # type: ignore[no-untyped-def]
     return WebDriverWait(driver, WAIT).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def summary_shows(driver, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the results summary holds `text` (it is re-rendered as answers arrive)."""
+    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: text in d.find_element(By.CSS_SELECTOR, ".summary").text
+    )
 
 
 def shot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
@@ -133,16 +140,16 @@ def test_example_question_back_and_forward_stay_on_the_page(browser, site):
     first = example.text
     example.click()
     wait_for(browser, ".hit")
-    assert browser.find_element(By.CSS_SELECTOR, ".summary").text.startswith("5 passages for “" + first)
+    summary_shows(browser, "5 passages for “" + first)
     second = "Who was the Russian co-chair of the OSCE Minsk Group?"
     ask(browser, second)
-    WebDriverWait(browser, WAIT).until(lambda d: second in d.find_element(By.CSS_SELECTOR, ".summary").text)
+    summary_shows(browser, second)
     browser.back()
-    WebDriverWait(browser, WAIT).until(lambda d: first in d.find_element(By.CSS_SELECTOR, ".summary").text)
+    summary_shows(browser, first)
     assert browser.find_element(By.ID, "q").get_attribute("value") == first
     assert browser.title == first + " · Ask the documents"
     browser.forward()
-    WebDriverWait(browser, WAIT).until(lambda d: second in d.find_element(By.CSS_SELECTOR, ".summary").text)
+    summary_shows(browser, second)
     assert browser.execute_script("return window.samePage") is True  # all from history, no reload
     browser.find_element(By.CSS_SELECTOR, ".skip").send_keys(Keys.ENTER)  # the skip link: a #fragment
     assert browser.current_url.endswith("#main")

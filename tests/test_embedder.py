@@ -1,12 +1,19 @@
-"""Loading models offline: the bundled default, and clear errors for anything missing."""
+"""Loading models offline: the bundled default, its ONNX int8 question encoder, and clear errors."""
 
 from __future__ import annotations
+
+import json
+import shutil
 
 import numpy as np
 import pytest
 
+from qa.config import PROJECT_ROOT
 from qa.embedder import resolve_model_path
 from qa.errors import ModelError
+from qa.index import build_index, load_index
+from qa.onnx_encoder import MIN_COSINE, MODEL_FILE, OnnxEmbedder
+from qa.search import Searcher
 
 from .conftest import real_embedder_for
 
@@ -35,3 +42,63 @@ def test_an_unknown_model_fails_at_once_without_the_network():
 def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
     with pytest.raises(ModelError, match="not a sentence-transformers model folder"):
         resolve_model_path(str(tmp_path))
+
+
+SEED = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+
+
+def seed_questions() -> list[str]:
+    return [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
+
+
+def test_the_build_exports_a_checked_onnx_question_encoder_that_serving_uses(real_settings, real_searcher):
+    entry = real_searcher.index.manifest["query_encoder"]
+    assert entry["backend"] == "onnx-int8" and entry["texts"] > 50
+    assert entry["question_min_cosine"] >= MIN_COSINE and entry["text_p5_cosine"] >= MIN_COSINE
+    assert isinstance(real_searcher.embedder, OnnxEmbedder)
+    torch = real_embedder_for(real_settings)
+    questions = seed_questions()
+    onnx_vectors, torch_vectors = real_searcher.embedder.encode(questions), torch.encode(questions)
+    assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
+    assert (np.sum(onnx_vectors * torch_vectors, axis=1) >= MIN_COSINE).all()
+    # a question gets the same vector in a batch of others as alone
+    alone = np.stack([real_searcher.embedder.encode([q])[0] for q in questions[:4]])
+    assert np.array_equal(real_searcher.embedder.encode(questions[:4]), alone)
+    with_torch = Searcher(real_searcher.index, torch, real_settings)
+    same_top = sum(
+        real_searcher.search(q, 1).hits[0].passage.id == with_torch.search(q, 1).hits[0].passage.id for q in questions
+    )
+    assert same_top >= len(questions) - 1
+
+
+def test_the_question_encoder_can_be_chosen_and_falls_back_to_torch(real_settings, tmp_path, caplog):
+    from qa.embedder import SentenceTransformerEmbedder
+
+    torch_searcher = Searcher.open(real_settings.replace(query_encoder="torch"))
+    assert isinstance(torch_searcher.embedder, SentenceTransformerEmbedder)
+    shutil.copytree(real_settings.index_dir, tmp_path / "index")
+    settings = real_settings.replace(index_dir=tmp_path / "index")
+    (model,) = (tmp_path / "index" / "encoders").glob(f"*/{MODEL_FILE}")
+    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")  # damaged
+    assert isinstance(Searcher.open(settings).embedder, SentenceTransformerEmbedder)
+    assert "ONNX question encoder unusable" in caplog.text
+    with pytest.raises(ModelError, match="damaged"):
+        Searcher.open(settings.replace(query_encoder="onnx"))
+
+
+def test_onnx_is_refused_for_an_index_without_it(tmp_path):
+    from .conftest import FakeEmbedder, fake_settings
+
+    settings = fake_settings(tmp_path)
+    build_index(settings, FakeEmbedder())
+    assert load_index(settings.index_dir).manifest["query_encoder"]["backend"] == "torch"
+    with pytest.raises(ModelError, match="no ONNX question encoder"):
+        Searcher.open(settings.replace(query_encoder="onnx"))
+
+
+def test_a_rebuild_encodes_passages_with_torch_even_when_questions_use_onnx(real_searcher):
+    from qa.embedder import SentenceTransformerEmbedder
+
+    encoder = real_searcher.passage_encoder()
+    assert isinstance(encoder, SentenceTransformerEmbedder)
+    assert real_searcher.with_index(real_searcher.index).passage_encoder() is encoder  # loaded once

@@ -39,6 +39,7 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     shutil.copy(CORPUS / "004_ac4458f6c11ac45b.txt", corpus)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env["QA_QUERY_ENCODER"] = "torch"  # slow enough (~1 s a batch) to be caught in progress by SIGTERM
     command = [sys.executable, "-m", "qa", "serve", "--port", str(port), "--corpus", str(corpus), "--index", str(tmp_path / "index")]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
