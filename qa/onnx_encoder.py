@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -149,6 +150,7 @@ def export(model, folder: Path, probe: Sequence[str]) -> dict:  # type: ignore[n
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
+    started = time.perf_counter()
     tmp = folder.with_name(f".tmp-{folder.name}-{uuid.uuid4().hex[:6]}")
     tmp.mkdir(parents=True)
     try:
@@ -188,6 +190,7 @@ def export(model, folder: Path, probe: Sequence[str]) -> dict:  # type: ignore[n
             "questions": len(questions), "question_min_cosine": round(float(cosine["questions"].min()), 4),
             "texts": len(texts), "text_p5_cosine": round(float(np.percentile(cosine["texts"], 5)), 4),
             "text_min_cosine": round(float(cosine["texts"].min()), 4),
+            "export_seconds": round(time.perf_counter() - started, 1),
         }  # fmt: skip
         (tmp / CHECK_FILE).write_text(json.dumps(check) + "\n")
         if folder.exists():
