@@ -61,6 +61,12 @@ class Settings:
     threads: int = _setting(64, "Request threads of the production (waitress) server.")
     drain_seconds: float = _setting(20.0, "On SIGTERM, how long `qa serve` lets requests in progress finish.")
     torch_threads: int = _setting(1, "Threads torch uses to encode questions (0: one per core); builds use every core.")
+    ann_min_passages: int = _setting(
+        50_000,
+        "From this many passages, a search ranks candidates (HNSW and BM25) instead of every passage; "
+        "segments this large get an HNSW graph when built.",
+    )
+    ann_ef_search: int = _setting(128, "HNSW search breadth (efSearch): larger finds more of the true nearest, slower.")
     query_encoder: str = _setting(
         "auto", "Question encoder: auto (ONNX int8 where the build checked it against torch, else torch), onnx or torch."
     )
@@ -107,7 +113,7 @@ class Settings:
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
-               self.max_json_depth, self.max_inflight) < 1 or self.proxy_hops < 0:  # fmt: skip
+               self.max_json_depth, self.max_inflight, self.ann_min_passages, self.ann_ef_search) < 1 or self.proxy_hops < 0:  # fmt: skip
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod

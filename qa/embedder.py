@@ -72,13 +72,14 @@ class SentenceTransformerEmbedder:
         few = 0 < self.torch_threads and len(texts) <= self.FEW
         self._torch.set_num_threads(self.torch_threads if few else self._all_threads)
         step = max(batch_size * 8, 1)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # batches of like length: less padding
         for start in range(0, len(texts), step):
-            chunk = list(texts[start : start + step])
-            out[start : start + len(chunk)] = self._model.encode(
-                chunk, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+            rows = order[start : start + step]
+            out[rows] = self._model.encode(
+                [texts[i] for i in rows], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
             )
             if progress:
-                progress(start + len(chunk), len(texts))
+                progress(start + len(rows), len(texts))
         return out
 
 

@@ -35,6 +35,7 @@ from .lexical import Lexical, Tokens
 from .passages import Passage, passages_of
 from .reuse import EmbeddingCache
 from .segments import Segment, Span
+from .vector_search import Nearest
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Index:
     sentence_vectors: np.ndarray
     lexical: Lexical  # BM25 over title-prefixed passages, rows as in `passages`
     sentence_lexical: Lexical  # BM25 over the distinct sentences, rows as in `sentence_vectors`
+    nearest: Nearest  # the best passages by cosine without scoring all (HNSW in large segments)
 
     @property
     def version(self) -> str:
@@ -147,14 +149,14 @@ def build_index(
         "catalog": catalog,
         "removed_documents": _removed_documents(before, set(catalog)),
         "retired_passages": _retired_passages(before, old.passage_ids, {p.id for p in fresh.passages}),
-        "checksums": {f: before.checksums[f] for name in keep for f in segments.files(name)} if before else {},
+        "checksums": {f: before.checksums[f] for name in keep for f in segments.files(before.folder, name)} if before else {},
     }
 
     def write(folder: Path) -> dict:
         for name in keep:
             segments.link(before.folder, folder, name)  # type: ignore[union-attr]
         if written is not None:
-            segments.write(folder, new_name, written)
+            segments.write(folder, new_name, written, graph=len(written.passages) >= settings.ann_min_passages)
         return manifest
 
     return storage.write_build(settings.index_dir, write)
@@ -180,6 +182,9 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         whole = segments.assemble([(parts[e["segment"]], Span.of(e)) for e in manifest["catalog"].values()])
         vectors = faiss.IndexFlatIP(manifest["dimension"])
         vectors.add(whole.vectors)
+        graphs = [(seg.graph, rows) for seg, rows in whole.sources if seg.graph is not None]
+        exact = [rows[rows >= 0] for seg, rows in whole.sources if seg.graph is None]
+        nearest = Nearest(whole.vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
         passage_bm25 = Lexical.of_tokens(whole.passage_tokens, BM25_K1, BM25_B)
         sentence_bm25 = Lexical.of_tokens(whole.sentence_tokens, BM25_K1, BM25_B)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
@@ -188,7 +193,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     if counts != (manifest.get("passages"),) * 3 + (manifest.get("sentences"),) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
     documents = {d.id: d for d in whole.documents}
-    return Index(manifest, documents, whole.passages, whole.sentence_rows, vectors, whole.sentence_vectors, passage_bm25, sentence_bm25)
+    return Index(manifest, documents, whole.passages, whole.sentence_rows, vectors, whole.sentence_vectors, passage_bm25, sentence_bm25, nearest)
 
 
 def _removed_documents(before: Previous | None, current: set[str]) -> dict[str, str]:

@@ -45,6 +45,16 @@ class SentenceMap:
         """Per passage, the highest score among its sentences."""
         return np.maximum.reduceat(sentence_scores[self.rows], self.starts)
 
+    def of_passages(self, passages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence rows of these passages, passage after passage, and where each passage's
+        begin (for `np.maximum.reduceat`)."""
+        ends = np.append(self.starts[1:], len(self.rows))
+        begin, lengths = self.starts[passages], ends[passages] - self.starts[passages]
+        offsets = np.zeros(len(passages), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        flat = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(begin - offsets, lengths)
+        return self.rows[flat], offsets
+
 
 def sentence_weights(mode: str) -> dict[str, float]:
     """How the answering sentence inside a passage is chosen: its own dense and BM25 scores."""

@@ -91,6 +91,9 @@ class Searcher:
         self.settings = settings
         self._passage_vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
         self._sentences = ranking.SentenceMap.of(index.sentence_rows)
+        self._passage_of_sentence = np.zeros(len(index.sentence_vectors), dtype=np.int64)  # (one of them, if shared)
+        lengths = np.diff(np.append(self._sentences.starts, len(self._sentences.rows)))
+        self._passage_of_sentence[self._sentences.rows] = np.repeat(np.arange(len(index.passages)), lengths)
         self._passage_rows = {p.id: row for row, p in enumerate(index.passages)}
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
         self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
@@ -162,7 +165,10 @@ class Searcher:
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         if rows is not None and not len(rows):
             return SearchResult(query=query, hits=[], abstained=True, confidence=0.0)
-        signals = self.signals(query, vector)
+        if rows is None and len(self.index.passages) >= self.settings.ann_min_passages:
+            rows, signals = self._candidate_signals(query, vector)
+        else:
+            signals = self.signals(query, vector)
         candidates = signals if rows is None else {name: signals[name][rows] for name in ranking.SIGNALS}
         row = (lambda r: r) if rows is None else (lambda r: int(rows[r]))
         fused = ranking.fuse(candidates, ranking.WEIGHTS[self.settings.ranking])
@@ -174,7 +180,7 @@ class Searcher:
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )]  # fmt: skip
-        sentence_scores = ranking.fuse(signals, ranking.sentence_weights(self.settings.ranking))
+        sentence_scores = self._sentence_scores(signals)
         hits = [self._hit(rank, score, row, signals, sentence_scores) for rank, (row, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
         return SearchResult(
@@ -240,6 +246,43 @@ class Searcher:
             "sentence_bm25": sentence_bm25,
         }
 
+    def _candidate_signals(self, query: str, q: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """For a large index: the passages worth ranking (the best by cosine from the HNSW graphs,
+        by BM25, and those holding the best sentences by BM25, MIN_POOL of each) and their signals,
+        normalised over these candidates only. Arrays are full-size; other rows hold -inf."""
+        with self._lock:  # the stemmer must not run in two threads at once
+            passage_bm25 = self.index.lexical.scores(query)
+            sentence_bm25 = self.index.sentence_lexical.scores(query)
+        best_sentences = _top(sentence_bm25, MIN_POOL)
+        rows = np.unique(np.concatenate([
+            self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search),
+            _top(passage_bm25, MIN_POOL),
+            self._passage_of_sentence[best_sentences],
+        ]))  # fmt: skip
+        sentences, starts = self._sentences.of_passages(rows)
+        sentence_dense = np.full(len(self.index.sentence_vectors), -np.inf, dtype=np.float32)
+        sentence_dense[sentences] = self.index.sentence_vectors[sentences] @ q
+        dense = np.full(len(self.index.passages), -np.inf, dtype=np.float32)
+        dense[rows] = self._passage_vectors[rows] @ q
+        dense_sentence, bm25_sentence = np.full_like(dense, -np.inf), np.full_like(dense, -np.inf)
+        dense_sentence[rows] = np.maximum.reduceat(sentence_dense[sentences], starts)
+        bm25_sentence[rows] = np.maximum.reduceat(sentence_bm25[sentences], starts)
+        return rows, {
+            "dense": dense, "dense_sentence": dense_sentence, "bm25": passage_bm25, "bm25_sentence": bm25_sentence,
+            "sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25, "sentences": sentences,
+        }  # fmt: skip
+
+    def _sentence_scores(self, signals: dict[str, np.ndarray]) -> np.ndarray:
+        """How well each sentence answers (to pick a hit's highlight): over all sentences, or over
+        the candidates' sentences only (`signals["sentences"]`; -inf elsewhere)."""
+        weights = ranking.sentence_weights(self.settings.ranking)
+        if "sentences" not in signals:
+            return ranking.fuse(signals, weights)
+        rows = signals["sentences"]
+        scores = np.full(len(self.index.sentence_vectors), -np.inf)
+        scores[rows] = ranking.fuse({name: signals[name][rows] for name in weights}, weights)
+        return scores
+
     def _hit(
         self, rank: int, score: float, row: int, signals: dict[str, np.ndarray], sentence_scores: np.ndarray
     ) -> Hit:
@@ -253,3 +296,8 @@ class Searcher:
             highlight=passage.sentences[best],
             similarity=float(max(signals["dense"][row], signals["dense_sentence"][row])),
         )
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the n highest scores (any order)."""
+    return np.argpartition(-scores, n)[:n] if len(scores) > n else np.arange(len(scores))

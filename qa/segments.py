@@ -17,18 +17,21 @@ import errno
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
+import faiss
 import numpy as np
 
 from .documents import Document
 from .lexical import Tokens
 from .passages import Passage
+from .vector_search import build_hnsw, read_hnsw, write_hnsw
 
 PARTS = ("documents.jsonl", "passages.jsonl", "vectors.npy", "sentences.npy", "passage-tokens.npz", "sentence-tokens.npz")
+GRAPH = "hnsw.faiss"  # only in a segment of at least settings.ann_min_passages passages
 
 
 class Span(NamedTuple):
@@ -53,6 +56,9 @@ class Segment:
     sentence_vectors: np.ndarray
     passage_tokens: Tokens  # of the title-prefixed passages, rows as in `passages`
     sentence_tokens: Tokens  # rows as in `sentence_vectors`
+    graph: faiss.Index | None = None  # HNSW over `vectors`, in a large segment
+    # after `assemble`: each source segment and where each of its passage rows went (-1: left out)
+    sources: list[tuple["Segment", np.ndarray]] = field(default_factory=list)
 
     def spans(self) -> list[Span]:
         """Each document's rows, in document order."""
@@ -72,12 +78,16 @@ class Segment:
         return spans
 
 
-def files(name: str) -> list[str]:
-    return [f"{name}.{part}" for part in PARTS]
+def files(folder: Path, name: str) -> list[str]:
+    """The files of segment `name` in a build folder."""
+    return sorted(p.name for p in folder.glob(f"{name}.*"))
 
 
-def write(folder: Path, name: str, segment: Segment) -> None:
+def write(folder: Path, name: str, segment: Segment, graph: bool = False) -> None:
+    """Write a segment's files; with `graph`, also an HNSW graph over its passage vectors."""
     base = folder / name
+    if graph:
+        write_hnsw(build_hnsw(segment.vectors), Path(f"{base}.{GRAPH}"))
     _write_jsonl(Path(f"{base}.documents.jsonl"), (d.to_dict() for d in segment.documents))
     _write_jsonl(
         Path(f"{base}.passages.jsonl"),
@@ -92,7 +102,7 @@ def write(folder: Path, name: str, segment: Segment) -> None:
 def link(source: Path, folder: Path, name: str) -> None:
     """Put a kept segment's files in a new build folder: hard links (nothing copied), or copies
     where the file system has no hard links."""
-    for file in files(name):
+    for file in files(source, name):
         try:
             os.link(source / file, folder / file)
         except OSError as e:
@@ -115,6 +125,7 @@ def read(folder: Path, name: str) -> Segment:
         np.load(f"{base}.sentences.npy", mmap_mode="r"),
         Tokens.load(Path(f"{base}.passage-tokens.npz")),
         Tokens.load(Path(f"{base}.sentence-tokens.npz")),
+        read_hnsw(Path(f"{base}.{GRAPH}")) if Path(f"{base}.{GRAPH}").is_file() else None,
     )
 
 
@@ -143,6 +154,8 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
     s_rows = _ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])
     new_sentence = np.full(sum(len(s.sentence_vectors) for s in segments), -1, dtype=np.int64)
     new_sentence[s_rows] = np.arange(len(s_rows))
+    new_passage = np.full(sum(len(s.passages) for s in segments), -1, dtype=np.int64)
+    new_passage[p_rows] = np.arange(len(p_rows))
     passages, sentence_rows = [], []
     for seg, span in pieces:
         base = s_base[id(seg)]
@@ -158,6 +171,7 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
         sentence_vectors=_take([s.sentence_vectors for s in segments], s_rows, dimension),
         passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(p_rows),
         sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(s_rows),
+        sources=[(s, new_passage[p_base[id(s)] : p_base[id(s)] + len(s.passages)]) for s in segments],
     )
 
 

@@ -199,7 +199,7 @@ def test_a_build_reads_only_changed_files_and_links_the_kept_segment(tmp_path, m
     second = build_index(settings, FakeEmbedder())
     assert read == ["zebra.txt"]
     (base,) = manifest_of(settings)["segments"][:1]
-    for name in segments.files(base["name"]):
+    for name in segments.files(first, base["name"]):
         assert (first / name).stat().st_ino == (second / name).stat().st_ino  # a hard link, not a copy
     assert build_index(settings, FakeEmbedder()) == second and read == ["zebra.txt"]  # nothing changed
 

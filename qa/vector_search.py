@@ -1,0 +1,67 @@
+"""The passages nearest to a question vector, for an index too large to score every passage.
+
+Below `settings.ann_min_passages` a search scores every passage exactly (see search.py). From
+that size on, each segment of at least that many passages carries an HNSW graph (FAISS
+`IndexHNSWFlat`, inner product over unit vectors = cosine), written with the segment and
+memory-mapped when loaded; the rows of smaller segments are scored exactly. `Nearest.search`
+merges both into the best n live rows. Parameters were chosen from bench/ann.py's
+recall/latency curves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+HNSW_M = 32  # links per node
+HNSW_EF_CONSTRUCTION = 80
+
+
+def build_hnsw(vectors: np.ndarray) -> faiss.Index:
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def write_hnsw(index: faiss.Index, path: Path) -> None:
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as e:  # faiss reports a failed write (a full disk) this way
+        raise OSError(f"writing {path.name} failed: {str(e).strip().splitlines()[-1]}") from e
+
+
+def read_hnsw(path: Path) -> faiss.Index:
+    """Memory-mapped: pages are read as the graph is walked and shared between processes."""
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+
+
+class Nearest:
+    """Best rows by cosine over HNSW graphs (each with the served row of each of its rows, -1
+    for rows no longer served) and exactly scored rows."""
+
+    def __init__(self, vectors: np.ndarray, graphs: list[tuple[faiss.Index, np.ndarray]], exact_rows: np.ndarray) -> None:
+        self.vectors, self.graphs, self.exact_rows = vectors, graphs, exact_rows
+
+    def search(self, q: np.ndarray, n: int, ef_search: int) -> np.ndarray:
+        """The (up to) n best served rows, best first (`ef_search`: HNSW's search breadth)."""
+        rows, scores = [], []
+        query = np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32)
+        for graph, served in self.graphs:
+            dead = int((served < 0).sum())
+            want = min(n + min(dead, n), graph.ntotal)  # room for rows that are no longer served
+            params = faiss.SearchParametersHNSW(efSearch=max(ef_search, want))
+            found_scores, found = graph.search(query, want, params=params)
+            ok = found[0] >= 0
+            mapped = served[found[0][ok]]
+            rows.append(mapped[mapped >= 0])
+            scores.append(found_scores[0][ok][mapped >= 0])
+        if len(self.exact_rows):
+            exact = self.vectors[self.exact_rows] @ q
+            top = np.argpartition(-exact, min(n, len(exact) - 1))[:n] if len(exact) > n else np.arange(len(exact))
+            rows.append(self.exact_rows[top])
+            scores.append(exact[top])
+        all_rows, all_scores = np.concatenate(rows), np.concatenate(scores)
+        return all_rows[np.argsort(-all_scores, kind="stable")[:n]]
