@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     index = load_index(args.index)
-    real = np.concatenate([index.vectors.reconstruct_n(0, index.vectors.ntotal), index.sentence_vectors])
+    real = np.concatenate([index.vectors, index.sentence_vectors])
     questions = [q.text for q in load_dataset("squad").split("test")[: args.queries]]
     settings = Settings.load()
     queries = SentenceTransformerEmbedder(settings.model).encode(questions)

@@ -43,7 +43,7 @@ class Synthetic:
         index = load_index(source)
         titles = {d.id: d.title for d in index.documents.values()}
         texts = [embedding_text(p, titles[p.doc_id], True) for p in index.passages]
-        vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        vectors = index.vectors
         self.vectors = dict(zip(texts, vectors)) | dict(zip(_distinct_sentences(index.passages)[0], index.sentence_vectors))
         self.name, self.dimension, self.noise = name, vectors.shape[1], noise
 

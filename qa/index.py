@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import faiss
 import numpy as np
 
 from . import cleaning, lexical, onnx_encoder, segments, storage
@@ -56,7 +55,7 @@ class Index:
     documents: dict[str, Document]
     passages: list[Passage]
     sentence_rows: list[list[int]]  # per passage: rows of `sentence_vectors`, one per sentence
-    vectors: faiss.Index
+    vectors: np.ndarray  # passage vectors, unit length, rows as in `passages`
     sentence_vectors: np.ndarray
     lexical: Lexical  # BM25 over title-prefixed passages, rows as in `passages`
     sentence_lexical: Lexical  # BM25 over the distinct sentences, rows as in `sentence_vectors`
@@ -180,8 +179,6 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     try:
         parts = {s["name"]: segments.read(build, s["name"]) for s in manifest["segments"]}
         whole = segments.assemble([(parts[e["segment"]], Span.of(e)) for e in manifest["catalog"].values()])
-        vectors = faiss.IndexFlatIP(manifest["dimension"])
-        vectors.add(whole.vectors)
         graphs = [(seg.graph, rows) for seg, rows in whole.sources if seg.graph is not None]
         exact = [rows[rows >= 0] for seg, rows in whole.sources if seg.graph is None]
         nearest = Nearest(whole.vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
@@ -189,11 +186,11 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         sentence_bm25 = Lexical.of_tokens(whole.sentence_tokens, BM25_K1, BM25_B)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
         raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build --full`") from None
-    counts = (len(whole.passages), vectors.ntotal, passage_bm25.size, len(whole.sentence_vectors), sentence_bm25.size)
+    counts = (len(whole.passages), len(whole.vectors), passage_bm25.size, len(whole.sentence_vectors), sentence_bm25.size)
     if counts != (manifest.get("passages"),) * 3 + (manifest.get("sentences"),) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
     documents = {d.id: d for d in whole.documents}
-    return Index(manifest, documents, whole.passages, whole.sentence_rows, vectors, whole.sentence_vectors, passage_bm25, sentence_bm25, nearest)
+    return Index(manifest, documents, whole.passages, whole.sentence_rows, whole.vectors, whole.sentence_vectors, passage_bm25, sentence_bm25, nearest)
 
 
 def _removed_documents(before: Previous | None, current: set[str]) -> dict[str, str]:

@@ -81,15 +81,15 @@ class Searcher:
     """An open index and the model that encodes questions for it. Safe to share between threads."""
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
-        if embedder.dimension != index.vectors.d:
+        if embedder.dimension != index.vectors.shape[1]:
             raise IndexMismatchError(
                 f"model {embedder.name!r} gives {embedder.dimension}-d vectors, the index holds "
-                f"{index.vectors.d}-d: rebuild it with `qa build`"
+                f"{index.vectors.shape[1]}-d: rebuild it with `qa build`"
             )
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._passage_vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        self._passage_vectors = index.vectors
         self._sentences = ranking.SentenceMap.of(index.sentence_rows)
         self._passage_of_sentence = np.zeros(len(index.sentence_vectors), dtype=np.int64)  # (one of them, if shared)
         lengths = np.diff(np.append(self._sentences.starts, len(self._sentences.rows)))

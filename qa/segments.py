@@ -181,8 +181,12 @@ def _ranges(bounds: Iterable[tuple[int, int]]) -> np.ndarray:
 
 
 def _take(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:
+    """These rows of the arrays put end to end. When they are all of one array in order, that
+    array itself: memory-mapped, so processes serving one index share its pages."""
     if not arrays:
         return np.zeros((0, dimension), dtype=np.float32)
+    if len(arrays) == 1 and len(rows) == len(arrays[0]) and np.array_equal(rows, np.arange(len(rows))):
+        return arrays[0]
     whole = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     return np.ascontiguousarray(whole[rows], dtype=np.float32)
 

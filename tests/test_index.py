@@ -28,7 +28,7 @@ def test_build_then_load_round_trip(tmp_path, fake_embedder):
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["model"] == FakeEmbedder.name and manifest["dimension"] == 256
     assert manifest["documents"] == 5 == len(index.documents)
-    assert manifest["passages"] == len(index.passages) == index.vectors.ntotal
+    assert manifest["passages"] == len(index.passages) == len(index.vectors)
     assert set(manifest["corpus_files"]) == {p.name for p in CORPUS.iterdir() if not p.name.startswith(".")}
     assert manifest["settings"]["passage_target_chars"] == settings.passage_target_chars
     for p in index.passages:
