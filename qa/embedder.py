@@ -98,10 +98,14 @@ def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Pat
     if choice != "torch" and entry.get("backend") == "onnx-int8":
         from .onnx_encoder import OnnxEmbedder
 
+        from .onnx_encoder import cpu_has_vnni
+
         folder = index_dir / "encoders" / entry["folder"]
         try:
+            if entry.get("vnni") and not cpu_has_vnni():  # quantised for VNNI: may saturate elsewhere
+                raise ModelError("it was quantised and checked on a CPU with AVX-512 VNNI, this one has none")
             return OnnxEmbedder(folder, model, entry.get("max_tokens", 256), max(torch_threads, 0), entry.get("sha256", ""))
-        except (ModelError, OSError) as e:
+        except Exception as e:  # onnxruntime and tokenizers raise their own kinds; any of them means torch
             if choice == "onnx":
                 raise ModelError(f"cannot open the ONNX question encoder ({e})") from None
             log.warning("ONNX question encoder unusable (%s); questions use torch", e)

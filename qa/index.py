@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
@@ -45,6 +45,7 @@ BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title")
 IN_MEMORY = "<documents given in memory>"
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -92,8 +93,30 @@ def build_index(
     of the build being served (see `segments`). `full=True` encodes everything again into one
     segment. Returns the build folder (the served one, unchanged, when nothing changed)."""
     started = time.perf_counter()
-    before = Previous.read(settings.index_dir)
-    same = before is not None and not full and before.compatible(embedder.name, settings)
+    with storage.build_lock(settings.index_dir):  # from reading the served build to switching CURRENT
+        before = Previous.read(settings.index_dir)
+        if before is not None and not full and before.compatible(embedder.name, settings):
+            try:
+                return _build(settings, embedder, documents, progress, started, before, same=True)
+            except Unreadable as e:
+                log.warning("the served build cannot be reused (%s): encoding everything again", e)
+        return _build(settings, embedder, documents, progress, started, before, same=False)
+
+
+class Unreadable(Exception):
+    """A segment of the served build cannot be read (missing, damaged): nothing of it is reused."""
+
+
+def _build(
+    settings: Settings,
+    embedder: Embedder,
+    documents: Iterable[Document | dict] | None,
+    progress: Progress | None,
+    started: float,
+    before: Previous | None,
+    same: bool,
+) -> Path:
+    """A build that keeps the served build's segments (`same`) or encodes everything."""
     kept = before.catalog if same else {}  # type: ignore[union-attr]
     listing, hashes, files = _listing(settings, documents, kept, before.files if same else {})  # type: ignore[union-attr]
     new_docs = [d for d in listing if isinstance(d, Document)]
@@ -104,7 +127,7 @@ def build_index(
     fresh = _segment(settings, embedder, new_docs, cache, progress)
     catalog: dict[str, dict | None] = {d if isinstance(d, str) else d.id: kept.get(d) if isinstance(d, str) else None for d in listing}  # fmt: skip
     segment_rows = {s["name"]: s for s in before.segments} if same else {}  # type: ignore[union-attr]
-    keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None])
+    keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None], adding=bool(new_docs))
     sentences = _distinct_sentences(fresh.passages[:200])[0]
     probe = sentences[:: max(len(sentences) // 64, 1)]  # question-length texts of this corpus
     encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe)
@@ -113,7 +136,7 @@ def build_index(
         return before.folder  # type: ignore[union-attr]
     pieces = [(fresh, span) for span in fresh.spans()]
     for name in merge:
-        segment = segments.read(before.folder, name)  # type: ignore[union-attr]
+        segment = _read_old(before, name, lambda: segments.read(before.folder, name))  # type: ignore[union-attr]
         pieces += [(segment, Span.of(e)) for e in catalog.values() if e is not None and e["segment"] == name]
     new_name = f"seg-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     written = segments.assemble(pieces) if pieces else None
@@ -158,7 +181,16 @@ def build_index(
             segments.write(folder, new_name, written, graph=len(written.passages) >= settings.ann_min_passages)
         return manifest
 
-    return storage.write_build(settings.index_dir, write)
+    return storage.write_build(settings.index_dir, write, locked=True)
+
+
+def _read_old(before: Previous, name: str, read: Callable[[], T]) -> T:
+    """Read from a segment of the served build, checking its files' checksums first."""
+    try:
+        storage.verify_checksums(before.folder, before.manifest, segments.files(before.folder, name))
+        return read()
+    except (QAError, OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        raise Unreadable(f"segment {name}: {e}") from None
 
 
 def load_index(index_dir: Path, model: str | None = None) -> Index:
@@ -271,7 +303,14 @@ def _old_rows(before: Previous, dropped: dict[str, dict], with_vectors: bool) ->
         by_segment.setdefault(entry["segment"], []).append(entry)
     for name, entries in by_segment.items():
         spans = [Span.of(e) for e in entries]
-        docs, passages, vectors, sentence_vectors = segments.read_some(before.folder, name, spans)
+        try:
+            docs, passages, vectors, sentence_vectors = _read_old(
+                before, name, lambda: segments.read_some(before.folder, name, spans)
+            )
+        except Unreadable:
+            if with_vectors:
+                raise
+            continue  # a full build goes on; only these passages' history is lost
         for doc, ps, pv, sv in zip(docs, passages, vectors, sentence_vectors):
             out.passage_ids.update((p.id, doc.id) for p in ps)
             if not with_vectors:
@@ -346,7 +385,7 @@ def _segment(
     )
 
 
-def _merge_plan(segment_rows: dict[str, dict], entries: list[dict]) -> tuple[list[str], list[str]]:
+def _merge_plan(segment_rows: dict[str, dict], entries: list[dict], adding: bool) -> tuple[list[str], list[str]]:
     """Which kept segments stay as they are and which are merged into the new one: those with
     fewer than half their documents still live, then the smallest while there are more than
     MAX_SEGMENTS (so the merged ones grow geometrically and each row is copied only a few times)."""
@@ -356,7 +395,7 @@ def _merge_plan(segment_rows: dict[str, dict], entries: list[dict]) -> tuple[lis
     keep = sorted((n for n in segment_rows if live.get(n)), key=lambda n: segment_rows[n]["passages"])
     merge = [n for n in keep if live[n] * 2 < segment_rows[n]["documents"]]
     keep = [n for n in keep if n not in merge]
-    while keep and len(keep) + 1 > MAX_SEGMENTS:
+    while keep and len(keep) + (adding or bool(merge)) > MAX_SEGMENTS:  # the new segment counts too
         merge.append(keep.pop(0))
     return keep, merge
 

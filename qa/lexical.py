@@ -80,20 +80,25 @@ class Tokens:
         return Tokens(list(index), np.concatenate(ids or [np.zeros(0, np.int32)]), np.concatenate(offsets))
 
     def save(self, path: Path) -> None:
+        """The vocabulary goes as one UTF-8 buffer of newline-separated words (a token never holds
+        a line break), not a fixed-width array that one long word would inflate."""
+        vocab = np.frombuffer("\n".join(self.vocab).encode("utf-8"), dtype=np.uint8)
         with open(path, "wb") as f:
-            np.savez(f, vocab=np.array(self.vocab, dtype=str), ids=self.ids, offsets=self.offsets)
+            np.savez(f, vocab=vocab, words=np.array([len(self.vocab)]), ids=self.ids, offsets=self.offsets)
 
     @classmethod
     def load(cls, path: Path) -> "Tokens":
         with np.load(path) as data:
-            return cls(data["vocab"].tolist(), data["ids"], data["offsets"])
+            words = data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
+            return cls(words, data["ids"], data["offsets"])
 
 
 class Lexical:
     """A BM25 index over a list of texts; scores come back in the order the texts were given."""
 
-    def __init__(self, bm25: bm25s.BM25, plain: bool = False) -> None:
-        self.bm25 = bm25
+    def __init__(self, bm25: bm25s.BM25 | None, size: int, plain: bool = False) -> None:
+        self.bm25 = bm25  # None when the texts hold no word at all (bm25s cannot index that)
+        self.size = size
         self.plain = plain
 
     @classmethod
@@ -102,20 +107,20 @@ class Lexical:
 
     @classmethod
     def of_tokens(cls, tokens: Tokens, k1: float, b: float, plain: bool = False) -> "Lexical":
+        if not len(tokens.ids):
+            return cls(None, len(tokens), plain)
         bm25 = bm25s.BM25(k1=k1, b=b)
         ids = tokens.ids.tolist()
         bounds = tokens.offsets.tolist()
         corpus = [ids[a:z] for a, z in zip(bounds, bounds[1:])]
         bm25.index((corpus, {w: i for i, w in enumerate(tokens.vocab)}), show_progress=False)
-        return cls(bm25, plain)
+        return cls(bm25, len(tokens), plain)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (zeros when no query word is in the vocabulary)."""
-        ids = self.bm25.get_tokens_ids(tokenize([query], self.plain)[0])
+        ids = self.bm25.get_tokens_ids(tokenize([query], self.plain)[0]) if self.bm25 is not None else []
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return self.bm25.get_scores_from_ids(ids)
 
-    @property
-    def size(self) -> int:
-        return int(self.bm25.scores["num_docs"])
+

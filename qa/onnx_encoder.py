@@ -30,7 +30,7 @@ from .errors import ModelError
 
 log = logging.getLogger(__name__)
 
-RECIPE = 2  # bump when the export or quantisation changes: encoders of another recipe are redone
+RECIPE = 3  # bump when the export or quantisation changes: encoders of another recipe are redone
 MIN_COSINE = 0.99
 MODEL_FILE = "model-int8.onnx"
 CHECK_FILE = "check.json"
@@ -72,6 +72,14 @@ def ensure(encoders_dir: Path, embedder: Any, probe: Sequence[str]) -> dict:
     return {"backend": "onnx-int8", "folder": folder.name, **check}
 
 
+def _digest(folder: Path) -> str:
+    """sha256 of the model file and the tokenizer together."""
+    h = hashlib.sha256()
+    for name in (MODEL_FILE, "tokenizer.json"):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()
+
+
 def cpu_has_vnni() -> bool:
     try:
         return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
@@ -83,7 +91,7 @@ class OnnxEmbedder:
     """Unit-length vectors from the exported model; `threads` ONNX Runtime threads (0: all cores)."""
 
     def __init__(self, folder: Path, name: str, max_tokens: int = 256, threads: int = 1, sha256: str = "") -> None:
-        if sha256 and hashlib.sha256((folder / MODEL_FILE).read_bytes()).hexdigest() != sha256:
+        if sha256 and _digest(folder) != sha256:
             raise ModelError(f"the ONNX question encoder in {folder} is damaged (checksum)")
         try:
             import onnxruntime
@@ -186,7 +194,7 @@ def export(model, folder: Path, probe: Sequence[str]) -> dict:  # type: ignore[n
         }
         check = {
             "recipe": RECIPE, "vnni": cpu_has_vnni(), "max_tokens": int(model.max_seq_length),
-            "sha256": hashlib.sha256((tmp / MODEL_FILE).read_bytes()).hexdigest(),
+            "sha256": _digest(tmp),
             "questions": len(questions), "question_min_cosine": round(float(cosine["questions"].min()), 4),
             "texts": len(texts), "text_p5_cosine": round(float(np.percentile(cosine["texts"], 5)), 4),
             "text_min_cosine": round(float(cosine["texts"].min()), 4),

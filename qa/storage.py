@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -51,8 +51,12 @@ def fsync_path(path: Path) -> None:
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """One build at a time per index folder."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as lock:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(index_dir / ".lock", "w")
+    except OSError as e:
+        raise StorageError(f"cannot write the index in {index_dir} ({e.strerror or e})") from e
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -60,13 +64,13 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def write_build(index_dir: Path, write_files: Callable[[Path], dict]) -> Path:
+def write_build(index_dir: Path, write_files: Callable[[Path], dict], locked: bool = False) -> Path:
     """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest (with
     the checksums of any files it linked from an earlier build already in it).
 
     A failure to write (a full disk, permissions) is a `StorageError`; the served index is unchanged."""
     try:
-        with build_lock(index_dir):
+        with nullcontext() if locked else build_lock(index_dir):  # `locked`: the caller holds it
             name = _write_folder(index_dir, write_files)
             _point_current(index_dir, name)
             _remove_old_builds(index_dir, keep=name)
@@ -129,14 +133,15 @@ def read_manifest(build: Path) -> dict:
     return manifest
 
 
-def verify_checksums(build: Path, manifest: dict) -> None:
-    """Every artifact is present and has the checksum the manifest recorded."""
-    for name, digest in manifest.get("checksums", {}).items():
+def verify_checksums(build: Path, manifest: dict, names: list[str] | None = None) -> None:
+    """Every artifact (or these) is present and has the checksum the manifest recorded."""
+    recorded = manifest.get("checksums", {})
+    for name, digest in ((n, recorded.get(n)) for n in names) if names is not None else recorded.items():
         path = build / name
         if not path.is_file():
-            raise IndexMismatchError(f"index file {name} is missing in {build}: rebuild with `qa build`")
+            raise IndexMismatchError(f"index file {name} is missing in {build}: rebuild with `qa build --full`")
         if sha256_file(path) != digest:
-            raise IndexMismatchError(f"index file {name} in {build} is damaged (checksum): rebuild with `qa build`")
+            raise IndexMismatchError(f"index file {name} in {build} is damaged (checksum): rebuild with `qa build --full`")
 
 
 def _point_current(index_dir: Path, name: str) -> None:

@@ -50,14 +50,18 @@ class Nearest:
         rows, scores = [], []
         query = np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32)
         for graph, served in self.graphs:
-            dead = int((served < 0).sum())
-            want = min(n + min(dead, n), graph.ntotal)  # room for rows that are no longer served
-            params = faiss.SearchParametersHNSW(efSearch=max(ef_search, want))
-            found_scores, found = graph.search(query, want, params=params)
-            ok = found[0] >= 0
-            mapped = served[found[0][ok]]
-            rows.append(mapped[mapped >= 0])
-            scores.append(found_scores[0][ok][mapped >= 0])
+            want = min(n, graph.ntotal)
+            while True:  # ask again, for more, while rows no longer served crowd out live ones
+                params = faiss.SearchParametersHNSW(efSearch=max(ef_search, want))
+                found_scores, found = graph.search(query, want, params=params)
+                ok = found[0] >= 0
+                mapped = served[found[0][ok]]
+                live = mapped >= 0
+                if live.sum() >= min(n, graph.ntotal) or want >= graph.ntotal:
+                    break
+                want = min(want * 2, graph.ntotal)
+            rows.append(mapped[live])
+            scores.append(found_scores[0][ok][live])
         if len(self.exact_rows):
             exact = self.vectors[self.exact_rows] @ q
             top = np.argpartition(-exact, min(n, len(exact) - 1))[:n] if len(exact) > n else np.arange(len(exact))

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from qa.cli import main
 from qa import segments
 from qa.index import MAX_SEGMENTS, build_index, load_index
+from qa.storage import current_build
 from qa.search import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -234,3 +235,56 @@ def test_a_mostly_deleted_segment_is_merged_away(tmp_path):
     assert [s["documents"] for s in manifest["segments"]] == [5]  # 4 of 10 live: copied into the new one
     assert embedder.texts == 2  # only the new document's passage and sentence were encoded
     assert Searcher.open(settings, FakeEmbedder()).search("crossing number 3", 1).hits[0].document.id == "d3"
+
+
+def test_a_damaged_served_build_is_not_reused_and_a_build_still_succeeds(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    first = build_index(settings, FakeEmbedder())
+    (vectors,) = first.glob("seg-*.vectors.npy")
+    data = bytearray(vectors.read_bytes())
+    data[-10] ^= 0xFF  # one flipped byte in the vectors a changed document would reuse
+    vectors.write_bytes(bytes(data))
+    lavrov = settings.corpus_dir / "003_d560007ba48ee34c.txt"
+    lavrov.write_text(lavrov.read_text().replace("Trud newspaper", "Trud daily newspaper"))
+    embedder = CountingEmbedder()
+    build_index(settings, embedder)  # not a crash, not the damaged vectors: everything encoded again
+    full = settings.replace(index_dir=tmp_path / "full")
+    build_index(full, FakeEmbedder(), full=True)
+    a, b = load_index(settings.index_dir), load_index(full.index_dir)
+    assert np.array_equal(a.vectors, b.vectors) and a.passages == b.passages
+    assert "003_d560007ba48ee34c.txt" not in a.manifest["removed_documents"]
+    (passages,) = current_build(settings.index_dir).glob("seg-*.passages.jsonl")
+    passages.unlink()  # a missing file: --full still builds
+    build_index(settings, FakeEmbedder(), full=True)
+    assert load_index(settings.index_dir).passages == b.passages
+
+
+def test_with_the_most_segments_an_unchanged_build_writes_nothing(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    build_index(settings, FakeEmbedder())
+    n = 0
+    while len(manifest_of(settings)["segments"]) < MAX_SEGMENTS:
+        (settings.corpus_dir / f"note-{n}.txt").write_text(f"Note {n}\nA zebra crossing number {n} was painted.\n")
+        build_index(settings, FakeEmbedder())
+        n += 1
+    served = current_build(settings.index_dir)
+    assert build_index(settings, FakeEmbedder()) == served
+
+
+def test_a_build_holds_the_lock_from_reading_the_served_build_to_switching(tmp_path):
+    import threading
+    import time
+
+    from qa import storage
+
+    settings = fake_settings(tmp_path)
+    done = []
+    with storage.build_lock(settings.index_dir):
+        thread = threading.Thread(target=lambda: done.append(build_index(settings, FakeEmbedder())))
+        thread.start()
+        time.sleep(0.5)
+        assert not done and not (settings.index_dir / "CURRENT").exists()  # waiting, nothing read yet
+    thread.join(30)
+    assert done and (settings.index_dir / "CURRENT").exists()

@@ -40,3 +40,15 @@ def test_tokens_saved_taken_and_joined_give_the_scores_of_the_texts_themselves(t
         expected = Lexical.build(texts, 0.9, 0.4).scores(question)
         assert np.allclose(Lexical.of_tokens(picked, 0.9, 0.4).scores(question), expected)
     assert Lexical.build(texts, 0.9, 0.4).scores("ceasefire in Moscow").max() > 0
+
+
+def test_texts_without_a_word_and_long_words_are_stored_and_scored(tmp_path):
+    empty = Tokens.of(["the and of", ""])  # stopwords only: nothing to index
+    assert Lexical.of_tokens(empty, 0.9, 0.4).size == 2
+    assert not Lexical.of_tokens(empty, 0.9, 0.4).scores("the ceasefire").any()
+    empty.save(tmp_path / "e.npz")
+    assert Tokens.load(tmp_path / "e.npz").vocab == []
+    long = Tokens.of(["和平協議" * 500 + " ceasefire", "ceasefire talks"])
+    long.save(tmp_path / "l.npz")
+    assert (tmp_path / "l.npz").stat().st_size < 20_000  # not one fixed-width slot per word
+    assert Tokens.load(tmp_path / "l.npz").vocab == long.vocab

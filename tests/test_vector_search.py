@@ -66,3 +66,13 @@ def test_candidates_come_from_graph_segments_and_small_ones_and_skip_removed_doc
     assert searcher.search("zebra crossing painted", 1).hits[0].document.id == "zebra.txt"
     for question in QUESTIONS:
         assert all(h.document.id != "003_d560007ba48ee34c.txt" for h in searcher.search(question, 10).hits)
+
+
+def test_rows_no_longer_served_do_not_crowd_out_live_ones():
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((2000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    served = np.full(2000, -1)
+    served[1900:] = np.arange(100)  # only 100 rows live
+    found = Nearest(vectors, [(build_hnsw(vectors), served)], np.zeros(0, np.int64)).search(vectors[5], 10, 16)
+    assert len(found) == 10 and (found >= 0).all()
