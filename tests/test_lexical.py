@@ -52,3 +52,24 @@ def test_texts_without_a_word_and_long_words_are_stored_and_scored(tmp_path):
     long.save(tmp_path / "l.npz")
     assert (tmp_path / "l.npz").stat().st_size < 20_000  # not one fixed-width slot per word
     assert Tokens.load(tmp_path / "l.npz").vocab == long.vocab
+
+
+def test_the_weights_are_bm25s_own():
+    """Our matrix, built in bulk from token ids, scores exactly as bm25s's own index does."""
+    import bm25s
+
+    from qa.documents import read_corpus
+    from qa.passages import passages_of
+
+    from .conftest import CORPUS
+
+    texts = [p.text for p in passages_of(read_corpus(CORPUS), 600, 1000, 1)] + ["", "the of and"]
+    tokens = Tokens.of(texts)
+    ours = Lexical.of_tokens(tokens, 0.9, 0.4)
+    theirs = bm25s.BM25(k1=0.9, b=0.4)
+    theirs.index(tokenize(texts), show_progress=False)
+    for question in ("How long did the war last?", "Lavrov Trud newspaper interview", "drones drones Harop", "zzz"):
+        ids = theirs.get_tokens_ids(tokenize([question])[0])
+        expected = theirs.get_scores_from_ids(ids) if ids else np.zeros(len(texts))
+        assert np.allclose(ours.scores(question), expected, rtol=1e-5, atol=1e-6)
+        assert question == "zzz" or ours.scores(question).max() > 0
