@@ -137,4 +137,8 @@ class Lexical:
         ids = [self.vocab[w] for w in tokenize([query], self.plain)[0] if w in self.vocab]
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.matrix[:, ids].sum(axis=1), dtype=np.float32).ravel()
+        scores = np.zeros(self.size, dtype=np.float32)
+        indptr, rows, weights = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        for word in ids:  # a column's rows are distinct, so += adds each once
+            scores[rows[indptr[word] : indptr[word + 1]]] += weights[indptr[word] : indptr[word + 1]]
+        return scores
