@@ -67,7 +67,7 @@ def main() -> None:
         new = corpus / "new.jsonl"
         new.unlink(missing_ok=True)
         settings = Settings.load(corpus_dir=corpus, index_dir=args.dir / str(copies) / "index")
-        embedder = embedder or Counting(SentenceTransformerEmbedder(settings.model, settings.torch_threads))
+        embedder = embedder or Counting(SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision))
         full_seconds = seconds(lambda: build_index(settings, embedder))  # type: ignore[arg-type]
         passages = load_index(settings.index_dir).manifest["passages"]
         print(f"| {passages} | full build (or reuse of an earlier run) | {full_seconds:.1f} | {embedder.texts} |")

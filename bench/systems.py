@@ -87,7 +87,7 @@ class QA(System):
         corpus.mkdir(parents=True, exist_ok=True)
         (corpus / "documents.jsonl").write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in self.docs))
         settings = self.settings()
-        build_index(settings, SentenceTransformerEmbedder(settings.model), full=True)
+        build_index(settings, SentenceTransformerEmbedder(settings.model, 0, settings.build_precision), full=True)
         manifest = load_index(settings.index_dir).manifest
         self.export_s = manifest["query_encoder"].get("export_seconds", 0.0)  # once per model, included in build_s
         return manifest["passages"]

@@ -45,5 +45,5 @@ def build_index_from(
     else:
         config = Settings.load(index_dir=index_dir, **settings)
         documents = source
-    embedder = SentenceTransformerEmbedder(config.model, config.torch_threads)
+    embedder = SentenceTransformerEmbedder(config.model, config.torch_threads, config.build_precision)
     return build_index(config, embedder, documents)

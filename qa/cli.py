@@ -125,7 +125,7 @@ def load_embedder(settings: Settings) -> "Embedder":
     from .embedder import SentenceTransformerEmbedder
 
     click.echo(f"loading model {settings.model} ...", err=True)
-    return SentenceTransformerEmbedder(settings.model, settings.torch_threads)
+    return SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision)
 
 
 def progress_bars(verb: str) -> Callable[[str, int, int], None]:

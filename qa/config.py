@@ -35,6 +35,9 @@ class Settings:
     passage_overlap_sentences: int = _setting(1, "Sentences repeated at the start of the next passage.")
     embed_title: bool = _setting(True, "Prefix each embedded passage with its document title.")
     batch_size: int = _setting(32, "Texts per encoder batch while building.")
+    build_precision: str = _setting(
+        "auto", "Precision passages are encoded in: auto (bf16 where the CPU has AMX, else fp32), fp32 or bf16."
+    )
     default_k: int = _setting(5, "Results returned when k is not given.")
     max_k: int = _setting(50, "Largest k a caller may ask for.")
     max_query_chars: int = _setting(1000, "Longest question accepted, in characters.")
@@ -108,6 +111,8 @@ class Settings:
             raise ConfigError("need 1 <= default_k <= max_k")
         if self.ranking not in RANKING_MODES:
             raise ConfigError(f"ranking must be one of {', '.join(RANKING_MODES)}, not {self.ranking!r}")
+        if self.build_precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"build_precision must be auto, fp32 or bf16, not {self.build_precision!r}")
         if self.query_encoder not in QUERY_ENCODERS:
             raise ConfigError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, not {self.query_encoder!r}")
         if self.source_diversity < 0:

@@ -44,10 +44,12 @@ class SentenceTransformerEmbedder:
 
     FEW = 32  # up to this many texts count as questions
 
-    def __init__(self, model: str, torch_threads: int = 0) -> None:
+    def __init__(self, model: str, torch_threads: int = 0, precision: str = "fp32") -> None:
         self.name = model
         self.torch_threads = torch_threads
-        path = resolve_model_path(model)
+        self.precision = resolve_precision(precision)  # of builds; questions always fp32
+        self._bf16_model = None
+        path = self._path = resolve_model_path(model)
         for key, value in OFFLINE_SWITCHES.items():
             os.environ.setdefault(key, value)
         try:
@@ -71,17 +73,29 @@ class SentenceTransformerEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         few = 0 < self.torch_threads and len(texts) <= self.FEW
         self._torch.set_num_threads(self.torch_threads if few else self._all_threads)
+        model = self._bf16() if self.precision == "bf16" else self._model
         step = max(batch_size * 8, 1)
         order = np.argsort([len(t) for t in texts], kind="stable")  # batches of like length: less padding
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
-            out[rows] = self._model.encode(
+            vectors = model.encode(
                 [texts[i] for i in rows], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-            )
+            ).astype(np.float32)
+            out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # bf16 rounds the norm
             if progress:
                 progress(start + len(rows), len(texts))
         return out
 
+
+    def _bf16(self):  # type: ignore[no-untyped-def]
+        """The model in bfloat16, for builds on a CPU with AMX (loaded on first use)."""
+        if self._bf16_model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._bf16_model = SentenceTransformer(
+                self._path, device="cpu", local_files_only=True, model_kwargs={"dtype": self._torch.bfloat16}
+            )
+        return self._bf16_model
 
     def export_onnx(self, folder: Path, probe: Sequence[str]) -> dict:
         """Export this model as an int8 ONNX question encoder into `folder` (see onnx_encoder)."""
@@ -112,6 +126,17 @@ def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Pat
     elif choice == "onnx":
         raise ModelError(f"this index has no ONNX question encoder ({entry.get('why', 'built before there was one')})")
     return SentenceTransformerEmbedder(model, torch_threads)
+
+
+def resolve_precision(choice: str) -> str:
+    """fp32 or bf16 for encoding passages: `auto` is bf16 where the CPU has AMX bf16 units
+    (/proc/cpuinfo `amx_bf16`), where it was measured 2.6× faster at a cosine of 0.996 or more."""
+    if choice != "auto":
+        return choice
+    try:
+        return "bf16" if "amx_bf16" in Path("/proc/cpuinfo").read_text() else "fp32"
+    except OSError:
+        return "fp32"
 
 
 def resolve_model_path(model: str) -> str:

@@ -42,7 +42,7 @@ FORMAT_VERSION = 3
 MAX_SEGMENTS = 8  # more are merged (see _merge_plan)
 ENCODERS = "encoders"  # beside the builds: exported question encoders, one per model
 BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
-BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title")
+BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title", "build_precision")
 IN_MEMORY = "<documents given in memory>"
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
@@ -166,6 +166,7 @@ def _build(
         "build_seconds": round(time.perf_counter() - started, 2),
         "encoded_texts": cache.encoded,
         "reused_vectors": passages + sentences - cache.encoded,
+        "precision": getattr(embedder, "precision", "fp32"),  # what this build's new vectors were encoded in
         "query_encoder": encoder,
         "segments": segment_list,
         "catalog": catalog,

@@ -115,7 +115,9 @@ class Searcher:
             return self.embedder
         with self._lock:
             if self._models.get("passages") is None:
-                self._models["passages"] = SentenceTransformerEmbedder(self.settings.model, self.settings.torch_threads)
+                self._models["passages"] = SentenceTransformerEmbedder(
+                    self.settings.model, self.settings.torch_threads, self.settings.build_precision
+                )
             return self._models["passages"]
 
     def with_index(self, index: Index) -> "Searcher":

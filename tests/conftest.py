@@ -76,9 +76,10 @@ _EMBEDDERS: dict[str, object] = {}
 def real_embedder_for(settings: Settings):  # type: ignore[no-untyped-def]
     from qa.embedder import SentenceTransformerEmbedder
 
-    if settings.model not in _EMBEDDERS:
-        _EMBEDDERS[settings.model] = SentenceTransformerEmbedder(settings.model)
-    return _EMBEDDERS[settings.model]
+    key = f"{settings.model} {settings.build_precision}"
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = SentenceTransformerEmbedder(settings.model, 0, settings.build_precision)
+    return _EMBEDDERS[key]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ def test_the_build_exports_a_checked_onnx_question_encoder_that_serving_uses(rea
     assert entry["backend"] == "onnx-int8" and entry["texts"] > 50
     assert entry["question_min_cosine"] >= MIN_COSINE and entry["text_p5_cosine"] >= MIN_COSINE
     assert isinstance(real_searcher.embedder, OnnxEmbedder)
-    torch = real_embedder_for(real_settings)
+    torch = real_embedder_for(real_settings.replace(build_precision="fp32"))  # what the export was checked against
     questions = seed_questions()
     onnx_vectors, torch_vectors = real_searcher.embedder.encode(questions), torch.encode(questions)
     assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
@@ -102,3 +103,20 @@ def test_a_rebuild_encodes_passages_with_torch_even_when_questions_use_onnx(real
     encoder = real_searcher.passage_encoder()
     assert isinstance(encoder, SentenceTransformerEmbedder)
     assert real_searcher.with_index(real_searcher.index).passage_encoder() is encoder  # loaded once
+
+
+def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
+    from qa.documents import read_corpus
+    from qa.embedder import resolve_precision
+    from qa.passages import passages_of
+
+    texts = [p.text for p in passages_of(read_corpus(real_settings.corpus_dir), 600, 1000, 1)][:64]
+    fp32 = real_embedder_for(real_settings.replace(build_precision="fp32"))
+    bf16 = real_embedder_for(real_settings.replace(build_precision="bf16"))
+    a, b = fp32.encode(texts), bf16.encode(texts)
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert (np.sum(a * b, axis=1) >= 0.99).all()
+    assert not np.array_equal(a, b)  # really another precision
+    amx = "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    assert resolve_precision("auto") == ("bf16" if amx else "fp32")
+    assert load_index(real_settings.index_dir).manifest["precision"] == resolve_precision(real_settings.build_precision)

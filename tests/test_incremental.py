@@ -106,7 +106,7 @@ def test_add_and_remove_errors_are_one_line(cli, tmp_path, args, message):
 
 
 def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_settings, tmp_path):
-    """Reused vectors differ from re-encoded ones only by batching noise (about 1e-7)."""
+    """Reused vectors differ from re-encoded ones only by batching noise (which bf16 builds make larger)."""
     import json
 
     from qa.config import PROJECT_ROOT
@@ -123,7 +123,7 @@ def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_setti
     build_index(full, embedder, full=True)
     a, b = load_index(settings.index_dir), load_index(full.index_dir)
     assert a.passages == b.passages and a.manifest["reused_vectors"] > 0
-    assert np.allclose(a.vectors, b.vectors, atol=1e-5)
+    assert (np.sum(a.vectors * b.vectors, axis=1) > 0.999).all()  # batching noise: ~1e-7 in fp32, ~1e-3 in bf16
     seed = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
     questions = [json.loads(line)["q"] for line in seed.read_text().splitlines() if line.strip()] + ["zebra crossing"]
     sa, sb = Searcher(a, embedder, settings), Searcher(b, embedder, full)
