@@ -112,11 +112,9 @@ def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Pat
     if choice != "torch" and entry.get("backend") == "onnx-int8":
         from .onnx_encoder import OnnxEmbedder
 
-        from .onnx_encoder import cpu_has_vnni
-
         folder = index_dir / "encoders" / entry["folder"]
         try:
-            if entry.get("vnni") and not cpu_has_vnni():  # quantised for VNNI: may saturate elsewhere
+            if entry.get("vnni") and not cpu_has("avx512_vnni"):  # quantised for VNNI: may saturate elsewhere
                 raise ModelError("it was quantised and checked on a CPU with AVX-512 VNNI, this one has none")
             return OnnxEmbedder(folder, model, entry.get("max_tokens", 256), max(torch_threads, 0), entry.get("sha256", ""))
         except Exception as e:  # onnxruntime and tokenizers raise their own kinds; any of them means torch
@@ -133,10 +131,15 @@ def resolve_precision(choice: str) -> str:
     (/proc/cpuinfo `amx_bf16`), where it was measured 2.6× faster at a cosine of 0.996 or more."""
     if choice != "auto":
         return choice
+    return "bf16" if cpu_has("amx_bf16") else "fp32"
+
+
+def cpu_has(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists this CPU feature (False where there is no such file)."""
     try:
-        return "bf16" if "amx_bf16" in Path("/proc/cpuinfo").read_text() else "fp32"
+        return flag in Path("/proc/cpuinfo").read_text().split()
     except OSError:
-        return "fp32"
+        return False
 
 
 def resolve_model_path(model: str) -> str:

@@ -413,10 +413,7 @@ def document_digest(doc: Document) -> str:
 
 def documents_digest(docs: list[Document]) -> str:
     """A fingerprint of documents given in memory, recorded where a corpus's file hashes go."""
-    h = hashlib.sha256()
-    for d in docs:
-        h.update(json.dumps(d.to_dict(), sort_keys=True, ensure_ascii=False).encode() + b"\n")
-    return h.hexdigest()
+    return hashlib.sha256("\n".join(map(document_digest, docs)).encode()).hexdigest()
 
 
 def stale_reason(settings: Settings, documents: list[Document] | None = None) -> str | None:

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .embedder import cpu_has
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,6 @@ def _digest(folder: Path) -> str:
     for name in (MODEL_FILE, "tokenizer.json"):
         h.update((folder / name).read_bytes())
     return h.hexdigest()
-
-
-def cpu_has_vnni() -> bool:
-    try:
-        return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 class OnnxEmbedder:
@@ -175,7 +169,7 @@ def export(model, folder: Path, probe: Sequence[str]) -> dict:  # type: ignore[n
         try:
             quantize_dynamic(
                 str(tmp / "model.onnx"), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8,
-                per_channel=True, reduce_range=not cpu_has_vnni(), op_types_to_quantize=["MatMul"],
+                per_channel=True, reduce_range=not cpu_has("avx512_vnni"), op_types_to_quantize=["MatMul"],
             )  # fmt: skip
         finally:
             logging.disable(logging.NOTSET)
@@ -193,7 +187,7 @@ def export(model, folder: Path, probe: Sequence[str]) -> dict:  # type: ignore[n
             for name, batch in (("questions", questions), ("texts", texts))
         }
         check = {
-            "recipe": RECIPE, "vnni": cpu_has_vnni(), "max_tokens": int(model.max_seq_length),
+            "recipe": RECIPE, "vnni": cpu_has("avx512_vnni"), "max_tokens": int(model.max_seq_length),
             "sha256": _digest(tmp),
             "questions": len(questions), "question_min_cosine": round(float(cosine["questions"].min()), 4),
             "texts": len(texts), "text_p5_cosine": round(float(np.percentile(cosine["texts"], 5)), 4),

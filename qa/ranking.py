@@ -76,6 +76,11 @@ def fuse(signals: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarra
     return sum(w * zscore(signals[name]) for name, w in used.items()) / sum(used.values())
 
 
+def best_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the n highest scores, in no particular order (all rows when there are no more)."""
+    return np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+
+
 def diverse_top(
     scores: np.ndarray,
     k: int,
@@ -92,9 +97,7 @@ def diverse_top(
     document's nearly-as-good passage goes first; the returned scores are the unpenalised ones.
     Penalties only grow, so a lazy max-heap finds each pick without rescoring every row.
     """
-    pool = min(pool, len(scores))
-    best = np.argpartition(-scores, pool - 1)[:pool] if pool < len(scores) else np.arange(len(scores))
-    heap = [(-float(scores[r]), 0, int(r)) for r in best]  # (-penalised score, doc count when scored, row)
+    heap = [(-float(scores[r]), 0, int(r)) for r in best_rows(scores, pool)]  # (-penalised score, doc count when scored, row)
     heapq.heapify(heap)
     chosen: list[int] = []
     by_doc: dict[str, list[int]] = {}

@@ -255,10 +255,10 @@ class Searcher:
         with self._lock:  # the stemmer must not run in two threads at once
             passage_bm25 = self.index.lexical.scores(query)
             sentence_bm25 = self.index.sentence_lexical.scores(query)
-        best_sentences = _top(sentence_bm25, MIN_POOL)
+        best_sentences = ranking.best_rows(sentence_bm25, MIN_POOL)
         rows = np.unique(np.concatenate([
             self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search),
-            _top(passage_bm25, MIN_POOL),
+            ranking.best_rows(passage_bm25, MIN_POOL),
             self._passage_of_sentence[best_sentences],
         ]))  # fmt: skip
         sentences, starts = self._sentences.of_passages(rows)
@@ -298,8 +298,3 @@ class Searcher:
             highlight=passage.sentences[best],
             similarity=float(max(signals["dense"][row], signals["dense_sentence"][row])),
         )
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Rows of the n highest scores (any order)."""
-    return np.argpartition(-scores, n)[:n] if len(scores) > n else np.arange(len(scores))

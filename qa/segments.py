@@ -116,7 +116,7 @@ def read(folder: Path, name: str) -> Segment:
     base = folder / name
     documents = [Document(**d) for d in _read_jsonl(Path(f"{base}.documents.jsonl"))]
     records = list(_read_jsonl(Path(f"{base}.passages.jsonl")))
-    rows = [r.pop("sentence_rows") for r in records]
+    rows = [r["sentence_rows"] for r in records]
     return Segment(
         documents,
         [_passage(r) for r in records],
@@ -139,7 +139,7 @@ def read_some(folder: Path, name: str, spans: Sequence[Span]) -> tuple[list[Docu
     sentences = np.load(f"{base}.sentences.npy", mmap_mode="r")
     return (
         [Document(**d[0]) for d in documents],
-        [[_passage({k: v for k, v in r.items() if k != "sentence_rows"}) for r in rs] for rs in passages],
+        [[_passage(r) for r in rs] for rs in passages],
         [np.array(vectors[slice(*s.passages)]) for s in spans],
         [np.array(sentences[slice(*s.sentences)]) for s in spans],
     )
@@ -192,7 +192,9 @@ def _take(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndar
 
 
 def _passage(record: dict) -> Passage:
-    return Passage(**{**record, "sentences": tuple(map(tuple, record["sentences"]))})
+    """A passage from its passages.jsonl record (whose `sentence_rows` are the segment's business)."""
+    fields = {k: v for k, v in record.items() if k != "sentence_rows"}
+    return Passage(**{**fields, "sentences": tuple(map(tuple, record["sentences"]))})
 
 
 def _lines(path: Path, ranges: list[tuple[int, int]]) -> list[list[dict]]:

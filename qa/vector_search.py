@@ -15,6 +15,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .ranking import best_rows
+
 HNSW_M = 32  # links per node
 HNSW_EF_CONSTRUCTION = 80
 
@@ -64,7 +66,7 @@ class Nearest:
             scores.append(found_scores[0][ok][live])
         if len(self.exact_rows):
             exact = self.vectors[self.exact_rows] @ q
-            top = np.argpartition(-exact, min(n, len(exact) - 1))[:n] if len(exact) > n else np.arange(len(exact))
+            top = best_rows(exact, n)
             rows.append(self.exact_rows[top])
             scores.append(exact[top])
         all_rows, all_scores = np.concatenate(rows), np.concatenate(scores)
