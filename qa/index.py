@@ -22,7 +22,7 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
-from . import cleaning, lexical, onnx_encoder, segments, storage
+from . import cleaning, lexical, onnx_encoder, segments, storage, tables
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import (
@@ -32,13 +32,14 @@ from .embedder import Embedder
 from .errors import CorpusError, IndexMismatchError, QAError
 from .lexical import Lexical, Tokens
 from .passages import Passage, passages_of
+from .ranking import SentenceMap
 from .reuse import EmbeddingCache
 from .segments import Segment, Span
 from .vector_search import Nearest
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MAX_SEGMENTS = 8  # more are merged (see _merge_plan)
 ENCODERS = "encoders"  # beside the builds: exported question encoders, one per model
 BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
@@ -50,12 +51,12 @@ T = TypeVar("T")
 
 @dataclass
 class Index:
-    """Everything a search needs, in memory."""
+    """Everything a search needs: arrays in memory or mapped, records read when used (`tables`)."""
 
     manifest: dict
-    documents: dict[str, Document]
-    passages: list[Passage]
-    sentence_rows: list[list[int]]  # per passage: rows of `sentence_vectors`, one per sentence
+    documents: tables.DocumentTable  # by id, in corpus order
+    passages: tables.PassageTable
+    sentence_rows: SentenceMap  # per passage: its rows of `sentence_vectors`, one per sentence
     vectors: np.ndarray  # passage vectors, unit length, rows as in `passages`
     sentence_vectors: np.ndarray
     lexical: Lexical  # BM25 over title-prefixed passages, rows as in `passages`
@@ -210,20 +211,25 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         )
     storage.verify_checksums(build, manifest)
     try:
-        parts = {s["name"]: segments.read(build, s["name"]) for s in manifest["segments"]}
-        whole = segments.assemble([(parts[e["segment"]], Span.of(e)) for e in manifest["catalog"].values()])
-        graphs = [(seg.graph, rows) for seg, rows in whole.sources if seg.graph is not None]
-        exact = [rows[rows >= 0] for seg, rows in whole.sources if seg.graph is None]
-        nearest = Nearest(whole.vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
-        passage_bm25 = Lexical.of_tokens(whole.passage_tokens, BM25_K1, BM25_B)
-        sentence_bm25 = Lexical.of_tokens(whole.sentence_tokens, BM25_K1, BM25_B)
+        stored = {s["name"]: segments.open_stored(build, s["name"]) for s in manifest["segments"]}
+        rows = tables.layout(stored, manifest["catalog"])
+        parts = list(stored.values())
+        dimension = int(manifest.get("dimension", 0))
+        vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
+        sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
+        graphs = [(s.graph, served) for s, served in zip(parts, rows.served) if s.graph is not None]
+        exact = [served[served >= 0] for s, served in zip(parts, rows.served) if s.graph is None]
+        nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
+        passage_tokens = Tokens.concat([s.tokens("passage") for s in parts]).take(rows.passage_rows)
+        sentence_tokens = Tokens.concat([s.tokens("sentence") for s in parts]).take(rows.sentence_rows)
+        passage_bm25 = Lexical.of_tokens(passage_tokens, BM25_K1, BM25_B)
+        sentence_bm25 = Lexical.of_tokens(sentence_tokens, BM25_K1, BM25_B)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
         raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build --full`") from None
-    counts = (len(whole.passages), len(whole.vectors), passage_bm25.size, len(whole.sentence_vectors), sentence_bm25.size)
+    counts = (len(rows.passages), len(vectors), passage_bm25.size, len(sentence_vectors), sentence_bm25.size)
     if counts != (manifest.get("passages"),) * 3 + (manifest.get("sentences"),) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
-    documents = {d.id: d for d in whole.documents}
-    return Index(manifest, documents, whole.passages, whole.sentence_rows, whole.vectors, whole.sentence_vectors, passage_bm25, sentence_bm25, nearest)
+    return Index(manifest, rows.documents, rows.passages, rows.sentences, vectors, sentence_vectors, passage_bm25, sentence_bm25, nearest)
 
 
 def _removed_documents(before: Previous | None, current: set[str]) -> dict[str, str]:

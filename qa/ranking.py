@@ -28,7 +28,7 @@ WEIGHTS: dict[str, dict[str, float]] = {
 HIGHLIGHT_BM25_WEIGHT = 1.0  # relative to the sentence's dense score; chosen by the same --tune run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SentenceMap:
     """Which sentence rows belong to each passage, flattened for segment-wise maxima."""
 
@@ -40,6 +40,28 @@ class SentenceMap:
         lengths = np.array([len(r) for r in sentence_rows], dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return cls(np.fromiter((r for rows in sentence_rows for r in rows), dtype=np.int64), starts)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, passage: int) -> np.ndarray:
+        """One passage's sentence rows."""
+        end = self.starts[passage + 1] if passage + 1 < len(self.starts) else len(self.rows)
+        return self.rows[self.starts[passage] : end]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SentenceMap):
+            return NotImplemented
+        return np.array_equal(self.rows, other.rows) and np.array_equal(self.starts, other.starts)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def passage_of(self, sentences: int) -> np.ndarray:
+        """For each of `sentences` sentence rows, a passage that holds it (one of them, if shared)."""
+        out = np.zeros(sentences, dtype=np.int64)
+        lengths = np.diff(np.append(self.starts, len(self.rows)))
+        out[self.rows] = np.repeat(np.arange(len(self.starts)), lengths)
+        return out
 
     def best(self, sentence_scores: np.ndarray) -> np.ndarray:
         """Per passage, the highest score among its sentences."""

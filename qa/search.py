@@ -90,11 +90,8 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self._passage_vectors = index.vectors
-        self._sentences = ranking.SentenceMap.of(index.sentence_rows)
-        self._passage_of_sentence = np.zeros(len(index.sentence_vectors), dtype=np.int64)  # (one of them, if shared)
-        lengths = np.diff(np.append(self._sentences.starts, len(self._sentences.rows)))
-        self._passage_of_sentence[self._sentences.rows] = np.repeat(np.arange(len(index.passages)), lengths)
-        self._passage_rows = {p.id: row for row, p in enumerate(index.passages)}
+        self._sentences = index.sentence_rows
+        self._passage_of_sentence: np.ndarray | None = None  # made on first use, by a large index
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
         self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
@@ -161,8 +158,9 @@ class Searcher:
         """The passage rows a filter allows (None: all)."""
         if not filter:
             return None
-        allowed = {d.id for d in self.index.documents.values() if filter.allows(d)}
-        return np.array([row for row, p in enumerate(self.index.passages) if p.doc_id in allowed], dtype=np.int64)
+        documents = self.index.documents
+        allowed = [n for n, doc in enumerate(documents.values()) if filter.allows(doc)]
+        return np.flatnonzero(np.isin(self.index.passages.doc, allowed)).astype(np.int64)
 
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         if rows is not None and not len(rows):
@@ -174,11 +172,12 @@ class Searcher:
         candidates = signals if rows is None else {name: signals[name][rows] for name in ranking.SIGNALS}
         row = (lambda r: r) if rows is None else (lambda r: int(rows[r]))
         fused = ranking.fuse(candidates, ranking.WEIGHTS[self.settings.ranking])
+        passages = self.index.passages
         chosen = [(row(r), score) for r, score in ranking.diverse_top(
             fused,
             k,
-            doc_of=lambda r: self.index.passages[row(r)].doc_id,
-            clashes=lambda a, b: self.index.passages[row(a)].overlaps(self.index.passages[row(b)]),
+            doc_of=lambda r: int(passages.doc[row(r)]),
+            clashes=lambda a, b: passages.overlaps(row(a), row(b)),
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )]  # fmt: skip
@@ -199,7 +198,7 @@ class Searcher:
 
     def passage(self, passage_id: str) -> tuple[Passage, Document]:
         """A passage by its id, for checking an old citation: it is still served, or it says why not."""
-        row = self._passage_rows.get(passage_id)
+        row = self.index.passages.row_of(passage_id)
         if row is not None:
             passage = self.index.passages[row]
             return passage, self.index.documents[passage.doc_id]
@@ -259,7 +258,7 @@ class Searcher:
         rows = np.unique(np.concatenate([
             self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search),
             ranking.best_rows(passage_bm25, MIN_POOL),
-            self._passage_of_sentence[best_sentences],
+            self._passage_of(best_sentences),
         ]))  # fmt: skip
         sentences, starts = self._sentences.of_passages(rows)
         sentence_dense = np.full(len(self.index.sentence_vectors), -np.inf, dtype=np.float32)
@@ -273,6 +272,12 @@ class Searcher:
             "dense": dense, "dense_sentence": dense_sentence, "bm25": passage_bm25, "bm25_sentence": bm25_sentence,
             "sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25, "sentences": sentences,
         }  # fmt: skip
+
+    def _passage_of(self, sentences: np.ndarray) -> np.ndarray:
+        """A passage holding each of these sentence rows."""
+        if self._passage_of_sentence is None:
+            self._passage_of_sentence = self._sentences.passage_of(len(self.index.sentence_vectors))
+        return self._passage_of_sentence[sentences]
 
     def _sentence_scores(self, signals: dict[str, np.ndarray]) -> np.ndarray:
         """How well each sentence answers (to pick a hit's highlight): over all sentences, or over
@@ -289,7 +294,7 @@ class Searcher:
         self, rank: int, score: float, row: int, signals: dict[str, np.ndarray], sentence_scores: np.ndarray
     ) -> Hit:
         passage = self.index.passages[row]
-        best = int(np.argmax(sentence_scores[self.index.sentence_rows[row]]))
+        best = int(np.argmax(sentence_scores[self._sentences[row]]))
         return Hit(
             rank=rank,
             score=score,

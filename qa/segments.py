@@ -17,8 +17,7 @@ import errno
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
-from itertools import islice
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
@@ -28,9 +27,10 @@ import numpy as np
 from .documents import Document
 from .lexical import Tokens
 from .passages import Passage
+from .tables import Lines, passage_of, ranges
 from .vector_search import build_hnsw, read_hnsw, write_hnsw
 
-PARTS = ("documents.jsonl", "passages.jsonl", "vectors.npy", "sentences.npy", "passage-tokens.npz", "sentence-tokens.npz")
+PARTS = ("documents.jsonl", "passages.jsonl", "rows.npz", "vectors.npy", "sentences.npy", "passage-tokens.npz", "sentence-tokens.npz")
 GRAPH = "hnsw.faiss"  # only in a segment of at least settings.ann_min_passages passages
 
 
@@ -56,9 +56,6 @@ class Segment:
     sentence_vectors: np.ndarray
     passage_tokens: Tokens  # of the title-prefixed passages, rows as in `passages`
     sentence_tokens: Tokens  # rows as in `sentence_vectors`
-    graph: faiss.Index | None = None  # HNSW over `vectors`, in a large segment
-    # after `assemble`: each source segment and where each of its passage rows went (-1: left out)
-    sources: list[tuple["Segment", np.ndarray]] = field(default_factory=list)
 
     def spans(self) -> list[Span]:
         """Each document's rows, in document order."""
@@ -84,15 +81,27 @@ def files(folder: Path, name: str) -> list[str]:
 
 
 def write(folder: Path, name: str, segment: Segment, graph: bool = False) -> None:
-    """Write a segment's files; with `graph`, also an HNSW graph over its passage vectors."""
+    """Write a segment's files; with `graph`, also an HNSW graph over its passage vectors.
+
+    rows.npz holds what a search needs of every row without parsing a record: each line's
+    offset in documents.jsonl and passages.jsonl, each passage's span, sentence rows and id."""
     base = folder / name
     if graph:
         write_hnsw(build_hnsw(segment.vectors), Path(f"{base}.{GRAPH}"))
-    _write_jsonl(Path(f"{base}.documents.jsonl"), (d.to_dict() for d in segment.documents))
-    _write_jsonl(
-        Path(f"{base}.passages.jsonl"),
-        ({**asdict(p), "sentence_rows": rows} for p, rows in zip(segment.passages, segment.sentence_rows)),
-    )
+    document_lines = _write_jsonl(Path(f"{base}.documents.jsonl"), (d.to_dict() for d in segment.documents))
+    passage_lines = _write_jsonl(Path(f"{base}.passages.jsonl"), (asdict(p) for p in segment.passages))
+    sentence_starts = np.zeros(len(segment.passages) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in segment.sentence_rows], out=sentence_starts[1:])
+    with open(f"{base}.rows.npz", "wb") as f:
+        np.savez(
+            f,
+            document_lines=document_lines,
+            passage_lines=passage_lines,
+            spans=np.array([(p.start, p.end) for p in segment.passages], dtype=np.int64).reshape(-1, 2),
+            sentence_starts=sentence_starts,
+            sentence_rows=np.fromiter((r for rows in segment.sentence_rows for r in rows), dtype=np.int64),
+            ids=np.array([p.id.encode("utf-8") for p in segment.passages], dtype="S"),
+        )
     np.save(f"{base}.vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
     np.save(f"{base}.sentences.npy", np.ascontiguousarray(segment.sentence_vectors, dtype=np.float32))
     segment.passage_tokens.save(Path(f"{base}.passage-tokens.npz"))
@@ -111,37 +120,67 @@ def link(source: Path, folder: Path, name: str) -> None:
             shutil.copyfile(source / file, folder / file)
 
 
-def read(folder: Path, name: str) -> Segment:
-    """A whole segment; its vectors are memory-mapped (read as they are used)."""
+@dataclass
+class Stored:
+    """A segment as opened for serving: records stay on disk (`Lines`), arrays are mapped or small."""
+
+    base: Path  # <folder>/<segment>: its files are <base>.<part>
+    documents: Lines
+    passages: Lines
+    spans: np.ndarray  # (passages, 2): each passage's [start, end) in its document
+    sentence_starts: np.ndarray  # passage i's sentence rows are sentence_rows[starts[i]:starts[i + 1]]
+    sentence_rows: np.ndarray
+    ids: np.ndarray  # passage ids, bytes
+    vectors: np.ndarray  # memory-mapped
+    sentence_vectors: np.ndarray  # memory-mapped
+    graph: faiss.Index | None
+
+    def tokens(self, part: str) -> Tokens:
+        return Tokens.load(Path(f"{self.base}.{part}-tokens.npz"))
+
+
+def open_stored(folder: Path, name: str) -> Stored:
     base = folder / name
-    documents = [Document(**d) for d in _read_jsonl(Path(f"{base}.documents.jsonl"))]
-    records = list(_read_jsonl(Path(f"{base}.passages.jsonl")))
-    rows = [r["sentence_rows"] for r in records]
-    return Segment(
-        documents,
-        [_passage(r) for r in records],
-        rows,
+    with np.load(f"{base}.rows.npz") as rows:
+        arrays = {key: rows[key] for key in rows.files}
+    return Stored(
+        base,
+        Lines(Path(f"{base}.documents.jsonl"), arrays["document_lines"]),
+        Lines(Path(f"{base}.passages.jsonl"), arrays["passage_lines"]),
+        arrays["spans"],
+        arrays["sentence_starts"],
+        arrays["sentence_rows"],
+        arrays["ids"],
         np.load(f"{base}.vectors.npy", mmap_mode="r"),
         np.load(f"{base}.sentences.npy", mmap_mode="r"),
-        Tokens.load(Path(f"{base}.passage-tokens.npz")),
-        Tokens.load(Path(f"{base}.sentence-tokens.npz")),
         read_hnsw(Path(f"{base}.{GRAPH}")) if Path(f"{base}.{GRAPH}").is_file() else None,
+    )
+
+
+def read(folder: Path, name: str) -> Segment:
+    """A whole segment, records parsed (for a merge); its vectors are memory-mapped."""
+    s = open_stored(folder, name)
+    starts = s.sentence_starts.tolist()
+    return Segment(
+        [Document(**s.documents[i]) for i in range(len(s.documents))],
+        [passage_of(s.passages[i]) for i in range(len(s.passages))],
+        [s.sentence_rows[a:z].tolist() for a, z in zip(starts, starts[1:])],
+        s.vectors,
+        s.sentence_vectors,
+        s.tokens("passage"),
+        s.tokens("sentence"),
     )
 
 
 def read_some(folder: Path, name: str, spans: Sequence[Span]) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray]]:
     """Only these documents of a segment: each one's document, passages, passage vectors and
-    sentence vectors (the lines of other documents are skipped unparsed)."""
-    base = folder / name
-    documents = _lines(Path(f"{base}.documents.jsonl"), [(s.row, s.row + 1) for s in spans])
-    passages = _lines(Path(f"{base}.passages.jsonl"), [s.passages for s in spans])
-    vectors = np.load(f"{base}.vectors.npy", mmap_mode="r")
-    sentences = np.load(f"{base}.sentences.npy", mmap_mode="r")
+    sentence vectors (the lines of other documents are not parsed)."""
+    s = open_stored(folder, name)
     return (
-        [Document(**d[0]) for d in documents],
-        [[_passage(r) for r in rs] for rs in passages],
-        [np.array(vectors[slice(*s.passages)]) for s in spans],
-        [np.array(sentences[slice(*s.sentences)]) for s in spans],
+        [Document(**s.documents[span.row]) for span in spans],
+        [[passage_of(s.passages[i]) for i in range(*span.passages)] for span in spans],
+        [np.array(s.vectors[slice(*span.passages)]) for span in spans],
+        [np.array(s.sentence_vectors[slice(*span.sentences)]) for span in spans],
     )
 
 
@@ -150,12 +189,10 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
     segments = list({id(seg): seg for seg, _ in pieces}.values())
     p_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.passages) for s in segments]).tolist()))
     s_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.sentence_vectors) for s in segments]).tolist()))
-    p_rows = _ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])
-    s_rows = _ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])
+    p_rows = ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])
+    s_rows = ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])
     new_sentence = np.full(sum(len(s.sentence_vectors) for s in segments), -1, dtype=np.int64)
     new_sentence[s_rows] = np.arange(len(s_rows))
-    new_passage = np.full(sum(len(s.passages) for s in segments), -1, dtype=np.int64)
-    new_passage[p_rows] = np.arange(len(p_rows))
     passages, sentence_rows = [], []
     for seg, span in pieces:
         base = s_base[id(seg)]
@@ -167,20 +204,14 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
         documents=[seg.documents[span.row] for seg, span in pieces],
         passages=passages,
         sentence_rows=sentence_rows,
-        vectors=_take([s.vectors for s in segments], p_rows, dimension),
-        sentence_vectors=_take([s.sentence_vectors for s in segments], s_rows, dimension),
+        vectors=stack_rows([s.vectors for s in segments], p_rows, dimension),
+        sentence_vectors=stack_rows([s.sentence_vectors for s in segments], s_rows, dimension),
         passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(p_rows),
         sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(s_rows),
-        sources=[(s, new_passage[p_base[id(s)] : p_base[id(s)] + len(s.passages)]) for s in segments],
     )
 
 
-def _ranges(bounds: Iterable[tuple[int, int]]) -> np.ndarray:
-    parts = [np.arange(a, z, dtype=np.int64) for a, z in bounds]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def _take(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:
+def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:
     """These rows of the arrays put end to end. When they are all of one array in order, that
     array itself: memory-mapped, so processes serving one index share its pages."""
     if not arrays:
@@ -191,36 +222,12 @@ def _take(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndar
     return np.ascontiguousarray(whole[rows], dtype=np.float32)
 
 
-def _passage(record: dict) -> Passage:
-    """A passage from its passages.jsonl record (whose `sentence_rows` are the segment's business)."""
-    fields = {k: v for k, v in record.items() if k != "sentence_rows"}
-    return Passage(**{**fields, "sentences": tuple(map(tuple, record["sentences"]))})
-
-
-def _lines(path: Path, ranges: list[tuple[int, int]]) -> list[list[dict]]:
-    """The JSON records on these [start, end) lines of a file, parsing no other line."""
-    order = sorted(range(len(ranges)), key=lambda i: ranges[i])
-    out: list[list[dict]] = [[] for _ in ranges]
-    with open(path, encoding="utf-8") as f:
-        at = 0
-        for i in order:
-            start, end = ranges[i]
-            if start < at:  # overlapping ranges do not happen; read again to stay correct
-                f.seek(0)
-                at = 0
-            lines = list(islice(f, start - at, end - at))
-            out[i] = [json.loads(line) for line in lines]
-            at = end
-    return out
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> np.ndarray:
+    """Write one JSON record per line; returns each line's first byte, then the file's size."""
+    offsets = [0]
+    with open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> Iterable[dict]:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)
+            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            f.write(line)
+            offsets.append(offsets[-1] + len(line))
+    return np.array(offsets, dtype=np.int64)

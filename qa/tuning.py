@@ -76,14 +76,13 @@ def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
     sentence holding the gold answer, among top passages that hold it."""
     counts = dict.fromkeys(HIGHLIGHT_GRID, 0)
     asked = 0
-    row_of = {p.id: row for row, p in enumerate(searcher.index.passages)}
     for q in questions:
         hit = searcher.search(q.text, 1).hits[0]
         if not q.answers or not holds_answer(hit.passage.text, q.answers):
             continue
         asked += 1
         signals = searcher.signals(q.text)
-        rows = searcher.index.sentence_rows[row_of[hit.passage.id]]
+        rows = searcher.index.sentence_rows[searcher.index.passages.row_of(hit.passage.id)]
         dense, bm25 = (ranking.zscore(signals[name])[rows] for name in ("sentence_dense", "sentence_bm25"))
         for weight in HIGHLIGHT_GRID:
             start, end = hit.passage.sentences[int(np.argmax(dense + weight * bm25))]

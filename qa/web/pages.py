@@ -84,7 +84,7 @@ def example_questions(searcher: Searcher) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        lines = [doc.title for doc in searcher.index.documents.values()]
+        lines = [doc.title for doc in itertools.islice(searcher.index.documents.values(), MAX_EXAMPLES)]
     except (OSError, UnicodeDecodeError) as e:
         log.warning("cannot read example questions from %s: %s", path, e)
         lines = []
