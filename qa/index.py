@@ -220,10 +220,8 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         graphs = [(s.graph, served) for s, served in zip(parts, rows.served) if s.graph is not None]
         exact = [served[served >= 0] for s, served in zip(parts, rows.served) if s.graph is None]
         nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
-        passage_tokens = Tokens.concat([s.tokens("passage") for s in parts]).take(rows.passage_rows)
-        sentence_tokens = Tokens.concat([s.tokens("sentence") for s in parts]).take(rows.sentence_rows)
-        passage_bm25 = Lexical.of_tokens(passage_tokens, BM25_K1, BM25_B)
-        sentence_bm25 = Lexical.of_tokens(sentence_tokens, BM25_K1, BM25_B)
+        passage_bm25 = Lexical([(s.postings("passage"), served) for s, served in zip(parts, rows.served)], len(vectors), BM25_K1, BM25_B)
+        sentence_bm25 = Lexical([(s.postings("sentence"), served) for s, served in zip(parts, rows.served_sentences)], len(sentence_vectors), BM25_K1, BM25_B)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
         raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build --full`") from None
     counts = (len(rows.passages), len(vectors), passage_bm25.size, len(sentence_vectors), sentence_bm25.size)

@@ -1,9 +1,9 @@
 """BM25 over the indexed texts, with bm25s: English stemming and stopwords.
 
-An index stores each text's tokens (`Tokens`), not a score matrix: BM25 weights depend on the
-whole collection (idf, average length), so they cannot be kept per segment and added to
-(bm25s has no incremental update: xhluca/bm25s#5, #98). The matrix is made from the stored token
-ids when an index is loaded (see `Lexical`); no text is stemmed again.
+A segment stores each text's tokens (`Tokens`, for merges) and their postings (`Postings`), not
+a score matrix: BM25 weights depend on the whole collection (idf, average length), so they
+cannot be kept per segment and added to (bm25s has no incremental update: xhluca/bm25s#5, #98).
+`Lexical` weighs a question's words' postings when it is asked; no text is stemmed again.
 
 Text is folded the same way as for embedding (NFKC, whitespace) before it is tokenised, so a
 non-breaking space or a ligature in a scraped page does not hide a word. `plain=True` gives the
@@ -94,21 +94,71 @@ class Tokens:
             return cls(words, data["ids"], data["offsets"])
 
 
+@dataclass(frozen=True)
+class Postings:
+    """An inverted index of some texts' tokens: the texts holding word `vocab[w]`, with its count
+    in each, are `entries[starts[w]:starts[w + 1]]` (columns: row, term frequency), by row.
+
+    A segment stores its own (`save`) beside its tokens; `load` maps the entries, so a search
+    reads only its words' postings, and opening an index computes nothing per text."""
+
+    vocab: dict[str, int]
+    starts: np.ndarray  # int64, one more than there are words
+    entries: np.ndarray  # int32 (postings, 2)
+    lengths: np.ndarray  # tokens per text
+
+    @classmethod
+    def of(cls, tokens: Tokens) -> "Postings":
+        lengths = np.diff(tokens.offsets)
+        texts = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+        tf = sparse.coo_matrix(
+            (np.ones(len(tokens.ids), dtype=np.int32), (texts, tokens.ids.astype(np.int64))),
+            shape=(len(tokens), len(tokens.vocab)),
+        ).tocsc()  # duplicates summed: term frequencies
+        tf.sum_duplicates()
+        entries = np.stack([tf.indices.astype(np.int32), tf.data.astype(np.int32)], axis=1).reshape(-1, 2)
+        return cls({w: i for i, w in enumerate(tokens.vocab)}, tf.indptr.astype(np.int64), entries, lengths)
+
+    def save(self, base: str) -> None:
+        """Writes <base>-postings.npy and <base>-postings-starts.npy (the words are its tokens')."""
+        np.save(f"{base}-postings.npy", self.entries)
+        np.save(f"{base}-postings-starts.npy", self.starts)
+
+    @classmethod
+    def load(cls, base: str) -> "Postings":
+        """From <base>-tokens.npz (only its vocabulary and offsets are read) and the postings files."""
+        with np.load(f"{base}-tokens.npz") as data:
+            words = data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
+            lengths = np.diff(data["offsets"])
+        entries = np.load(f"{base}-postings.npy", mmap_mode="r")
+        return cls({w: i for i, w in enumerate(words)}, np.load(f"{base}-postings-starts.npy"), entries, lengths)
+
+
 class Lexical:
-    """BM25 (bm25s's default "lucene" variant) over a list of texts; scores come back in the order
-    the texts were given.
+    """BM25 (bm25s's default "lucene" variant) over texts stored in one or more `Postings`;
+    scores come back by served row.
 
-    bm25s tokenises (`tokenize`), but the score matrix is computed here with numpy and scipy
-    from the stored token ids: bm25s builds it in a Python loop over documents (9.9 s of a 13 s
-    load at 95,000 passages and 310,000 sentences), and has no way to take it from token ids
-    in bulk. The weights are bm25s's own, idf = ln(1 + (N - df + 0.5) / (df + 0.5)) times
-    tf / (tf + k1 (1 - b + b |d| / avgdl)), and a test checks them against bm25s."""
+    bm25s tokenises (`tokenize`), but scores are computed here with numpy from the postings of
+    the question's words: bm25s keeps one score matrix for a whole collection, built in a
+    Python loop over documents (9.9 s of a 13 s load at 95,000 passages and 310,000 sentences),
+    and its weights depend on the whole collection (idf, average length), so it cannot be kept
+    per segment. The weights are bm25s's own, idf = ln(1 + (N - df + 0.5) / (df + 0.5)) times
+    tf / (tf + k1 (1 - b + b |d| / avgdl)), with N, df and avgdl over the served texts only,
+    and a test checks them against bm25s."""
 
-    def __init__(self, matrix: sparse.csc_matrix, vocab: dict[str, int], plain: bool = False) -> None:
-        self.matrix = matrix  # texts x words, float32
-        self.vocab = vocab
-        self.size = matrix.shape[0]
-        self.plain = plain
+    def __init__(
+        self, parts: Sequence[tuple[Postings, np.ndarray | None]], size: int, k1: float, b: float, plain: bool = False
+    ) -> None:
+        """`parts`: each `Postings` with the served row of each of its rows (-1: not served;
+        None: its rows are served as they are)."""
+        self.parts = [(p, np.arange(len(p.lengths)) if served is None else served) for p, served in parts]
+        self.size, self.plain = size, plain
+        lengths = np.zeros(size, dtype=np.int64)
+        for postings, served in self.parts:
+            live = served >= 0
+            lengths[served[live]] = postings.lengths[live]
+        average = float(lengths.mean()) if size else 0.0
+        self.norm = (k1 * ((1 - b) + b * lengths / average) if average else np.full(size, k1)).astype(np.float32)
 
     @classmethod
     def build(cls, texts: list[str], k1: float, b: float, plain: bool = False) -> "Lexical":
@@ -116,29 +166,33 @@ class Lexical:
 
     @classmethod
     def of_tokens(cls, tokens: Tokens, k1: float, b: float, plain: bool = False) -> "Lexical":
-        n, words = len(tokens), len(tokens.vocab)
-        lengths = np.diff(tokens.offsets)
-        texts = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        tf = sparse.coo_matrix(
-            (np.ones(len(tokens.ids), dtype=np.float32), (texts, tokens.ids.astype(np.int64))), shape=(n, words)
-        ).tocsc()  # duplicates summed: term frequencies
-        tf.sum_duplicates()
-        df = np.diff(tf.indptr)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        average = float(lengths.mean()) if n else 0.0
-        norm = (k1 * ((1 - b) + b * lengths / average) if average else np.full(n, k1)).astype(np.float32)
-        weights = tf.data / (tf.data + norm[tf.indices]) * np.repeat(idf, df)
-        matrix = sparse.csc_matrix((weights.astype(np.float32), tf.indices, tf.indptr), shape=(n, words))
-        return cls(matrix, {w: i for i, w in enumerate(tokens.vocab)}, plain)
+        return cls([(Postings.of(tokens), None)], len(tokens), k1, b, plain)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (zeros when no query word is in the vocabulary);
         a word repeated in the query counts each time, as in bm25s."""
-        ids = [self.vocab[w] for w in tokenize([query], self.plain)[0] if w in self.vocab]
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
         scores = np.zeros(self.size, dtype=np.float32)
-        indptr, rows, weights = self.matrix.indptr, self.matrix.indices, self.matrix.data
-        for word in ids:  # a column's rows are distinct, so += adds each once
-            scores[rows[indptr[word] : indptr[word + 1]]] += weights[indptr[word] : indptr[word + 1]]
+        weighed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for word in tokenize([query], self.plain)[0]:
+            if word not in weighed:
+                weighed[word] = self._weights(word)
+            rows, weights = weighed[word]
+            scores[rows] += weights  # a word's rows are distinct, so += adds each once
         return scores
+
+    def _weights(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """The served rows holding `word` and its BM25 weight in each."""
+        rows, tf = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)]
+        for postings, served in self.parts:
+            w = postings.vocab.get(word)
+            if w is None:
+                continue
+            entries = postings.entries[postings.starts[w] : postings.starts[w + 1]]
+            mapped = served[entries[:, 0]]
+            live = mapped >= 0
+            rows.append(mapped[live])
+            tf.append(entries[live, 1])
+        found, counts = np.concatenate(rows), np.concatenate(tf).astype(np.float32)
+        df = len(found)
+        idf = np.float32(np.log1p((self.size - df + 0.5) / (df + 0.5)))
+        return found, counts / (counts + self.norm[found]) * idf

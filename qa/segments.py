@@ -25,12 +25,14 @@ import faiss
 import numpy as np
 
 from .documents import Document
-from .lexical import Tokens
+from .lexical import Postings, Tokens
 from .passages import Passage
 from .tables import Lines, passage_of, ranges
 from .vector_search import build_hnsw, read_hnsw, write_hnsw
 
-PARTS = ("documents.jsonl", "passages.jsonl", "rows.npz", "vectors.npy", "sentences.npy", "passage-tokens.npz", "sentence-tokens.npz")
+PARTS = ("documents.jsonl", "passages.jsonl", "rows.npz", "vectors.npy", "sentences.npy") + tuple(
+    f"{part}-{kind}" for part in ("passage", "sentence") for kind in ("tokens.npz", "postings.npy", "postings-starts.npy")
+)
 GRAPH = "hnsw.faiss"  # only in a segment of at least settings.ann_min_passages passages
 
 
@@ -104,8 +106,9 @@ def write(folder: Path, name: str, segment: Segment, graph: bool = False) -> Non
         )
     np.save(f"{base}.vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
     np.save(f"{base}.sentences.npy", np.ascontiguousarray(segment.sentence_vectors, dtype=np.float32))
-    segment.passage_tokens.save(Path(f"{base}.passage-tokens.npz"))
-    segment.sentence_tokens.save(Path(f"{base}.sentence-tokens.npz"))
+    for part, tokens in (("passage", segment.passage_tokens), ("sentence", segment.sentence_tokens)):
+        tokens.save(Path(f"{base}.{part}-tokens.npz"))
+        Postings.of(tokens).save(f"{base}.{part}")
 
 
 def link(source: Path, folder: Path, name: str) -> None:
@@ -137,6 +140,9 @@ class Stored:
 
     def tokens(self, part: str) -> Tokens:
         return Tokens.load(Path(f"{self.base}.{part}-tokens.npz"))
+
+    def postings(self, part: str) -> Postings:
+        return Postings.load(f"{self.base}.{part}")
 
 
 def open_stored(folder: Path, name: str) -> Stored:

@@ -157,6 +157,7 @@ class Layout:
     passage_rows: np.ndarray  # each served passage's row in the segments' passages put end to end
     sentence_rows: np.ndarray  # likewise for sentences
     served: list[np.ndarray]  # per segment: the served row of each of its passages (-1: not served)
+    served_sentences: list[np.ndarray]  # likewise for sentences
 
 
 def layout(stored: Mapping[str, "StoredRows"], catalog: Mapping[str, dict]) -> Layout:
@@ -195,7 +196,8 @@ def layout(stored: Mapping[str, "StoredRows"], catalog: Mapping[str, dict]) -> L
     )
     documents = DocumentTable(doc_ids, [s.documents for s in parts], seg, np.array([e["row"] for e in entries], dtype=np.int64))
     served = [new_passage[a:z] for a, z in zip(p_base[:-1], p_base[1:])]
-    return Layout(documents, passages, SentenceMap(new_sentence[rows], starts), p_rows, s_rows, served)
+    served_sentences = [new_sentence[a:z] for a, z in zip(s_base[:-1], s_base[1:])]
+    return Layout(documents, passages, SentenceMap(new_sentence[rows], starts), p_rows, s_rows, served, served_sentences)
 
 
 class StoredRows(Protocol):
