@@ -143,8 +143,9 @@ def main() -> None:
             rounds.append(percentiles(took))
         result["http_p50_ms"] = statistics.median(r[0] for r in rounds)
         result["http_p99_ms"] = statistics.median(r[1] for r in rounds)
-        rss_kb = int(Path(f"/proc/{server.pid}/status").read_text().split("VmRSS:")[1].split()[0])
-        result["server_rss_mb"] = round(rss_kb / 1024)
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        for field, key in (("VmRSS", "server_rss_mb"), ("VmHWM", "server_peak_rss_mb"), ("RssAnon", "server_rss_anon_mb"), ("RssFile", "server_rss_file_mb")):
+            result[key] = round(int(status.split(f"{field}:")[1].split()[0]) / 1024)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)

@@ -28,6 +28,7 @@ from .config import PROJECT_ROOT, Settings
 from .documents import (
     META_SUFFIX, Document, check_unique_ids, corpus_files, display_path, documents_from, file_hashes, read_file,
 )  # fmt: skip
+from .disk_rows import DiskRows, RowFile
 from .embedder import Embedder
 from .errors import CorpusError, IndexMismatchError, QAError
 from .lexical import Lexical, Tokens
@@ -57,8 +58,8 @@ class Index:
     documents: tables.DocumentTable  # by id, in corpus order
     passages: tables.PassageTable
     sentence_rows: SentenceMap  # per passage: its rows of `sentence_vectors`, one per sentence
-    vectors: np.ndarray  # passage vectors, unit length, rows as in `passages`
-    sentence_vectors: np.ndarray
+    vectors: np.ndarray | DiskRows  # passage vectors, unit length, rows as in `passages`
+    sentence_vectors: np.ndarray | DiskRows
     lexical: Lexical  # BM25 over title-prefixed passages, rows as in `passages`
     sentence_lexical: Lexical  # BM25 over the distinct sentences, rows as in `sentence_vectors`
     nearest: Nearest  # the best passages by cosine without scoring all (HNSW in large segments)
@@ -215,8 +216,12 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         rows = tables.layout(stored, manifest["catalog"])
         parts = list(stored.values())
         dimension = int(manifest.get("dimension", 0))
-        vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
-        sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
+        if any(s.graph is not None for s in parts):  # a large index: rows are read as questions need them
+            vectors = DiskRows([RowFile(Path(f"{s.base}.vectors.npy")) for s in parts], rows.passage_rows)
+            sentence_vectors = DiskRows([RowFile(Path(f"{s.base}.sentences.npy")) for s in parts], rows.sentence_rows)
+        else:
+            vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
+            sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
         graphs = [(s.graph, served) for s, served in zip(parts, rows.served) if s.graph is not None]
         exact = [served[served >= 0] for s, served in zip(parts, rows.served) if s.graph is None]
         nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))

@@ -130,7 +130,7 @@ class Postings:
         with np.load(f"{base}-tokens.npz") as data:
             words = data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
             lengths = np.diff(data["offsets"])
-        entries = np.load(f"{base}-postings.npy", mmap_mode="r")
+        entries = np.asarray(np.load(f"{base}-postings.npy", mmap_mode="r"))  # (np.memmap's slicing is slow)
         return cls({w: i for i, w in enumerate(words)}, np.load(f"{base}-postings-starts.npy"), entries, lengths)
 
 
@@ -151,12 +151,16 @@ class Lexical:
     ) -> None:
         """`parts`: each `Postings` with the served row of each of its rows (-1: not served;
         None: its rows are served as they are)."""
-        self.parts = [(p, np.arange(len(p.lengths)) if served is None else served) for p, served in parts]
+        identity = [served is None or (len(served) == size and np.array_equal(served, np.arange(size))) for _, served in parts]
+        self.parts = [(p, None if same else served) for (p, served), same in zip(parts, identity)]
         self.size, self.plain = size, plain
         lengths = np.zeros(size, dtype=np.int64)
         for postings, served in self.parts:
-            live = served >= 0
-            lengths[served[live]] = postings.lengths[live]
+            if served is None:
+                lengths[: len(postings.lengths)] = postings.lengths
+            else:
+                live = served >= 0
+                lengths[served[live]] = postings.lengths[live]
         average = float(lengths.mean()) if size else 0.0
         self.norm = (k1 * ((1 - b) + b * lengths / average) if average else np.full(size, k1)).astype(np.float32)
 
@@ -188,11 +192,16 @@ class Lexical:
             if w is None:
                 continue
             entries = postings.entries[postings.starts[w] : postings.starts[w + 1]]
+            if served is None:  # its rows are served as they are
+                rows.append(entries[:, 0])
+                tf.append(entries[:, 1])
+                continue
             mapped = served[entries[:, 0]]
             live = mapped >= 0
             rows.append(mapped[live])
             tf.append(entries[live, 1])
-        found, counts = np.concatenate(rows), np.concatenate(tf).astype(np.float32)
+        found, counts = (np.concatenate(rows), np.concatenate(tf)) if len(rows) > 2 else (rows[-1], tf[-1])
+        counts = counts.astype(np.float32)
         df = len(found)
         idf = np.float32(np.log1p((self.size - df + 0.5) / (df + 0.5)))
         return found, counts / (counts + self.norm[found]) * idf

@@ -2,8 +2,8 @@
 
 Below `settings.ann_min_passages` a search scores every passage exactly (see search.py). From
 that size on, each segment of at least that many passages carries an HNSW graph (FAISS
-`IndexHNSWFlat`, inner product over unit vectors = cosine), written with the segment and
-memory-mapped when loaded; the rows of smaller segments are scored exactly. `Nearest.search`
+`IndexHNSWSQ` over 8-bit codes, inner product over unit vectors = cosine), written with the
+segment and memory-mapped when loaded; the rows of smaller segments are scored exactly. `Nearest.search`
 merges both into the best n live rows. Parameters were chosen from bench/ann.py's
 recall/latency curves.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .disk_rows import DiskRows
 from .ranking import best_rows
 
 HNSW_M = 32  # links per node
@@ -22,9 +23,13 @@ HNSW_EF_CONSTRUCTION = 80
 
 
 def build_hnsw(vectors: np.ndarray) -> faiss.Index:
-    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    """The graph over 8-bit scalar-quantised copies of the vectors (a quarter of their size): it
+    only proposes candidates, whose cosines are then computed from the float vectors."""
+    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    index.train(data)
+    index.add(data)
     return index
 
 
@@ -44,8 +49,10 @@ class Nearest:
     """Best rows by cosine over HNSW graphs (each with the served row of each of its rows, -1
     for rows no longer served) and exactly scored rows."""
 
-    def __init__(self, vectors: np.ndarray, graphs: list[tuple[faiss.Index, np.ndarray]], exact_rows: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray | DiskRows, graphs: list[tuple[faiss.Index, np.ndarray]], exact_rows: np.ndarray) -> None:
         self.vectors, self.graphs, self.exact_rows = vectors, graphs, exact_rows
+        # vectors read from disk: the exactly scored rows (of small segments) are kept in memory
+        self._exact = None if isinstance(vectors, np.ndarray) else vectors[exact_rows]
 
     def search(self, q: np.ndarray, n: int, ef_search: int) -> np.ndarray:
         """The (up to) n best served rows, best first (`ef_search`: HNSW's search breadth)."""
@@ -65,7 +72,7 @@ class Nearest:
             rows.append(mapped[live])
             scores.append(found_scores[0][ok][live])
         if len(self.exact_rows):
-            exact = self.vectors[self.exact_rows] @ q
+            exact = (self.vectors[self.exact_rows] if self._exact is None else self._exact) @ q
             top = best_rows(exact, n)
             rows.append(self.exact_rows[top])
             scores.append(exact[top])
