@@ -22,6 +22,7 @@ import Stemmer
 from scipy import sparse
 
 from .cleaning import normalize_for_embedding
+from .ranking import best_rows
 
 STOPWORDS = "en"
 STEMMER = "english"
@@ -175,6 +176,12 @@ class Lexical:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (zeros when no query word is in the vocabulary);
         a word repeated in the query counts each time, as in bm25s."""
+        return self.ranked(query, 0)[0]
+
+    def ranked(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every text's score, and the rows of the (up to) n best among those holding a query
+        word, in no particular order. The best are picked among the rows of the words'
+        postings, not among all texts, which is what makes this fast in a large index."""
         scores = np.zeros(self.size, dtype=np.float32)
         weighed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for word in tokenize([query], self.plain)[0]:
@@ -182,7 +189,13 @@ class Lexical:
                 weighed[word] = self._weights(word)
             rows, weights = weighed[word]
             scores[rows] += weights  # a word's rows are distinct, so += adds each once
-        return scores
+        if not n or not weighed:
+            return scores, np.zeros(0, dtype=np.int64)
+        touched = np.concatenate([rows for rows, _ in weighed.values()])  # a row once per word holding it
+        if len(touched) > n * len(weighed):  # the n best rows are among the n x words best entries
+            touched = touched[np.argpartition(-scores[touched], n * len(weighed) - 1)[: n * len(weighed)]]
+        touched = np.unique(touched)
+        return scores, touched[best_rows(scores[touched], n)].astype(np.int64)
 
     def _weights(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         """The served rows holding `word` and its BM25 weight in each."""

@@ -252,12 +252,11 @@ class Searcher:
         by BM25, and those holding the best sentences by BM25, MIN_POOL of each) and their signals,
         normalised over these candidates only. Arrays are full-size; other rows hold -inf."""
         with self._lock:  # the stemmer must not run in two threads at once
-            passage_bm25 = self.index.lexical.scores(query)
-            sentence_bm25 = self.index.sentence_lexical.scores(query)
-        best_sentences = ranking.best_rows(sentence_bm25, MIN_POOL)
+            passage_bm25, best_passages = self.index.lexical.ranked(query, MIN_POOL)
+            sentence_bm25, best_sentences = self.index.sentence_lexical.ranked(query, MIN_POOL)
         rows = np.unique(np.concatenate([
             self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search),
-            ranking.best_rows(passage_bm25, MIN_POOL),
+            best_passages,
             self._passage_of(best_sentences),
         ]))  # fmt: skip
         sentences, starts = self._sentences.of_passages(rows)

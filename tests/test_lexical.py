@@ -55,7 +55,8 @@ def test_texts_without_a_word_and_long_words_are_stored_and_scored(tmp_path):
 
 
 def test_the_weights_are_bm25s_own():
-    """Our matrix, built in bulk from token ids, scores exactly as bm25s's own index does."""
+    """Our postings, built in bulk from token ids and weighed per question word, score exactly as
+    bm25s's own index does."""
     import bm25s
 
     from qa.documents import read_corpus
@@ -73,3 +74,20 @@ def test_the_weights_are_bm25s_own():
         expected = theirs.get_scores_from_ids(ids) if ids else np.zeros(len(texts))
         assert np.allclose(ours.scores(question), expected, rtol=1e-5, atol=1e-6)
         assert question == "zzz" or ours.scores(question).max() > 0
+
+
+def test_ranked_picks_the_best_rows_among_those_holding_a_word():
+    from qa.documents import read_corpus
+    from qa.passages import passages_of
+
+    from .conftest import CORPUS
+
+    texts = [p.text for p in passages_of(read_corpus(CORPUS), 600, 1000, 1)]
+    bm25 = Lexical.build(texts, 0.9, 0.4)
+    for question, n in (("How long did the war last?", 10), ("Lavrov Trud Lavrov interview", 3), ("war", 400), ("zzz", 5)):
+        scores, best = bm25.ranked(question, n)
+        assert np.array_equal(scores, bm25.scores(question))
+        holding = np.flatnonzero(scores > 0)
+        assert len(best) == min(n, len(holding)) and len(set(best.tolist())) == len(best)
+        if len(best):  # none left out scores above the worst picked
+            assert scores[np.setdiff1d(holding, best)].max(initial=0) <= scores[best].min()
