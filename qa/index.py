@@ -4,13 +4,14 @@ Passage vectors are unit length, so FAISS inner product is cosine similarity. Ea
 sentence is embedded too, so the answering sentence of a hit is found without encoding
 anything at query time. Two BM25 indexes (passages, sentences) sit beside the vectors.
 
-On disk an index is a set of immutable segments (`segments`) and a manifest whose catalog
-lists, in corpus order, each document's segment and rows. Loading puts the rows together in
+On disk an index is a set of immutable segments (`segments`), a manifest, and a catalog
+(`catalog`) that lists, in corpus order, each document's segment and rows. Loading puts the rows together in
 catalog order, so an index built in steps is identical to one built in one go.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from typing import Callable, Iterable, TypeVar
 import numpy as np
 
 from . import cleaning, lexical, onnx_encoder, segments, storage, tables
+from . import catalog as catalog_file
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import (
@@ -123,7 +125,7 @@ def _build(
     listing, hashes, files = _listing(settings, documents, kept, before.files if same else {})  # type: ignore[union-attr]
     new_docs = [d for d in listing if isinstance(d, Document)]
     staying = {d for d in listing if isinstance(d, str)}
-    leaving = {i: e for i, e in before.catalog.items() if i not in staying} if before else {}
+    leaving = {i: e for i, e in before.history().items() if i not in staying} if before else {}
     old = _old_rows(before, leaving, with_vectors=same) if before else OldRows()
     cache = EmbeddingCache(old.vectors)
     fresh = _segment(settings, embedder, new_docs, cache, progress)
@@ -138,7 +140,7 @@ def _build(
         return before.folder  # type: ignore[union-attr]
     pieces = [(fresh, span) for span in fresh.spans()]
     for name in merge:
-        segment = _read_old(before, name, lambda: segments.read(before.folder, name))  # type: ignore[union-attr]
+        segment = _read_old(before, segments.files(before.folder, name), lambda: segments.read(before.folder, name))  # type: ignore[union-attr]
         pieces += [(segment, Span.of(e)) for e in catalog.values() if e is not None and e["segment"] == name]
     new_name = f"seg-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     written = segments.assemble(pieces) if pieces else None
@@ -171,13 +173,13 @@ def _build(
         "precision": getattr(embedder, "precision", "fp32"),  # what this build's new vectors were encoded in
         "query_encoder": encoder,
         "segments": segment_list,
-        "catalog": catalog,
         "removed_documents": _removed_documents(before, set(catalog)),
         "retired_passages": _retired_passages(before, old.passage_ids, {p.id for p in fresh.passages}),
         "checksums": {f: before.checksums[f] for name in keep for f in segments.files(before.folder, name)} if before else {},
     }
 
     def write(folder: Path) -> dict:
+        catalog_file.write(folder / catalog_file.FILE, catalog)  # type: ignore[arg-type]
         for name in keep:
             segments.link(before.folder, folder, name)  # type: ignore[union-attr]
         if written is not None:
@@ -187,13 +189,13 @@ def _build(
     return storage.write_build(settings.index_dir, write, locked=True)
 
 
-def _read_old(before: Previous, name: str, read: Callable[[], T]) -> T:
-    """Read from a segment of the served build, checking its files' checksums first."""
+def _read_old(before: Previous, files: list[str], read: Callable[[], T]) -> T:
+    """Read from these files of the served build, checking their checksums first."""
     try:
-        storage.verify_checksums(before.folder, before.manifest, segments.files(before.folder, name))
+        storage.verify_checksums(before.folder, before.manifest, files)
         return read()
     except (QAError, OSError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise Unreadable(f"segment {name}: {e}") from None
+        raise Unreadable(f"{', '.join(files)}: {e}") from None
 
 
 def load_index(index_dir: Path, model: str | None = None) -> Index:
@@ -213,8 +215,8 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     storage.verify_checksums(build, manifest)
     try:
         stored = {s["name"]: segments.open_stored(build, s["name"]) for s in manifest["segments"]}
-        rows = tables.layout(stored, manifest["catalog"])
-        parts = list(stored.values())
+        rows = tables.layout(stored, catalog_file.read(build / catalog_file.FILE))
+        parts = [stored[name] for name in rows.segments]  # in the order rows.passage_rows counts them
         dimension = int(manifest.get("dimension", 0))
         if any(s.graph is not None for s in parts):  # a large index: rows are read as questions need them
             vectors = DiskRows([RowFile(Path(f"{s.base}.vectors.npy")) for s in parts], rows.passage_rows)
@@ -222,11 +224,11 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         else:
             vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
             sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
-        graphs = [(s.graph, served) for s, served in zip(parts, rows.served) if s.graph is not None]
-        exact = [served[served >= 0] for s, served in zip(parts, rows.served) if s.graph is None]
+        graphs = [(stored[n].graph, rows.served[n]) for n in rows.segments if stored[n].graph is not None]
+        exact = [rows.served[n][rows.served[n] >= 0] for n in rows.segments if stored[n].graph is None]
         nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
-        passage_bm25 = Lexical([(s.postings("passage"), served) for s, served in zip(parts, rows.served)], len(vectors), BM25_K1, BM25_B)
-        sentence_bm25 = Lexical([(s.postings("sentence"), served) for s, served in zip(parts, rows.served_sentences)], len(sentence_vectors), BM25_K1, BM25_B)
+        passage_bm25 = Lexical([(stored[n].postings("passage"), rows.served[n]) for n in rows.segments], len(vectors), BM25_K1, BM25_B)
+        sentence_bm25 = Lexical([(stored[n].postings("sentence"), rows.served_sentences[n]) for n in rows.segments], len(sentence_vectors), BM25_K1, BM25_B)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
         raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build --full`") from None
     counts = (len(rows.passages), len(vectors), passage_bm25.size, len(sentence_vectors), sentence_bm25.size)
@@ -241,7 +243,7 @@ def _removed_documents(before: Previous | None, current: set[str]) -> dict[str, 
     if before is None:
         return {}
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    gone = {**{i: now for i in set(before.catalog) - current}, **before.manifest.get("removed_documents", {})}
+    gone = {**{i: now for i in set(before.history()) - current}, **before.manifest.get("removed_documents", {})}
     return {doc_id: when for doc_id, when in sorted(gone.items()) if doc_id not in current}
 
 
@@ -279,9 +281,20 @@ class Previous:
         m = self.manifest
         return (self.format, m.get("model"), m.get("settings")) == (FORMAT_VERSION, model, build_settings(settings))
 
-    @property
+    @functools.cached_property
     def catalog(self) -> dict[str, dict]:
-        return self.manifest.get("catalog", {}) if self.format == FORMAT_VERSION else {}
+        """Its catalog (document id -> entry); `Unreadable` when its file is missing or damaged."""
+        if self.format != FORMAT_VERSION:
+            return {}
+        return _read_old(self, [catalog_file.FILE], lambda: catalog_file.read(self.folder / catalog_file.FILE).entries())
+
+    def history(self) -> dict[str, dict]:
+        """Its catalog for the record of what leaves (empty when it cannot be read)."""
+        try:
+            return self.catalog
+        except Unreadable as e:
+            log.warning("the served build's catalog cannot be read (%s): its history is not carried", e)
+            return {}
 
     @property
     def segments(self) -> list[dict]:
@@ -315,7 +328,7 @@ def _old_rows(before: Previous, dropped: dict[str, dict], with_vectors: bool) ->
         spans = [Span.of(e) for e in entries]
         try:
             docs, passages, vectors, sentence_vectors = _read_old(
-                before, name, lambda: segments.read_some(before.folder, name, spans)
+                before, segments.files(before.folder, name), lambda: segments.read_some(before.folder, name, spans)
             )
         except Unreadable:
             if with_vectors:

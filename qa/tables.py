@@ -18,6 +18,7 @@ from typing import Iterator, Mapping, Protocol, Sequence, overload
 import numpy as np
 
 from .documents import Document
+from .catalog import Columns
 from .passages import Passage
 from .ranking import SentenceMap
 
@@ -154,24 +155,22 @@ class Layout:
     documents: DocumentTable
     passages: PassageTable
     sentences: SentenceMap  # per served passage, its served sentence rows
-    passage_rows: np.ndarray  # each served passage's row in the segments' passages put end to end
+    segments: list[str]  # the segments holding served rows, in the order `passage_rows` puts them end to end
+    passage_rows: np.ndarray  # each served passage's row in these segments' passages put end to end
     sentence_rows: np.ndarray  # likewise for sentences
-    served: list[np.ndarray]  # per segment: the served row of each of its passages (-1: not served)
-    served_sentences: list[np.ndarray]  # likewise for sentences
+    served: dict[str, np.ndarray]  # by segment: the served row of each of its passages (-1: not served)
+    served_sentences: dict[str, np.ndarray]  # likewise for sentences
 
 
-def layout(stored: Mapping[str, "StoredRows"], catalog: Mapping[str, dict]) -> Layout:
-    """Where each served document, passage and sentence is, from the catalog (document id ->
+def layout(stored: Mapping[str, "StoredRows"], catalog: Columns) -> Layout:
+    """Where each served document, passage and sentence is, from the catalog (each document's
     segment, line, passage and sentence ranges), without parsing any record."""
-    names = list(stored)
-    parts = [stored[n] for n in names]
-    code = {n: i for i, n in enumerate(names)}
+    parts = [stored[n] for n in catalog.segments]  # (the catalog's segment codes index this list)
     p_base = np.cumsum([0] + [len(s.passages) for s in parts])
     s_base = np.cumsum([0] + [len(s.sentence_vectors) for s in parts])
-    entries = list(catalog.values())
-    seg = np.array([code[e["segment"]] for e in entries], dtype=np.int64)
-    p_bounds = np.array([e["passages"] for e in entries], dtype=np.int64).reshape(-1, 2) + p_base[seg][:, None]
-    s_bounds = np.array([e["sentences"] for e in entries], dtype=np.int64).reshape(-1, 2) + s_base[seg][:, None]
+    seg = catalog.segment.astype(np.int64)
+    p_bounds = catalog.passages + p_base[seg][:, None]
+    s_bounds = catalog.sentences + s_base[seg][:, None]
     p_rows, s_rows = ranges(p_bounds), ranges(s_bounds)
     new_sentence = np.full(int(s_base[-1]), -1, dtype=np.int64)
     new_sentence[s_rows] = np.arange(len(s_rows))
@@ -184,20 +183,21 @@ def layout(stored: Mapping[str, "StoredRows"], catalog: Mapping[str, dict]) -> L
     )
     rows, starts = every.of_passages(p_rows)
     segment_of = np.repeat(np.arange(len(parts), dtype=np.int32), np.diff(p_base))[p_rows]
-    doc_ids = list(catalog)
+    doc_ids = catalog.ids
     passages = PassageTable(
         [s.passages for s in parts],
         segment_of,
         p_rows - p_base[segment_of],
-        np.repeat(np.arange(len(entries), dtype=np.int32), p_bounds[:, 1] - p_bounds[:, 0]),
+        np.repeat(np.arange(len(doc_ids), dtype=np.int32), p_bounds[:, 1] - p_bounds[:, 0]),
         np.concatenate([s.spans for s in parts] or [np.zeros((0, 2), np.int64)])[p_rows],
         np.concatenate([s.ids for s in parts] or [np.zeros(0, "S1")])[p_rows],
         doc_ids,
     )
-    documents = DocumentTable(doc_ids, [s.documents for s in parts], seg, np.array([e["row"] for e in entries], dtype=np.int64))
-    served = [new_passage[a:z] for a, z in zip(p_base[:-1], p_base[1:])]
-    served_sentences = [new_sentence[a:z] for a, z in zip(s_base[:-1], s_base[1:])]
-    return Layout(documents, passages, SentenceMap(new_sentence[rows], starts), p_rows, s_rows, served, served_sentences)
+    documents = DocumentTable(doc_ids, [s.documents for s in parts], seg, catalog.row)
+    served = {name: new_passage[a:z] for name, a, z in zip(catalog.segments, p_base[:-1], p_base[1:])}
+    served_sentences = {name: new_sentence[a:z] for name, a, z in zip(catalog.segments, s_base[:-1], s_base[1:])}
+    sentences = SentenceMap(new_sentence[rows], starts)
+    return Layout(documents, passages, sentences, catalog.segments, p_rows, s_rows, served, served_sentences)
 
 
 class StoredRows(Protocol):

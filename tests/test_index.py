@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import segments, storage
+from qa import catalog, segments, storage
 from qa.errors import IndexMismatchError, IndexMissingError, StorageError
 from qa.index import FORMAT_VERSION, build_index, load_index, stale_reason
 from qa.search import Searcher
@@ -71,11 +71,11 @@ def test_index_of_another_format_is_refused(tmp_path, fake_embedder):
         load_index(settings.index_dir)
 
 
-@pytest.mark.parametrize("part", segments.PARTS)
+@pytest.mark.parametrize("part", [f"seg-*.{p}" for p in segments.PARTS] + [catalog.FILE])
 def test_missing_or_damaged_files_are_detected(tmp_path, fake_embedder, part):
     settings = fake_settings(tmp_path)
     build_index(settings, fake_embedder)
-    (path,) = current(settings).glob(f"seg-*.{part}")
+    (path,) = current(settings).glob(part)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -172,3 +172,23 @@ def test_a_damaged_pointer_or_manifest_is_an_index_mismatch(tmp_path, fake_embed
 
 def current_of(index_dir):  # type: ignore[no-untyped-def]
     return index_dir / (index_dir / "CURRENT").read_text().strip()
+
+
+def test_the_catalog_keeps_every_entry_as_written(tmp_path):
+    entries = {
+        doc_id: {"segment": f"seg-{n % 2}", "digest": f"{n:064x}", "file": f"f{n % 3}.jsonl", "source": f"corpus/f{n % 3}.jsonl",
+                 "row": n, "passages": [2 * n, 2 * n + 2], "sentences": [5 * n, 5 * n + 5]}  # fmt: skip
+        for n, doc_id in enumerate(["a", "line\nbreak", "é/ü 中", "", "x" * 300])
+    }
+    catalog.write(tmp_path / catalog.FILE, entries)
+    assert catalog.read(tmp_path / catalog.FILE).entries() == entries
+    assert list(catalog.read(tmp_path / catalog.FILE).ids) == list(entries)
+
+
+def test_a_damaged_catalog_makes_the_next_build_encode_everything(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    path = current(settings) / catalog.FILE
+    path.write_bytes(path.read_bytes()[:-7])
+    build_index(settings, fake_embedder)
+    assert load_index(settings.index_dir).manifest["reused_vectors"] == 0
