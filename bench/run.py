@@ -2,6 +2,7 @@
 
     scripts/bench            (installs the bench extra, txtai, then runs this)
     .venv/bin/python bench/run.py [--datasets default,squad] [--questions 500] [--repeat 3] [--work DIR] [--rebuild]
+                                  [--scale 30,315]
 
 For each dataset and system (see bench/systems.py) it builds the index once (kept in --work,
 /tmp/qa-bench by default; --rebuild builds again), then answers the questions --repeat rounds
@@ -10,6 +11,10 @@ over HTTP: the time from process start to the first answered request (median of 
 sequential latency, and throughput with 4 concurrent clients. Writes
 bench/results/harness.json and bench/results/harness.md (the table the README shows), with
 ratios against each peer computed within this one run.
+
+Then the whole service at about 100k and 1M passages (--scale: copies of SQuAD dev, with
+synthetic vectors; see bench/scale.py), each index built once and kept in --work. The 1M build
+takes about 10 minutes and 15 GB of memory; --scale 30 skips it, --scale "" skips both.
 """
 
 from __future__ import annotations
@@ -168,6 +173,32 @@ def ratios(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def scale(work: Path, copies: int) -> dict:
+    """bench/scale.py on SQuAD dev × copies (its source: the SQuAD index this harness built)."""
+    print(f"serving SQuAD x{copies} ...", file=sys.stderr, flush=True)
+    out = work / f"scale-{copies}.json"
+    command = [PYTHON, str(ROOT / "bench" / "scale.py"), "--copies", str(copies), "--dir", str(work / f"scale-{copies}"),
+               "--source", str(work / "squad" / "qa" / "index"), "--json", str(out)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        return {"copies": copies, "error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.read_text())
+
+
+def scale_table(rows: list[dict]) -> str:
+    out = ["| passages | sentences | open s | first answer after start s | in-process p50 / p99 ms | HTTP p50 / p99 ms | server RSS MB (anon + file) |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        if "error" in r:
+            out.append(f"| SQuAD x{r['copies']} | error: {' '.join(r['error'])} |")
+            continue
+        out.append(
+            f"| {r['passages']:,} | {r['sentences']:,} | {r['load_s']} | {r['first_answer_s']} | {r['in_process_p50_ms']} / {r['in_process_p99_ms']} "
+            f"| {r['http_p50_ms']} / {r['http_p99_ms']} | {r['server_rss_mb']} ({r['server_rss_anon_mb']} + {r['server_rss_file_mb']}) |"
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="default,squad")
@@ -176,6 +207,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("/tmp/qa-bench"))
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--scale", default="30,315", help="copies of SQuAD dev for bench/scale.py (30: ~100k passages)")
     args = parser.parse_args()
     rows, http_rows = [], {}
     for dataset in args.datasets.split(","):
@@ -196,8 +228,9 @@ def main() -> None:
         if "qa" in args.systems.split(","):
             print(f"serving {dataset} over HTTP ...", file=sys.stderr, flush=True)
             http_rows[dataset] = http(work, questions_of(dataset, args.questions))
+    scale_rows = [scale(args.work, int(c)) for c in args.scale.split(",") if c.strip()]
     when = time.strftime("%Y-%m-%d")
-    result = {"date": when, "machine": machine(), "command": "bench/run.py " + " ".join(sys.argv[1:]), "rows": rows, "http": http_rows}
+    result = {"date": when, "machine": machine(), "command": "bench/run.py " + " ".join(sys.argv[1:]), "rows": rows, "http": http_rows, "scale": scale_rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "harness.json").write_text(json.dumps(result, indent=2) + "\n")
     http_table = ["| dataset | first answer after start, s (median of 3) | HTTP p50 ms | HTTP p99 ms | answers/s, 4 clients |", "|---|---|---|---|---|"]
@@ -208,6 +241,7 @@ def main() -> None:
         f"(question encoding included), p50 and p99 each the median of {args.repeat} rounds; R@k: the gold document "
         f"among the documents of the top k passages.\n\n{table(rows)}\n\n**Ratios (this run)**\n\n{ratios(rows)}\n\n"
         f"**This project over HTTP** (`qa serve`, loopback)\n\n" + "\n".join(http_table) + "\n"
+        + (f"\n**The whole service at scale** (bench/scale.py: SQuAD dev copies, synthetic vectors)\n\n{scale_table(scale_rows)}\n" if scale_rows else "")
     )
     (RESULTS / "harness.md").write_text(md)
     print(md)

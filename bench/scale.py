@@ -98,7 +98,7 @@ def main() -> None:
                 for d in docs:
                     f.write(json.dumps({**d, "id": f"{d['id']}#{c}", "title": f"{d['title']} (copy {c})"}) + "\n")
         encoders = index_dir / ENCODERS
-        shutil.copytree(args.source / ENCODERS, encoders)  # the checked ONNX question encoder
+        shutil.copytree(args.source / ENCODERS, encoders, dirs_exist_ok=True)  # the checked ONNX question encoder
         started = time.perf_counter()
         build_index(settings, Synthetic(args.source, settings.model, args.noise))
         result["build_s"] = round(time.perf_counter() - started, 1)

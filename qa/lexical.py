@@ -178,13 +178,17 @@ class Lexical:
         a word repeated in the query counts each time, as in bm25s."""
         return self.ranked(query, 0)[0]
 
-    def ranked(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every text's score, and the rows of the (up to) n best among those holding a query
-        word, in no particular order. The best are picked among the rows of the words'
-        postings, not among all texts, which is what makes this fast in a large index."""
+    def words(self, query: str) -> list[str]:
+        """The query's tokens as this index has them (the stemmer is not thread-safe: callers
+        that share it across threads hold a lock around this, not around scoring)."""
+        return tokenize([query], self.plain)[0]
+
+    def ranked(self, query: str | list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every text's score for a query (or its `words`), and the rows of the (up to) n best
+        among those holding a query word, in no particular order."""
         scores = np.zeros(self.size, dtype=np.float32)
         weighed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for word in tokenize([query], self.plain)[0]:
+        for word in self.words(query) if isinstance(query, str) else query:
             if word not in weighed:
                 weighed[word] = self._weights(word)
             rows, weights = weighed[word]
@@ -192,6 +196,8 @@ class Lexical:
         if not n or not weighed:
             return scores, np.zeros(0, dtype=np.int64)
         touched = np.concatenate([rows for rows, _ in weighed.values()])  # a row once per word holding it
+        if len(touched) * 4 > self.size:  # most rows hold a word: partition them all
+            return scores, best_rows(scores, min(n, int(np.count_nonzero(scores)))).astype(np.int64)
         if len(touched) > n * len(weighed):  # the n best rows are among the n x words best entries
             touched = touched[np.argpartition(-scores[touched], n * len(weighed) - 1)[: n * len(weighed)]]
         touched = np.unique(touched)

@@ -70,8 +70,9 @@ class SentenceMap:
     def of_passages(self, passages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows of these passages, passage after passage, and where each passage's
         begin (for `np.maximum.reduceat`)."""
-        ends = np.append(self.starts[1:], len(self.rows))
-        begin, lengths = self.starts[passages], ends[passages] - self.starts[passages]
+        after = np.minimum(passages + 1, len(self.starts) - 1)
+        ends = np.where(passages + 1 < len(self.starts), self.starts[after], len(self.rows))
+        begin, lengths = self.starts[passages], ends - self.starts[passages]
         offsets = np.zeros(len(passages), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
         flat = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(begin - offsets, lengths)
