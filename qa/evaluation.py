@@ -20,7 +20,7 @@ from ir_measures import RR, R, nDCG
 from .cleaning import normalize_for_embedding
 from .embedder import Embedder
 from .eval_data import Dataset, Question, off_topic_questions
-from .index import BM25_B, BM25_K1, Index
+from .loading import BM25_B, BM25_K1, Index
 from .lexical import Lexical
 from .search import Hit, Searcher
 

@@ -12,7 +12,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .index import load_index
+from .loading import load_index
 from .search import Searcher
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from .filters import Filter
 from .errors import (
     DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery, PassageGone, PassageMoved, PassageNotFound,
 )  # fmt: skip
-from .index import Index, load_index
+from .loading import Index, load_index
 from .passages import Passage
 
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
