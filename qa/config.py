@@ -67,7 +67,7 @@ class Settings:
     ann_min_passages: int = _setting(
         50_000,
         "From this many passages, a search ranks candidates (HNSW and BM25) instead of every passage; "
-        "segments this large get an HNSW graph when built.",
+        "segments this large get an HNSW graph when built, and an index with one reads its candidates' vectors from disk.",
     )
     ann_ef_search: int = _setting(128, "HNSW search breadth (efSearch): larger finds more of the true nearest, slower.")
     query_encoder: str = _setting(

@@ -3,7 +3,8 @@
     index/
       CURRENT                 name of the build being served (replaced atomically)
       build-20261122T101500.123456789/
-        manifest.json         format version, model, counts, settings, catalog, file checksums
+        manifest.json         format version, model, counts, settings, file checksums
+        catalog.npz           each document's segment and rows, as columns (see catalog.py)
         seg-….vectors.npy  seg-….passages.jsonl  …   the files of its segments (see segments.py);
                               a kept segment's files are hard links to the earlier build's
 
