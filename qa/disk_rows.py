@@ -1,4 +1,4 @@
-"""Rows of a large index's vectors, read from disk when a question needs them.
+"""Rows of a large index's vectors (and postings), read from disk when a question needs them.
 
 An index large enough for HNSW graphs does not score every passage: a question needs the
 vectors of about a thousand candidate passages and their sentences. Reading those rows with
@@ -37,6 +37,12 @@ class RowFile:
     def __del__(self) -> None:
         if hasattr(self, "_fd"):
             os.close(self._fd)
+
+    def range(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop), in one read."""
+        out = np.empty((max(stop - start, 0), self.shape[1]), dtype=self.dtype)
+        self.read(np.arange(start, stop), out)
+        return out
 
     def read(self, rows: np.ndarray, out: np.ndarray) -> None:
         """Rows `rows` (sorted) into `out`, one read per run of consecutive rows."""

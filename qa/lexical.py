@@ -22,6 +22,7 @@ import Stemmer
 from scipy import sparse
 
 from .cleaning import normalize_for_embedding
+from .disk_rows import RowFile
 from .ranking import best_rows
 
 STOPWORDS = "en"
@@ -100,13 +101,18 @@ class Postings:
     """An inverted index of some texts' tokens: the texts holding word `vocab[w]`, with its count
     in each, are `entries[starts[w]:starts[w + 1]]` (columns: row, term frequency), by row.
 
-    A segment stores its own (`save`) beside its tokens; `load` maps the entries, so a search
-    reads only its words' postings, and opening an index computes nothing per text."""
+    A segment stores its own (`save`) beside its tokens; once loaded, a search reads only its
+    words' postings from the file (`RowFile`), and opening an index computes nothing per text."""
 
     vocab: dict[str, int]
     starts: np.ndarray  # int64, one more than there are words
-    entries: np.ndarray  # int32 (postings, 2)
+    entries: np.ndarray | RowFile  # int32 (postings, 2); a stored segment's are read per word
     lengths: np.ndarray  # tokens per text
+
+    def of_word(self, w: int) -> np.ndarray:
+        """Word w's entries (row, term frequency), by row."""
+        start, stop = int(self.starts[w]), int(self.starts[w + 1])
+        return self.entries[start:stop] if isinstance(self.entries, np.ndarray) else self.entries.range(start, stop)
 
     @classmethod
     def of(cls, tokens: Tokens) -> "Postings":
@@ -131,7 +137,7 @@ class Postings:
         with np.load(f"{base}-tokens.npz") as data:
             words = data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
             lengths = np.diff(data["offsets"])
-        entries = np.asarray(np.load(f"{base}-postings.npy", mmap_mode="r"))  # (np.memmap's slicing is slow)
+        entries = RowFile(Path(f"{base}-postings.npy"))
         return cls({w: i for i, w in enumerate(words)}, np.load(f"{base}-postings-starts.npy"), entries, lengths)
 
 
@@ -164,6 +170,7 @@ class Lexical:
                 lengths[served[live]] = postings.lengths[live]
         average = float(lengths.mean()) if size else 0.0
         self.norm = (k1 * ((1 - b) + b * lengths / average) if average else np.full(size, k1)).astype(np.float32)
+        self._where: tuple[np.ndarray, np.ndarray] | None = None  # each served row's part and row in it
 
     @classmethod
     def build(cls, texts: list[str], k1: float, b: float, plain: bool = False) -> "Lexical":
@@ -210,7 +217,7 @@ class Lexical:
             w = postings.vocab.get(word)
             if w is None:
                 continue
-            entries = postings.entries[postings.starts[w] : postings.starts[w + 1]]
+            entries = postings.of_word(w)
             if served is None:  # its rows are served as they are
                 rows.append(entries[:, 0])
                 tf.append(entries[:, 1])
@@ -224,3 +231,49 @@ class Lexical:
         df = len(found)
         idf = np.float32(np.log1p((self.size - df + 0.5) / (df + 0.5)))
         return found, counts / (counts + self.norm[found]) * idf
+
+    def scores_of(self, words: list[str], rows: np.ndarray) -> np.ndarray:
+        """BM25 of these served rows only, equal to `ranked(words, 0)[0][rows]`: each row is looked
+        up in the words' postings (sorted by row), so the cost follows len(rows), not the index."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        looked: dict[str, np.ndarray] = {}
+        for word in words:
+            if word not in looked:
+                looked[word] = self._lookup(word, rows)
+            out += looked[word]  # in query order, as `ranked` adds them
+        return out
+
+    def _lookup(self, word: str, rows: np.ndarray) -> np.ndarray:
+        if self._where is None:
+            self._where = self._served_where()
+        part_of, local_of = self._where
+        counts, df = np.zeros(len(rows), dtype=np.float32), 0
+        for k, (postings, served) in enumerate(self.parts):
+            w = postings.vocab.get(word)
+            if w is None:
+                continue
+            entries = postings.of_word(w)
+            df += len(entries) if served is None else int(np.count_nonzero(served[entries[:, 0]] >= 0))
+            if not len(entries):
+                continue
+            mine = rows if served is None else np.where(part_of[rows] == k, local_of[rows], -1)
+            at = np.minimum(np.searchsorted(entries[:, 0], mine), len(entries) - 1)
+            found = (mine >= 0) & (entries[at, 0] == mine)
+            counts[found] = entries[at[found], 1]
+        idf = np.float32(np.log1p((self.size - df + 0.5) / (df + 0.5)))
+        weights = np.zeros(len(rows), dtype=np.float32)
+        held = counts > 0
+        weights[held] = counts[held] / (counts[held] + self.norm[rows[held]]) * idf
+        return weights
+
+    def _served_where(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each served row: which part holds it and at which row (parts served as they are
+        need no entry)."""
+        part_of = np.full(self.size, -1, dtype=np.int16)
+        local_of = np.full(self.size, -1, dtype=np.int64)
+        for k, (_, served) in enumerate(self.parts):
+            if served is not None:
+                live = served >= 0
+                part_of[served[live]] = k
+                local_of[served[live]] = np.flatnonzero(live)
+        return part_of, local_of

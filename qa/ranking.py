@@ -56,13 +56,6 @@ class SentenceMap:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def passage_of(self, sentences: int) -> np.ndarray:
-        """For each of `sentences` sentence rows, a passage that holds it (one of them, if shared)."""
-        out = np.zeros(sentences, dtype=np.int64)
-        lengths = np.diff(np.append(self.starts, len(self.rows)))
-        out[self.rows] = np.repeat(np.arange(len(self.starts)), lengths)
-        return out
-
     def best(self, sentence_scores: np.ndarray) -> np.ndarray:
         """Per passage, the highest score among its sentences."""
         return np.maximum.reduceat(sentence_scores[self.rows], self.starts)

@@ -93,7 +93,6 @@ class Searcher:
         self.settings = settings
         self._passage_vectors = index.vectors
         self._sentences = index.sentence_rows
-        self._passage_of_sentence: np.ndarray | None = None  # made on first use, by a large index
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
         self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
@@ -256,19 +255,18 @@ class Searcher:
         return Scored(rows, {name: signals[name][rows] for name in ranking.SIGNALS}, sentences, sentence_scores)
 
     def _candidates(self, query: str, q: np.ndarray) -> "Scored":
-        """For a large index: the passages worth ranking (the best by cosine from the HNSW graphs,
-        by BM25, and those holding the best sentences by BM25, MIN_POOL of each) and their
-        signals, and their sentences' scores, normalised over these candidates only."""
+        """For a large index: the passages worth ranking (the best MIN_POOL by cosine from the HNSW
+        graphs and by BM25) and their signals, and their sentences' scores, normalised over these
+        candidates only. Sentences' BM25 is looked up for the candidates' sentences alone."""
         with self._lock:  # the stemmer must not run in two threads at once
             words = self.index.lexical.words(query)  # (both BM25 indexes tokenise alike)
-        sentences_ranked = _helper().submit(self.index.sentence_lexical.ranked, words, MIN_POOL)  # on the other core
+        ranked = _helper().submit(self.index.lexical.ranked, words, MIN_POOL)  # on the other core
         nearest = self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search)
-        passage_bm25, best_passages = self.index.lexical.ranked(words, MIN_POOL)
-        sentence_bm25, best_sentences = sentences_ranked.result()
-        rows = np.unique(np.concatenate([nearest, best_passages, self._passage_of(best_sentences)]))
+        passage_bm25, best_passages = ranked.result()
+        rows = np.unique(np.concatenate([nearest, best_passages]))
         sentences, starts = self._sentences.of_passages(rows)
         sentence_dense = self.index.sentence_vectors[sentences] @ q
-        sentence_bm25 = sentence_bm25[sentences]
+        sentence_bm25 = self.index.sentence_lexical.scores_of(words, sentences)
         passages = {
             "dense": self._passage_vectors[rows] @ q, "dense_sentence": np.maximum.reduceat(sentence_dense, starts),
             "bm25": passage_bm25[rows], "bm25_sentence": np.maximum.reduceat(sentence_bm25, starts),
@@ -276,12 +274,6 @@ class Searcher:
         weights = ranking.sentence_weights(self.settings.ranking)
         sentence_scores = ranking.fuse({"sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25}, weights)
         return Scored(rows, passages, ranking.SentenceMap(np.arange(len(sentences)), starts), sentence_scores)
-
-    def _passage_of(self, sentences: np.ndarray) -> np.ndarray:
-        """A passage holding each of these sentence rows."""
-        if self._passage_of_sentence is None:
-            self._passage_of_sentence = self._sentences.passage_of(len(self.index.sentence_vectors))
-        return self._passage_of_sentence[sentences]
 
     def _hit(self, rank: int, score: float, row: int, i: int, scored: "Scored") -> Hit:
         """The hit for passage `row`, the i-th of those `scored`."""
@@ -299,8 +291,8 @@ class Searcher:
 
 @functools.cache
 def _helper() -> ThreadPoolExecutor:
-    """One thread that scores sentences' BM25 while the request's thread does the rest, in a
-    large index (numpy lets both run: 1.4x as fast on this 2-core machine)."""
+    """One thread that scores passages' BM25 while the request's thread asks the HNSW graphs, in
+    a large index (numpy and FAISS let both run at once)."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-search")
 
 

@@ -1,6 +1,6 @@
 """The documents and passages of an open index, read from disk when asked for.
 
-Records stay in their segments' JSON-lines files, memory-mapped; what every search needs of
+Records stay in their segments' JSON-lines files, read when used; what every search needs of
 every passage (its document, its span, its sentence rows, its id) is held in arrays. Opening an
 index parses no record, and its memory follows the number of passages, not their text: a
 search decodes only the passages and documents it returns.
@@ -9,7 +9,7 @@ search decodes only the passages and documents it returns.
 from __future__ import annotations
 
 import json
-import mmap
+import os
 import threading
 from pathlib import Path
 from dataclasses import dataclass
@@ -27,21 +27,30 @@ CACHED_DOCUMENTS = 256  # decoded documents kept (a result cites a few; the page
 
 class Lines:
     """The JSON records of a JSON-lines file by line number (`offsets`: each line's first byte,
-    then the file's size), memory-mapped so that processes serving one index share its pages."""
+    then the file's size), each read with one `pread` when asked for: the process keeps none of
+    the file, and the page cache that serves it is shared by every worker."""
 
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
         self.offsets = offsets
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            self._data: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        if size != (int(offsets[-1]) if len(offsets) else 0):
+        fd = os.open(path, os.O_RDONLY)
+        if os.fstat(fd).st_size != (int(offsets[-1]) if len(offsets) else 0):
+            os.close(fd)
             raise ValueError(f"{path.name} does not match its line offsets")
+        self._fd = fd
+
+    def __del__(self) -> None:
+        if hasattr(self, "_fd"):
+            os.close(self._fd)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def __getitem__(self, line: int) -> dict:
-        return json.loads(self._data[int(self.offsets[line]) : int(self.offsets[line + 1])])
+        start, end = int(self.offsets[line]), int(self.offsets[line + 1])
+        data = os.pread(self._fd, end - start, start)
+        if len(data) != end - start:
+            raise OSError(f"short read of an index record ({len(data)} of {end - start} bytes)")
+        return json.loads(data)
 
 
 def passage_of(record: dict) -> Passage:

@@ -41,8 +41,9 @@ def write_hnsw(index: faiss.Index, path: Path) -> None:
 
 
 def read_hnsw(path: Path) -> faiss.Index:
-    """Memory-mapped: pages are read as the graph is walked and shared between processes."""
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    """Memory-mapped (the codes and the links: IO_FLAG_MMAP_IFC), so pages are read as the graph
+    is walked and shared between processes."""
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
 
 
 class Nearest:

@@ -182,7 +182,11 @@ def test_many_small_changes_keep_few_segments_and_still_equal_a_full_build(tmp_p
     for question in QUESTIONS + ["crossing 12 repainted"]:
         assert sa.search(question, 5).to_dict()["results"] == sb.search(question, 5).to_dict()["results"]
         for part in ("lexical", "sentence_lexical"):  # BM25 over segments with rows no longer served
-            assert np.allclose(getattr(a, part).scores(question), getattr(b, part).scores(question), rtol=1e-6)
+            scores = getattr(a, part).scores(question)
+            assert np.allclose(scores, getattr(b, part).scores(question), rtol=1e-6)
+            some = np.random.default_rng(len(question)).choice(len(scores), 40, replace=False)
+            words = getattr(a, part).words(question)
+            assert np.array_equal(getattr(a, part).scores_of(words, some), scores[some])  # looked up, exactly
         assert a.lexical.scores(question).any()
     live_rows = sum(s["passages"] for s in a.manifest["segments"])
     assert live_rows < 1.5 * a.manifest["passages"]  # dead rows are dropped as segments merge

@@ -87,6 +87,7 @@ def test_ranked_picks_the_best_rows_among_those_holding_a_word():
     for question, n in (("How long did the war last?", 10), ("Lavrov Trud Lavrov interview", 3), ("war", 400), ("zzz", 5)):
         scores, best = bm25.ranked(question, n)
         assert np.array_equal(scores, bm25.scores(question))
+        assert np.array_equal(bm25.scores_of(bm25.words(question), np.arange(len(texts))[::-1]), scores[::-1])
         holding = np.flatnonzero(scores > 0)
         assert len(best) == min(n, len(holding)) and len(set(best.tolist())) == len(best)
         if len(best):  # none left out scores above the worst picked
