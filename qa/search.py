@@ -35,6 +35,7 @@ POOL_PER_RESULT = 4
 CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 CONTROL_CHARACTERS = re.compile(f"[{CONTROLS}\ud800-\udfff]")
 MIN_POOL = 400
+REMEMBERED_FILTERS = 64
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Searcher:
         self.settings = settings
         self._passage_vectors = index.vectors
         self._sentences = index.sentence_rows
+        self._allowed: dict[Filter, np.ndarray] = {}  # the rows of recent filters
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
         self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
@@ -156,18 +158,28 @@ class Searcher:
         return results
 
     def _allowed_rows(self, filter: Filter | None) -> np.ndarray | None:
-        """The passage rows a filter allows (None: all)."""
+        """The passage rows a filter allows (None: all). A filter on ids alone looks them up;
+        one on sources or dates reads every document once, and is then remembered."""
         if not filter:
             return None
+        if filter in self._allowed:
+            return self._allowed[filter]
         documents = self.index.documents
-        allowed = [n for n, doc in enumerate(documents.values()) if filter.allows(doc)]
-        return np.flatnonzero(np.isin(self.index.passages.doc, allowed)).astype(np.int64)
+        if filter.source or filter.date_from or filter.date_to:
+            allowed = [n for n, doc in enumerate(documents.values()) if filter.allows(doc)]
+        else:
+            allowed = [documents.position(i) for i in dict.fromkeys(filter.doc_ids) if i in documents]
+        rows = np.flatnonzero(np.isin(self.index.passages.doc, allowed)).astype(np.int64)
+        if len(self._allowed) >= REMEMBERED_FILTERS:
+            self._allowed.pop(next(iter(self._allowed)), None)
+        self._allowed[filter] = rows
+        return rows
 
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         if rows is not None and not len(rows):
             return SearchResult(query=query, hits=[], abstained=True, confidence=0.0)
-        if rows is None and len(self.index.passages) >= self.settings.ann_min_passages:
-            scored = self._candidates(query, vector)
+        if len(self.index.passages) >= self.settings.ann_min_passages:
+            scored = self._candidates(query, vector, rows)
         else:
             scored = self._scored(self.signals(query, vector), rows)
         at = (lambda i: i) if scored.rows is None else (lambda i: int(scored.rows[i]))  # type: ignore[index]
@@ -254,22 +266,27 @@ class Searcher:
         sentences = ranking.SentenceMap(*self._sentences.of_passages(rows))
         return Scored(rows, {name: signals[name][rows] for name in ranking.SIGNALS}, sentences, sentence_scores)
 
-    def _candidates(self, query: str, q: np.ndarray) -> "Scored":
+    def _candidates(self, query: str, q: np.ndarray, allowed: np.ndarray | None = None) -> "Scored":
         """For a large index: the passages worth ranking (the best MIN_POOL by cosine from the HNSW
-        graphs and by BM25) and their signals, and their sentences' scores, normalised over these
-        candidates only. Sentences' BM25 is looked up for the candidates' sentences alone."""
+        graphs and by BM25; or, with a filter, the `allowed` ones) and their signals, and their
+        sentences' scores, normalised over these candidates only. Sentences' BM25 is looked up
+        for the candidates' sentences alone."""
         with self._lock:  # the stemmer must not run in two threads at once
             words = self.index.lexical.words(query)  # (both BM25 indexes tokenise alike)
-        ranked = _helper().submit(self.index.lexical.ranked, words, MIN_POOL)  # on the other core
-        nearest = self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search)
-        passage_bm25, best_passages = ranked.result()
-        rows = np.unique(np.concatenate([nearest, best_passages]))
+        if allowed is None:
+            ranked = _helper().submit(self.index.lexical.ranked, words, MIN_POOL)  # on the other core
+            nearest = self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search)
+            passage_bm25, best_passages = ranked.result()
+            rows = np.unique(np.concatenate([nearest, best_passages]))
+            bm25 = passage_bm25[rows]
+        else:  # a filter: its passages are scored, however few or many (reads their vectors)
+            rows, bm25 = allowed, self.index.lexical.scores_of(words, allowed)
         sentences, starts = self._sentences.of_passages(rows)
         sentence_dense = self.index.sentence_vectors[sentences] @ q
         sentence_bm25 = self.index.sentence_lexical.scores_of(words, sentences)
         passages = {
             "dense": self._passage_vectors[rows] @ q, "dense_sentence": np.maximum.reduceat(sentence_dense, starts),
-            "bm25": passage_bm25[rows], "bm25_sentence": np.maximum.reduceat(sentence_bm25, starts),
+            "bm25": bm25, "bm25_sentence": np.maximum.reduceat(sentence_bm25, starts),
         }  # fmt: skip
         weights = ranking.sentence_weights(self.settings.ranking)
         sentence_scores = ranking.fuse({"sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25}, weights)

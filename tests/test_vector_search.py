@@ -76,3 +76,22 @@ def test_rows_no_longer_served_do_not_crowd_out_live_ones():
     served[1900:] = np.arange(100)  # only 100 rows live
     found = Nearest(vectors, [(build_hnsw(vectors), served)], np.zeros(0, np.int64)).search(vectors[5], 10, 16)
     assert len(found) == 10 and (found >= 0).all()
+
+
+def test_a_filtered_search_in_a_large_index_ranks_the_allowed_passages_as_an_exact_one_does(tmp_path):
+    from qa.filters import Filter
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    small = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    large = small.replace(ann_min_passages=50, index_dir=tmp_path / "large")
+    build_index(small, FakeEmbedder())
+    build_index(large, FakeEmbedder())
+    exact, candidates = Searcher.open(small, FakeEmbedder()), Searcher.open(large, FakeEmbedder())
+    lavrov = "003_d560007ba48ee34c.txt"
+    source = exact.index.documents[lavrov].source
+    for only in (Filter(doc_ids=(lavrov, "no-such-document")), Filter(source=source[: source.rindex("/") + 3]), Filter(date_from="2020-08-01")):
+        for question in QUESTIONS:
+            a, b = exact.search(question, 5, only), candidates.search(question, 5, only)
+            assert [h.passage.id for h in a.hits] == [h.passage.id for h in b.hits] and b.hits
+            assert all(only.allows(h.document) for h in b.hits)
+    assert candidates.search(QUESTIONS[0], 5, Filter(doc_ids=("no-such-document",))).hits == []
