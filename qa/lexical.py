@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import bm25s
 import numpy as np
@@ -92,8 +92,12 @@ class Tokens:
     @classmethod
     def load(cls, path: Path) -> "Tokens":
         with np.load(path) as data:
-            words = data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
-            return cls(words, data["ids"], data["offsets"])
+            return cls(_vocabulary(data), data["ids"], data["offsets"])
+
+
+def _vocabulary(data: Mapping[str, np.ndarray]) -> list[str]:
+    """The words of a saved `Tokens` (see `Tokens.save`)."""
+    return data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,7 @@ class Postings:
     def load(cls, base: str) -> "Postings":
         """From <base>-tokens.npz (only its vocabulary and offsets are read) and the postings files."""
         with np.load(f"{base}-tokens.npz") as data:
-            words = data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
-            lengths = np.diff(data["offsets"])
+            words, lengths = _vocabulary(data), np.diff(data["offsets"])
         entries = RowFile(Path(f"{base}-postings.npy"))
         return cls({w: i for i, w in enumerate(words)}, np.load(f"{base}-postings-starts.npy"), entries, lengths)
 
@@ -227,10 +230,12 @@ class Lexical:
             rows.append(mapped[live])
             tf.append(entries[live, 1])
         found, counts = (np.concatenate(rows), np.concatenate(tf)) if len(rows) > 2 else (rows[-1], tf[-1])
-        counts = counts.astype(np.float32)
-        df = len(found)
+        return found, self._weigh(counts.astype(np.float32), found, len(found))
+
+    def _weigh(self, counts: np.ndarray, rows: np.ndarray, df: int) -> np.ndarray:
+        """BM25 weights of a word held `counts` times by these rows and by `df` rows in all."""
         idf = np.float32(np.log1p((self.size - df + 0.5) / (df + 0.5)))
-        return found, counts / (counts + self.norm[found]) * idf
+        return counts / (counts + self.norm[rows]) * idf
 
     def scores_of(self, words: list[str], rows: np.ndarray) -> np.ndarray:
         """BM25 of these served rows only, equal to `ranked(words, 0)[0][rows]`: each row is looked
@@ -260,10 +265,9 @@ class Lexical:
             at = np.minimum(np.searchsorted(entries[:, 0], mine), len(entries) - 1)
             found = (mine >= 0) & (entries[at, 0] == mine)
             counts[found] = entries[at[found], 1]
-        idf = np.float32(np.log1p((self.size - df + 0.5) / (df + 0.5)))
         weights = np.zeros(len(rows), dtype=np.float32)
         held = counts > 0
-        weights[held] = counts[held] / (counts[held] + self.norm[rows[held]]) * idf
+        weights[held] = self._weigh(counts[held], rows[held], df)
         return weights
 
     def _served_where(self) -> tuple[np.ndarray, np.ndarray]:

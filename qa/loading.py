@@ -19,7 +19,7 @@ from .disk_rows import DiskRows, RowFile
 from .errors import IndexMismatchError
 from .lexical import Lexical
 from .ranking import SentenceMap
-from .vector_search import Nearest
+from .vector_search import Nearest, read_hnsw
 
 FORMAT_VERSION = 4
 BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
@@ -70,7 +70,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         else:
             vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
             sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
-        graphs = [(stored[n].graph, rows.served[n]) for n in rows.segments if stored[n].graph is not None]
+        graphs = [(read_hnsw(stored[n].graph), rows.served[n]) for n in rows.segments if stored[n].graph is not None]
         exact = [rows.served[n][rows.served[n] >= 0] for n in rows.segments if stored[n].graph is None]
         nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
         passage_bm25 = Lexical([(stored[n].postings("passage"), rows.served[n]) for n in rows.segments], len(vectors), BM25_K1, BM25_B)

@@ -41,9 +41,6 @@ class SentenceMap:
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return cls(np.fromiter((r for rows in sentence_rows for r in rows), dtype=np.int64), starts)
 
-    def __len__(self) -> int:
-        return len(self.starts)
-
     def __getitem__(self, passage: int) -> np.ndarray:
         """One passage's sentence rows."""
         end = self.starts[passage + 1] if passage + 1 < len(self.starts) else len(self.rows)
@@ -65,11 +62,18 @@ class SentenceMap:
         begin (for `np.maximum.reduceat`)."""
         after = np.minimum(passages + 1, len(self.starts) - 1)
         ends = np.where(passages + 1 < len(self.starts), self.starts[after], len(self.rows))
-        begin, lengths = self.starts[passages], ends - self.starts[passages]
-        offsets = np.zeros(len(passages), dtype=np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        flat = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(begin - offsets, lengths)
+        flat, offsets = ranges(np.stack([self.starts[passages], ends], axis=1))
         return self.rows[flat], offsets
+
+
+def ranges(bounds: object) -> tuple[np.ndarray, np.ndarray]:
+    """The integers of these [start, end) ranges (an array of pairs), end to end, and where
+    each range begins among them."""
+    bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    lengths = bounds[:, 1] - bounds[:, 0]
+    offsets = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(bounds[:, 0] - offsets, lengths), offsets
 
 
 def sentence_weights(mode: str) -> dict[str, float]:

@@ -27,6 +27,7 @@ from .errors import (
 )  # fmt: skip
 from .loading import Index, load_index
 from .passages import Passage
+from .tables import Recent
 
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
 # same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
@@ -92,9 +93,8 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._passage_vectors = index.vectors
         self._sentences = index.sentence_rows
-        self._allowed: dict[Filter, np.ndarray] = {}  # the rows of recent filters
+        self._allowed: Recent[Filter, np.ndarray] = Recent(REMEMBERED_FILTERS)  # the rows of recent filters
         self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
         self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
@@ -162,18 +162,15 @@ class Searcher:
         one on sources or dates reads every document once, and is then remembered."""
         if not filter:
             return None
-        if filter in self._allowed:
-            return self._allowed[filter]
+        remembered = self._allowed.get(filter)
+        if remembered is not None:
+            return remembered
         documents = self.index.documents
         if filter.source or filter.date_from or filter.date_to:
             allowed = [n for n, doc in enumerate(documents.values()) if filter.allows(doc)]
         else:
             allowed = [documents.position(i) for i in dict.fromkeys(filter.doc_ids) if i in documents]
-        rows = np.flatnonzero(np.isin(self.index.passages.doc, allowed)).astype(np.int64)
-        if len(self._allowed) >= REMEMBERED_FILTERS:
-            self._allowed.pop(next(iter(self._allowed)), None)
-        self._allowed[filter] = rows
-        return rows
+        return self._allowed.put(filter, np.flatnonzero(np.isin(self.index.passages.doc, allowed)).astype(np.int64))
 
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         if rows is not None and not len(rows):
@@ -246,7 +243,7 @@ class Searcher:
             if q is None:
                 q = self.embedder.encode([normalize_for_embedding(query)])[0]
             sentence_dense = self.index.sentence_vectors @ q
-            passage_dense = self._passage_vectors @ q
+            passage_dense = self.index.vectors @ q
             sentence_bm25 = self.index.sentence_lexical.scores(query)
             passage_bm25 = self.index.lexical.scores(query)
         return {
@@ -285,7 +282,7 @@ class Searcher:
         sentence_dense = self.index.sentence_vectors[sentences] @ q
         sentence_bm25 = self.index.sentence_lexical.scores_of(words, sentences)
         passages = {
-            "dense": self._passage_vectors[rows] @ q, "dense_sentence": np.maximum.reduceat(sentence_dense, starts),
+            "dense": self.index.vectors[rows] @ q, "dense_sentence": np.maximum.reduceat(sentence_dense, starts),
             "bm25": bm25, "bm25_sentence": np.maximum.reduceat(sentence_bm25, starts),
         }  # fmt: skip
         weights = ranking.sentence_weights(self.settings.ranking)

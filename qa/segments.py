@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
-import faiss
 import numpy as np
 
 from .documents import Document
 from .lexical import Postings, Tokens
 from .passages import Passage
-from .tables import Lines, passage_of, ranges
-from .vector_search import build_hnsw, read_hnsw, write_hnsw
+from .ranking import ranges
+from .tables import Lines, passage_of
+from .vector_search import build_hnsw, write_hnsw
 
 PARTS = ("documents.jsonl", "passages.jsonl", "rows.npz", "vectors.npy", "sentences.npy") + tuple(
     f"{part}-{kind}" for part in ("passage", "sentence") for kind in ("tokens.npz", "postings.npy", "postings-starts.npy")
@@ -136,7 +136,7 @@ class Stored:
     ids: np.ndarray  # passage ids, bytes
     vectors: np.ndarray  # memory-mapped
     sentence_vectors: np.ndarray  # memory-mapped
-    graph: faiss.Index | None
+    graph: Path | None  # its HNSW graph's file (a large segment): read by whoever searches it
 
     def tokens(self, part: str) -> Tokens:
         return Tokens.load(Path(f"{self.base}.{part}-tokens.npz"))
@@ -159,7 +159,7 @@ def open_stored(folder: Path, name: str) -> Stored:
         arrays["ids"],
         np.load(f"{base}.vectors.npy", mmap_mode="r"),
         np.load(f"{base}.sentences.npy", mmap_mode="r"),
-        read_hnsw(Path(f"{base}.{GRAPH}")) if Path(f"{base}.{GRAPH}").is_file() else None,
+        Path(f"{base}.{GRAPH}") if Path(f"{base}.{GRAPH}").is_file() else None,
     )
 
 
@@ -195,8 +195,8 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
     segments = list({id(seg): seg for seg, _ in pieces}.values())
     p_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.passages) for s in segments]).tolist()))
     s_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.sentence_vectors) for s in segments]).tolist()))
-    p_rows = ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])
-    s_rows = ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])
+    p_rows = ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])[0]
+    s_rows = ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])[0]
     new_sentence = np.full(sum(len(s.sentence_vectors) for s in segments), -1, dtype=np.int64)
     new_sentence[s_rows] = np.arange(len(s_rows))
     passages, sentence_rows = [], []

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import threading
-from pathlib import Path
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Protocol, Sequence, overload
+from pathlib import Path
+from typing import Generic, Hashable, Iterator, Mapping, Protocol, Sequence, TypeVar, overload
 
 import numpy as np
 
-from .documents import Document
 from .catalog import Columns
+from .documents import Document
 from .passages import Passage
-from .ranking import SentenceMap
+from .ranking import SentenceMap, ranges
 
 CACHED_DOCUMENTS = 256  # decoded documents kept (a result cites a few; the page of one is read often)
 
@@ -57,14 +57,35 @@ def passage_of(record: dict) -> Passage:
     return Passage(**{**record, "sentences": tuple(map(tuple, record["sentences"]))})
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """The last `size` values remembered by key, the oldest dropped first; safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self._lock = size, threading.Lock()
+        self._values: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self._values.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        with self._lock:
+            if len(self._values) >= self.size:
+                self._values.pop(next(iter(self._values)))
+            self._values[key] = value
+        return value
+
+
 class DocumentTable(Mapping[str, Document]):
     """The served documents by id, in corpus order; each is decoded from its line when used."""
 
     def __init__(self, ids: list[str], lines: list[Lines], segment: np.ndarray, row: np.ndarray) -> None:
         self.ids, self._lines, self._segment, self._row = ids, lines, segment, row
         self._position = {doc_id: n for n, doc_id in enumerate(ids)}
-        self._cache: dict[str, Document] = {}
-        self._lock = threading.Lock()
+        self._cache: Recent[str, Document] = Recent(CACHED_DOCUMENTS)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -80,12 +101,7 @@ class DocumentTable(Mapping[str, Document]):
         if cached is not None:
             return cached
         n = self._position[doc_id]
-        doc = Document(**self._lines[self._segment[n]][int(self._row[n])])
-        with self._lock:
-            if len(self._cache) >= CACHED_DOCUMENTS:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[doc_id] = doc
-        return doc
+        return self._cache.put(doc_id, Document(**self._lines[self._segment[n]][int(self._row[n])]))
 
     def position(self, doc_id: str) -> int:
         """Its place in corpus order (what `PassageTable.doc` holds)."""
@@ -146,17 +162,6 @@ class PassageTable(Sequence[Passage]):
         return int(order[at])
 
 
-def ranges(bounds: Sequence[tuple[int, int]]) -> np.ndarray:
-    """The integers of these [start, end) ranges, end to end."""
-    bounds_arr = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-    lengths = bounds_arr[:, 1] - bounds_arr[:, 0]
-    offsets = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=offsets[1:])
-    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(bounds_arr[:, 0] - offsets, lengths)
-
-
-
-
 @dataclass
 class Layout:
     """The served rows of some segments, in catalog order."""
@@ -180,7 +185,7 @@ def layout(stored: Mapping[str, "StoredRows"], catalog: Columns) -> Layout:
     seg = catalog.segment.astype(np.int64)
     p_bounds = catalog.passages + p_base[seg][:, None]
     s_bounds = catalog.sentences + s_base[seg][:, None]
-    p_rows, s_rows = ranges(p_bounds), ranges(s_bounds)
+    (p_rows, _), (s_rows, _) = ranges(p_bounds), ranges(s_bounds)
     new_sentence = np.full(int(s_base[-1]), -1, dtype=np.int64)
     new_sentence[s_rows] = np.arange(len(s_rows))
     new_passage = np.full(int(p_base[-1]), -1, dtype=np.int64)
