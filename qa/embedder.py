@@ -86,7 +86,6 @@ class SentenceTransformerEmbedder:
                 progress(start + len(rows), len(texts))
         return out
 
-
     def _bf16(self):  # type: ignore[no-untyped-def]
         """The model in bfloat16, for builds on a CPU with AMX (loaded on first use)."""
         if self._bf16_model is None:
@@ -110,9 +109,9 @@ def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Pat
     be opened (onnxruntime missing, file damaged) falls back to torch with a warning."""
     entry = manifest.get("query_encoder") or {}
     if choice != "torch" and entry.get("backend") == "onnx-int8":
-        from .onnx_encoder import OnnxEmbedder
+        from .onnx_encoder import ENCODERS, OnnxEmbedder
 
-        folder = index_dir / "encoders" / entry["folder"]
+        folder = index_dir / ENCODERS / entry["folder"]
         try:
             if entry.get("vnni") and not cpu_has("avx512_vnni"):  # quantised for VNNI: may saturate elsewhere
                 raise ModelError("it was quantised and checked on a CPU with AVX-512 VNNI, this one has none")

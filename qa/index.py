@@ -37,12 +37,12 @@ from .lexical import Tokens
 from .passages import Passage, passages_of
 from .reuse import EmbeddingCache
 from .loading import BM25_B, BM25_K1, FORMAT_VERSION, Index, load_index  # noqa: F401  (the index's API)
+from .onnx_encoder import ENCODERS
 from .segments import Segment, Span
 
 log = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 8  # more are merged (see _merge_plan)
-ENCODERS = "encoders"  # beside the builds: exported question encoders, one per model
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title", "build_precision")
 IN_MEMORY = "<documents given in memory>"
 Progress = Callable[[str, int, int], None]

@@ -32,6 +32,7 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 RECIPE = 3  # bump when the export or quantisation changes: encoders of another recipe are redone
+ENCODERS = "encoders"  # the folder beside an index's builds: exported question encoders, one per model
 MIN_COSINE = 0.99
 MODEL_FILE = "model-int8.onnx"
 CHECK_FILE = "check.json"
