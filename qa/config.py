@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "QA_"
 RANKING_MODES = ("hybrid", "dense", "bm25")
-QUERY_ENCODERS = ("auto", "onnx", "torch")
+QUERY_ENCODERS = ("auto", "onnx", "int8", "int8-u8", "fp32", "torch")  # tiers: see onnx_encoder.TIERS
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -71,7 +71,9 @@ class Settings:
     )
     ann_ef_search: int = _setting(128, "HNSW search breadth (efSearch): larger finds more of the true nearest, slower.")
     query_encoder: str = _setting(
-        "auto", "Question encoder: auto (ONNX int8 where the build checked it against torch, else torch), onnx or torch."
+        "auto",
+        "Question encoder: auto (the fastest ONNX tier that passes its check against torch on this CPU, else "
+        "torch), onnx (the same, but torch is an error), a tier (int8, int8-u8, fp32) or torch.",
     )
 
     @classmethod

@@ -14,7 +14,9 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from . import cpu
 from .errors import ModelError
+from .onnx_encoder import ENCODERS, Choice, open_encoder
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str, torch_threads: int = 0, precision: str = "fp32") -> None:
         self.name = model
+        self.tier, self.why = "torch", ""
         self.torch_threads = torch_threads
         self.precision = resolve_precision(precision)  # of builds; questions always fp32
         self._bf16_model = None
@@ -97,32 +100,32 @@ class SentenceTransformerEmbedder:
         return self._bf16_model
 
     def export_onnx(self, folder: Path, probe: Sequence[str]) -> dict:
-        """Export this model as an int8 ONNX question encoder into `folder` (see onnx_encoder)."""
-        from .onnx_encoder import export
+        """Export this model as ONNX question encoders into `folder` (see onnx_export)."""
+        from .onnx_export import export
 
         return export(self._model, folder, probe)
 
 
 def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Path, manifest: dict) -> Embedder:
-    """The encoder for questions to an index: its checked ONNX int8 export when `choice` is auto
-    or onnx and the build made one, else the torch model. With auto, an ONNX encoder that cannot
-    be opened (onnxruntime missing, file damaged) falls back to torch with a warning."""
-    entry = manifest.get("query_encoder") or {}
-    if choice != "torch" and entry.get("backend") == "onnx-int8":
-        from .onnx_encoder import ENCODERS, OnnxEmbedder
-
-        folder = index_dir / ENCODERS / entry["folder"]
-        try:
-            if entry.get("vnni") and not cpu_has("avx512_vnni"):  # quantised for VNNI: may saturate elsewhere
-                raise ModelError("it was quantised and checked on a CPU with AVX-512 VNNI, this one has none")
-            return OnnxEmbedder(folder, model, entry.get("max_tokens", 256), max(torch_threads, 0), entry.get("sha256", ""))
-        except Exception as e:  # onnxruntime and tokenizers raise their own kinds; any of them means torch
-            if choice == "onnx":
-                raise ModelError(f"cannot open the ONNX question encoder ({e})") from None
-            log.warning("ONNX question encoder unusable (%s); questions use torch", e)
-    elif choice == "onnx":
-        raise ModelError(f"this index has no ONNX question encoder ({entry.get('why', 'built before there was one')})")
-    return SentenceTransformerEmbedder(model, torch_threads)
+    """The encoder for questions to an index on this CPU: the fastest ONNX tier that passes its
+    check against torch here (`onnx_encoder.open_encoder`), else the torch model, with the reason
+    logged and kept as the encoder's `why`. `choice`: auto, onnx (torch is an error), torch, or
+    a tier's name."""
+    if choice != "torch":
+        opened = open_encoder(index_dir / ENCODERS, manifest.get("query_encoder") or {}, model, choice,
+                              max(torch_threads, 0))  # fmt: skip
+        if not isinstance(opened, Choice):
+            log.info("questions are encoded by %s (%s)", opened.tier, opened.why)
+            return opened
+        if choice != "auto":
+            raise ModelError(f"no usable ONNX question encoder: {opened.why}")
+        why = opened.why
+        log.warning("questions are encoded by torch, the slow path: %s", why)
+    else:
+        why = "chosen by QA_QUERY_ENCODER=torch"
+    encoder = SentenceTransformerEmbedder(model, torch_threads)
+    encoder.why = why
+    return encoder
 
 
 def resolve_precision(choice: str) -> str:
@@ -130,15 +133,7 @@ def resolve_precision(choice: str) -> str:
     (/proc/cpuinfo `amx_bf16`), where it was measured 2.6× faster at a cosine of 0.996 or more."""
     if choice != "auto":
         return choice
-    return "bf16" if cpu_has("amx_bf16") else "fp32"
-
-
-def cpu_has(flag: str) -> bool:
-    """Whether /proc/cpuinfo lists this CPU feature (False where there is no such file)."""
-    try:
-        return flag in Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
+    return "bf16" if cpu.has("amx_bf16") else "fp32"
 
 
 def resolve_model_path(model: str) -> str:

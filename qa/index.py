@@ -112,7 +112,7 @@ def _build(
     keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None], adding=bool(new_docs))
     sentences = _distinct_sentences(fresh.passages[:200])[0]
     probe = sentences[:: max(len(sentences) // 64, 1)]  # question-length texts of this corpus
-    encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe)
+    encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))
     unchanged = same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files  # type: ignore[union-attr]
     if unchanged and before.manifest.get("query_encoder") == encoder:  # type: ignore[union-attr]
         return before.folder  # type: ignore[union-attr]
@@ -388,6 +388,8 @@ def stale_reason(settings: Settings, documents: list[Document] | None = None) ->
         (manifest.get("model") == settings.model, "model changed"),
         (manifest.get("settings") == build_settings(settings), "passage settings changed"),
         (manifest.get("corpus_files") == _sources(settings, documents), "corpus changed"),
+        (manifest.get("query_encoder", {}).get("recipe", onnx_encoder.RECIPE) == onnx_encoder.RECIPE,
+         "the ONNX question encoders are of an older recipe"),
     ]
     return next((why for ok, why in checks if not ok), None)
 

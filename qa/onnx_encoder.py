@@ -1,13 +1,16 @@
-"""A faster question encoder: the model exported to ONNX, int8-quantised, run by ONNX Runtime.
+"""Fast question encoders: the model exported to ONNX (`onnx_export`), run by ONNX Runtime.
 
-The export happens once per model, offline, when an index is built (torch is loaded then
-anyway): `torch.onnx.export` of the transformer with the model's mean pooling and
-normalisation, then ONNX Runtime's dynamic int8 quantisation. It is checked against the torch
-model and used only when every probe question and 95 % of the corpus's sentences (short texts,
-as questions are) keep a cosine of at least MIN_COSINE. Serving with it
-needs neither torch nor sentence-transformers, so a server starts in about a second and answers
-a question in a few milliseconds. sentence-transformers' own ONNX backend needs `optimum`, which
-would downgrade sentence-transformers (../shared/MODELS.md), hence this small exporter.
+An export holds one file per tier of TIERS. Which tier answers questions is decided by
+measuring, on the CPU at hand, every tier against the torch model's own vectors for the probe
+texts saved with the export: a tier whose every probe question and 95 % of the probe texts keep
+a cosine of at least MIN_COSINE passes; of those, the fastest is taken, or a more exact one that
+is nearly as fast. int8 is accurate where the CPU multiplies u8×s8 without saturating (AVX-512
+VNNI, AVX-VNNI, ARM's dot product) and can saturate on AVX2 alone; fp32 is exact everywhere.
+When no tier passes or none can be opened, questions go to torch, and the reason is said.
+
+The choice is made when the index is built, and made again the first time the index is opened
+on another kind of CPU (`cpu.key`); each choice is kept in the export's `choices/` folder.
+Serving needs neither torch nor sentence-transformers.
 """
 
 from __future__ import annotations
@@ -16,29 +19,50 @@ import hashlib
 import json
 import logging
 import os
-import re
-import shutil
+import statistics
 import time
 import uuid
 import warnings
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .embedder import cpu_has
+from . import cpu
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
 
-RECIPE = 3  # bump when the export or quantisation changes: encoders of another recipe are redone
+RECIPE = 4  # bump when the export or quantisation changes: encoders of another recipe are redone
 ENCODERS = "encoders"  # the folder beside an index's builds: exported question encoders, one per model
 MIN_COSINE = 0.99
-MODEL_FILE = "model-int8.onnx"
-CHECK_FILE = "check.json"
+NEARLY_AS_FAST = 1.15  # a more exact tier is preferred when at most this much slower than the fastest
+FP32_FILE = "model-fp32.onnx"
+EXPORT_FILE = "export.json"
+REFERENCE_FILE = "reference.npz"
+CHOICES = "choices"
+TORCH = "torch"
 
 
-# Questions of several shapes, checked besides the corpus's own texts when an export is made.
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    file: str
+    quantise: Mapping[str, Any] | None  # onnx_export's recipe; None: the fp32 export itself
+
+
+# From the least to the most exact. "int8": weights per channel on the full signed range, fast
+# where u8×s8 products never saturate. "int8-u8": unsigned weights, which ONNX Runtime multiplies
+# by widening to 16 bits on AVX2 (no saturation).
+TIERS = (
+    Tier("int8", "model-int8.onnx", {"weights": "s8", "reduce_range": False}),
+    Tier("int8-u8", "model-int8-u8.onnx", {"weights": "u8", "reduce_range": False}),
+    Tier("fp32", FP32_FILE, None),
+)
+TIER_NAMES = tuple(t.name for t in TIERS)
+
+# Questions of several shapes, checked besides the corpus's own texts.
 PROBE = [
     "When did the war start?", "Who signed the ceasefire agreement?", "How many soldiers were killed?",
     "What is the capital of Armenia?", "Which drones were used in the conflict?", "Why did the talks fail?",
@@ -47,61 +71,32 @@ PROBE = [
     "What happened in September 2023?", "Who won the Super Bowl in 2016?", "What is photosynthesis?",
     "How do vaccines work?", "Which river flows through Paris?", "peace treaty", "Harop loitering munition",
     "The agreement was signed in Moscow after six weeks of fighting.",
-]
+]  # fmt: skip
 
 
-def ensure(encoders_dir: Path, embedder: Any, probe: Sequence[str]) -> dict:
-    """The question encoder an index built with `embedder` should use, exporting it once per
-    model into `encoders_dir` (a manifest entry: the ONNX file and its check, or torch and why)."""
-    export_to = getattr(embedder, "export_onnx", None)
-    if export_to is None:
-        return {"backend": "torch", "why": "this embedder has no ONNX export"}
-    key = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder.name).strip("-")[-60:]
-    folder = encoders_dir / f"{key}-{hashlib.sha256(embedder.name.encode()).hexdigest()[:8]}-r{RECIPE}"
-    try:
-        check = json.loads((folder / CHECK_FILE).read_text())
-    except (OSError, ValueError):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                check = export_to(folder, probe)
-        except Exception as e:  # an export that fails leaves torch in charge, never the build failed
-            log.warning("no ONNX question encoder (%s: %s); questions use torch", type(e).__name__, e)
-            return {"backend": "torch", "why": f"export failed ({type(e).__name__})"}
-    worst = min(check.get("question_min_cosine", 0), check.get("text_p5_cosine", 0))
-    if worst < MIN_COSINE:
-        return {"backend": "torch", "why": f"ONNX int8 cosine to torch {worst} < {MIN_COSINE}"}
-    return {"backend": "onnx-int8", "folder": folder.name, **check}
-
-
-def _digest(folder: Path) -> str:
-    """sha256 of the model file and the tokenizer together."""
-    h = hashlib.sha256()
-    for name in (MODEL_FILE, "tokenizer.json"):
-        h.update((folder / name).read_bytes())
-    return h.hexdigest()
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class OnnxEmbedder:
-    """Unit-length vectors from the exported model; `threads` ONNX Runtime threads (0: all cores)."""
+    """Unit-length vectors from one exported file; `threads` ONNX Runtime threads (0: all cores)."""
 
-    def __init__(self, folder: Path, name: str, max_tokens: int = 256, threads: int = 1, sha256: str = "") -> None:
-        if sha256 and _digest(folder) != sha256:
-            raise ModelError(f"the ONNX question encoder in {folder} is damaged (checksum)")
+    def __init__(self, folder: Path, name: str, tier: str = "int8", threads: int = 1, max_tokens: int = 256,
+                 sha256: str = "", why: str = "") -> None:  # fmt: skip
+        file = folder / next(t.file for t in TIERS if t.name == tier)
+        if sha256 and digest(file) != sha256:
+            raise ModelError(f"the ONNX question encoder {file} is damaged (checksum)")
         try:
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as e:
             raise ModelError(f"onnxruntime is not installed ({e})") from None
-        self.name = name
-        self.folder = folder
+        self.name, self.folder, self.tier, self.why = name, folder, f"onnx-{tier}", why
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_tokens)  # the file itself fixes 128
@@ -125,80 +120,170 @@ class OnnxEmbedder:
         return out
 
 
-def export(model, folder: Path, probe: Sequence[str]) -> dict:  # type: ignore[no-untyped-def]
-    """Export and quantise a loaded `SentenceTransformer` into `folder` (written under a temporary
-    name, then renamed), and check it against the model on the PROBE
-    questions and on `probe`, short texts of the corpus. Returns the check.
+@dataclass(frozen=True)
+class Choice:
+    """Which tier encodes questions on one kind of CPU, why, and what each tier measured."""
 
-    Only MatMul weights are quantised, per channel: on this model that kept every question's
-    cosine to torch at 0.993 or more, against 0.991 when every operator is quantised and 0.965
-    per tensor (seed questions; 192 default-corpus passages: 0.987, 0.984 and 0.80), at the same
-    speed (1.7 ms a question on one thread)."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    tier: str  # a TIER_NAMES name, or TORCH
+    why: str
+    cpu: str = field(default_factory=lambda: cpu.key())
+    cpu_name: str = field(default_factory=lambda: cpu.describe())
+    checks: dict[str, dict] = field(default_factory=dict)
 
-    transformer, pooling = model[0], model[1]
-    mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens", False) is True
-    if not mean or len(model) > 3:
-        raise ModelError("only mean-pooled models export to ONNX here")
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> "Choice":
+        return cls(entry["tier"], entry["why"], entry["cpu"], entry.get("cpu_name", ""), dict(entry.get("checks", {})))
 
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = transformer.auto_model
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
-
-    started = time.perf_counter()
-    tmp = folder.with_name(f".tmp-{folder.name}-{uuid.uuid4().hex[:6]}")
-    tmp.mkdir(parents=True)
+def ensure(encoders_dir: Path, embedder: Any, probe: Sequence[str], threads: int = 1) -> dict:
+    """The question encoder of an index built with `embedder` (its manifest entry), exporting the
+    model once per model and recipe into `encoders_dir` and choosing a tier on this CPU."""
+    export_to = getattr(embedder, "export_onnx", None)
+    if export_to is None:
+        return {"backend": TORCH, "why": "this embedder has no ONNX export"}
+    folder = encoders_dir / export_name(embedder.name)
     try:
-        sample = model.tokenizer(["a question", "a longer passage of text"], padding=True, return_tensors="pt")
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        axes = {n: {0: "batch", 1: "tokens"} for n in names}
-        with torch.no_grad():
-            torch.onnx.export(
-                Pooled().eval(), tuple(sample[n] for n in names), str(tmp / "model.onnx"),
-                input_names=names, output_names=["embedding"], dynamic_axes={**axes, "embedding": {0: "batch"}},
-                opset_version=17, dynamo=False,
-            )  # fmt: skip
-        logging.disable(logging.WARNING)  # the quantiser logs advice on the root logger
+        meta = read_export(folder)
+    except (OSError, ValueError, KeyError):
         try:
-            quantize_dynamic(
-                str(tmp / "model.onnx"), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8,
-                per_channel=True, reduce_range=not cpu_has("avx512_vnni"), op_types_to_quantize=["MatMul"],
-            )  # fmt: skip
-        finally:
-            logging.disable(logging.NOTSET)
-        (tmp / "model.onnx").unlink()
-        tokenizer = Path(transformer.tokenizer.name_or_path) / "tokenizer.json"
-        if not tokenizer.is_file():
-            transformer.tokenizer.save_pretrained(str(tmp / "hf"))
-            tokenizer = tmp / "hf" / "tokenizer.json"
-        shutil.copyfile(tokenizer, tmp / "tokenizer.json")
-        shutil.rmtree(tmp / "hf", ignore_errors=True)
-        onnx = OnnxEmbedder(tmp, "check", model.max_seq_length, threads=0)
-        questions, texts = list(PROBE), list(probe) or list(PROBE)
-        cosine = {
-            name: np.sum(onnx.encode(batch) * model.encode(batch, normalize_embeddings=True, convert_to_numpy=True), axis=1)
-            for name, batch in (("questions", questions), ("texts", texts))
-        }
-        check = {
-            "recipe": RECIPE, "vnni": cpu_has("avx512_vnni"), "max_tokens": int(model.max_seq_length),
-            "sha256": _digest(tmp),
-            "questions": len(questions), "question_min_cosine": round(float(cosine["questions"].min()), 4),
-            "texts": len(texts), "text_p5_cosine": round(float(np.percentile(cosine["texts"], 5)), 4),
-            "text_min_cosine": round(float(cosine["texts"].min()), 4),
-            "export_seconds": round(time.perf_counter() - started, 1),
-        }  # fmt: skip
-        (tmp / CHECK_FILE).write_text(json.dumps(check) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.rename(tmp, folder)
-        return check
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            with warnings.catch_warnings():  # the tracer's advice on the model's Python branches
+                warnings.simplefilter("ignore")
+                meta = export_to(folder, probe)
+        except Exception as e:  # an export that fails leaves torch in charge, never the build failed
+            log.warning("no ONNX question encoder (%s: %s); questions use torch", type(e).__name__, e)
+            return {"backend": TORCH, "why": f"the ONNX export failed ({type(e).__name__}: {e})"}
+    choice = recalled(folder, cpu.key())
+    if choice is None:
+        choice = choose(folder, meta, threads)
+        remember(folder, choice)
+    return {"backend": "onnx" if choice.tier != TORCH else TORCH, "folder": folder.name, "recipe": RECIPE,
+            "export_seconds": meta.get("export_seconds", 0.0), **asdict(choice)}  # fmt: skip
+
+
+def export_name(model: str) -> str:
+    import re
+
+    key = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")[-60:]
+    return f"{key}-{hashlib.sha256(model.encode()).hexdigest()[:8]}-r{RECIPE}"
+
+
+def read_export(folder: Path) -> dict:
+    meta = json.loads((folder / EXPORT_FILE).read_text())
+    if meta.get("recipe") != RECIPE:
+        raise ValueError(f"recipe {meta.get('recipe')}, not {RECIPE}")
+    return meta
+
+
+def choose(folder: Path, meta: Mapping[str, Any], threads: int = 1, tiers: Sequence[str] = TIER_NAMES) -> Choice:
+    """Measure `tiers` of the export in `folder` on this CPU and take the best that passes."""
+    checks = {name: check(folder, meta, name, threads) for name in tiers}
+    return decide(checks)
+
+
+def check(folder: Path, meta: Mapping[str, Any], tier: str, threads: int = 1) -> dict:
+    """One tier against torch's vectors for the probe texts: min cosine of the questions, 5th
+    percentile of the texts, and the median milliseconds per question (or why it cannot run)."""
+    try:
+        encoder = OnnxEmbedder(folder, "check", tier, threads, meta.get("max_tokens", 256), _sha(meta, tier))
+        with np.load(folder / REFERENCE_FILE) as saved:
+            texts, reference, n = [str(t) for t in saved["texts"]], saved["vectors"], int(saved["questions"])
+        cosine = np.sum(encoder.encode(texts) * reference, axis=1)
+        times = []
+        for text in texts[:n] * 2:
+            began = time.perf_counter()
+            encoder.encode([text])
+            times.append((time.perf_counter() - began) * 1000)
+    except Exception as e:  # a missing, damaged or unloadable file: this tier is out
+        return {"error": f"{type(e).__name__}: {e}"}
+    return {"question_min_cosine": round(float(cosine[:n].min()), 4),
+            "text_p5_cosine": round(float(np.percentile(cosine[n:] if len(cosine) > n else cosine, 5)), 4),
+            "ms": round(statistics.median(times[n:]), 2)}  # fmt: skip (the first round warms up)
+
+
+def passes(result: Mapping[str, Any]) -> bool:
+    return "error" not in result and min(result["question_min_cosine"], result["text_p5_cosine"]) >= MIN_COSINE
+
+
+def decide(checks: Mapping[str, dict]) -> Choice:
+    """The fastest tier that passes, or the most exact one within NEARLY_AS_FAST of it."""
+    good = [t for t in TIER_NAMES if t in checks and passes(checks[t])]
+    failed = "; ".join(f"{t}: {_failure(r)}" for t, r in checks.items() if not passes(r))
+    if not good:
+        return Choice(TORCH, f"no ONNX tier passed its check against torch ({failed})", checks=dict(checks))
+    fastest = min(checks[t]["ms"] for t in good)
+    tier = next(t for t in reversed(good) if checks[t]["ms"] <= fastest * NEARLY_AS_FAST)
+    why = (f"{tier}: {checks[tier]['ms']} ms a question, cosine to torch ≥ "
+           f"{min(checks[tier]['question_min_cosine'], checks[tier]['text_p5_cosine'])}")  # fmt: skip
+    others = [f"{t} {checks[t]['ms']} ms" for t in good if t != tier]
+    return Choice(tier, why + (f" (also passed: {', '.join(others)})" if others else "") +
+                  (f"; failed: {failed}" if failed else ""), checks=dict(checks))  # fmt: skip
+
+
+def _failure(result: Mapping[str, Any]) -> str:
+    if "error" in result:
+        return str(result["error"])
+    worst = min(result["question_min_cosine"], result["text_p5_cosine"])
+    return f"cosine {worst} < {MIN_COSINE}"
+
+
+def _sha(meta: Mapping[str, Any], tier: str) -> str:
+    return meta.get("sha256", {}).get(next(t.file for t in TIERS if t.name == tier), "")
+
+
+def remember(folder: Path, choice: Choice) -> None:
+    """Keep a CPU's choice in the export folder (best effort: a read-only index measures again)."""
+    try:
+        (folder / CHOICES).mkdir(exist_ok=True)
+        tmp = folder / CHOICES / f".{choice.cpu}.{uuid.uuid4().hex[:6]}.tmp"
+        tmp.write_text(json.dumps(asdict(choice), ensure_ascii=False, indent=1) + "\n")
+        os.replace(tmp, folder / CHOICES / f"{choice.cpu}.json")
+    except OSError as e:
+        log.info("cannot keep the question encoder choice in %s (%s)", folder, e)
+
+
+def recalled(folder: Path, key: str) -> Choice | None:
+    try:
+        return Choice.of(json.loads((folder / CHOICES / f"{key}.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def open_encoder(encoders_dir: Path, entry: Mapping[str, Any], model: str, setting: str, threads: int) -> OnnxEmbedder | Choice:
+    """The ONNX encoder to use for questions on this CPU, or the Choice of torch (with why).
+
+    `setting`: auto (measured), onnx (measured, but torch is an error), or a tier's name (that
+    tier, whatever its check says). The build's choice is reused on the CPU it was made on, a
+    choice kept for this CPU elsewhere; otherwise the tiers are measured now (about a second)."""
+    if "folder" not in entry:
+        return Choice(TORCH, entry.get("why", "this index has no ONNX question encoder (built before there was one)"))
+    folder = encoders_dir / entry["folder"]
+    try:
+        meta = read_export(folder)
+    except (OSError, ValueError, KeyError) as e:
+        return Choice(TORCH, f"the ONNX export {folder} cannot be read ({e}): run `qa build` to export it again")
+    key = cpu.key()
+    if setting in TIER_NAMES:
+        return _open(folder, meta, model, setting, threads, f"{setting}: chosen by QA_QUERY_ENCODER")
+    known = Choice.of(entry) if entry.get("cpu") == key and "tier" in entry else recalled(folder, key)
+    if known is None:
+        log.info("measuring the ONNX question encoders on this CPU (%s), first time", cpu.describe())
+        known = choose(folder, meta, threads)
+        remember(folder, known)
+    if known.tier == TORCH:
+        return known
+    try:
+        return _open(folder, meta, model, known.tier, threads, known.why)
+    except ModelError as e:  # damaged since it was chosen: measure again without it
+        log.warning("ONNX question encoder %s unusable (%s); measuring the other tiers", known.tier, e)
+        again = choose(folder, meta, threads)
+        remember(folder, again)
+        return again if again.tier == TORCH else _open(folder, meta, model, again.tier, threads, again.why)
+
+
+def _open(folder: Path, meta: Mapping[str, Any], model: str, tier: str, threads: int, why: str) -> OnnxEmbedder:
+    try:
+        return OnnxEmbedder(folder, model, tier, threads, meta.get("max_tokens", 256), _sha(meta, tier), why)
+    except ModelError:
+        raise
+    except Exception as e:  # onnxruntime and tokenizers raise their own kinds
+        raise ModelError(f"cannot open the ONNX question encoder {tier} ({type(e).__name__}: {e})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from qa.config import PROJECT_ROOT
 from qa.embedder import resolve_model_path
 from qa.errors import ModelError
 from qa.index import build_index, load_index
-from qa.onnx_encoder import MIN_COSINE, MODEL_FILE, OnnxEmbedder
+from qa import cpu, onnx_encoder
+from qa.onnx_encoder import ENCODERS, MIN_COSINE, TIER_NAMES, TIERS, OnnxEmbedder, check, decide, passes, read_export
 from qa.search import Searcher
 
 from .conftest import real_embedder_for
@@ -52,11 +54,12 @@ def seed_questions() -> list[str]:
     return [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
 
 
-def test_the_build_exports_a_checked_onnx_question_encoder_that_serving_uses(real_settings, real_searcher):
+def test_the_build_exports_onnx_tiers_and_serving_uses_one_that_passes_its_check(real_settings, real_searcher):
     entry = real_searcher.index.manifest["query_encoder"]
-    assert entry["backend"] == "onnx-int8" and entry["texts"] > 50
-    assert entry["question_min_cosine"] >= MIN_COSINE and entry["text_p5_cosine"] >= MIN_COSINE
-    assert isinstance(real_searcher.embedder, OnnxEmbedder)
+    # fp32 ONNX is exact on every CPU, so some tier always passes: which one is this CPU's business
+    assert entry["backend"] == "onnx" and entry["tier"] in TIER_NAMES and entry["cpu"] == cpu.key()
+    assert passes(entry["checks"][entry["tier"]]) and entry["why"].startswith(entry["tier"])
+    assert isinstance(real_searcher.embedder, OnnxEmbedder) and real_searcher.embedder.tier == f"onnx-{entry['tier']}"
     torch = real_embedder_for(real_settings.replace(build_precision="fp32"))  # what the export was checked against
     questions = seed_questions()
     onnx_vectors, torch_vectors = real_searcher.embedder.encode(questions), torch.encode(questions)
@@ -72,19 +75,130 @@ def test_the_build_exports_a_checked_onnx_question_encoder_that_serving_uses(rea
     assert same_top >= len(questions) - 1
 
 
-def test_the_question_encoder_can_be_chosen_and_falls_back_to_torch(real_settings, tmp_path, caplog):
+def test_every_tier_is_exported_and_checked_against_torch_on_this_cpu(real_settings):
+    (folder,) = (real_settings.index_dir / ENCODERS).glob("*-r*")
+    meta = read_export(folder)
+    for tier in TIERS:
+        assert (folder / tier.file).is_file() and meta["sha256"][tier.file]
+        result = check(folder, meta, tier.name)
+        assert 0 < result["ms"] and 0.9 < result["question_min_cosine"] <= 1.0001, (tier.name, result)
+    assert check(folder, meta, "fp32")["question_min_cosine"] >= 0.9999  # fp32 is the model itself
+
+
+@pytest.fixture
+def copied_index(real_settings, tmp_path):
+    shutil.copytree(real_settings.index_dir, tmp_path / "index")
+    return real_settings.replace(index_dir=tmp_path / "index")
+
+
+def simulate_cpu(monkeypatch, name: str, flags: str) -> None:
+    monkeypatch.setattr(cpu, "name", lambda: name)
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset(flags.split()))
+
+
+AVX2_ONLY = "fpu sse sse2 ssse3 sse4_1 sse4_2 avx avx2 fma f16c"
+
+
+def test_another_cpu_measures_the_tiers_again_once_and_remembers(copied_index, monkeypatch, caplog):
+    built = load_index(copied_index.index_dir).manifest["query_encoder"]
+    simulate_cpu(monkeypatch, "AMD EPYC 7B12 (simulated)", AVX2_ONLY)
+    assert cpu.key() != built["cpu"]
+    calls = []
+    real_choose = onnx_encoder.choose
+    monkeypatch.setattr(onnx_encoder, "choose", lambda *a, **k: calls.append(1) or real_choose(*a, **k))
+    with caplog.at_level(logging.INFO):
+        first = Searcher.open(copied_index).embedder
+    assert calls == [1] and "measuring the ONNX question encoders on this CPU" in caplog.text
+    kept = json.loads((copied_index.index_dir / ENCODERS / built["folder"] / "choices" / f"{cpu.key()}.json").read_text())
+    assert kept["cpu_name"].startswith("AMD EPYC 7B12 (simulated) (x86_64; avx avx2 fma f16c)")
+    assert first.tier == f"onnx-{kept['tier']}" and passes(kept["checks"][kept["tier"]])
+    assert Searcher.open(copied_index).embedder.tier == first.tier and calls == [1]  # remembered
+
+
+def failing(tiers: dict[str, float]):  # type: ignore[no-untyped-def]
+    """onnx_encoder.check, except that these tiers measure this cosine (as int8 does on AVX2 without VNNI)."""
+    real_check = onnx_encoder.check
+
+    def check(folder, meta, tier, threads=1):  # type: ignore[no-untyped-def]
+        result = real_check(folder, meta, tier, threads)
+        if tier in tiers:
+            result = {**result, "question_min_cosine": tiers[tier]}
+        return result
+
+    return check
+
+
+def test_a_tier_that_fails_its_check_on_this_cpu_is_passed_over_and_the_reason_said(copied_index, monkeypatch, caplog):
+    simulate_cpu(monkeypatch, "Intel Xeon E5-2690 v4 (simulated)", AVX2_ONLY)
+    monkeypatch.setattr(onnx_encoder, "check", failing({"int8": 0.9883}))
+    with caplog.at_level(logging.INFO):
+        embedder = Searcher.open(copied_index).embedder
+    assert embedder.tier in ("onnx-int8-u8", "onnx-fp32")
+    assert "failed: int8: cosine 0.9883 < 0.99" in embedder.why and embedder.why in caplog.text
+
+
+def test_when_no_tier_passes_questions_go_to_torch_with_a_warning(copied_index, monkeypatch, caplog):
     from qa.embedder import SentenceTransformerEmbedder
 
-    torch_searcher = Searcher.open(real_settings.replace(query_encoder="torch"))
+    simulate_cpu(monkeypatch, "Neoverse-N1 (simulated)", "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid")
+    monkeypatch.setattr(onnx_encoder, "check", failing({t: 0.95 for t in TIER_NAMES}))
+    embedder = Searcher.open(copied_index).embedder
+    assert isinstance(embedder, SentenceTransformerEmbedder) and embedder.tier == "torch"
+    assert embedder.why.startswith("no ONNX tier passed its check against torch (int8: cosine 0.95 < 0.99")
+    assert any(r.levelno == logging.WARNING and "encoded by torch" in r.message for r in caplog.records)
+    with pytest.raises(ModelError, match="no usable ONNX question encoder"):
+        Searcher.open(copied_index.replace(query_encoder="onnx"))
+
+
+def test_a_damaged_export_falls_back_with_the_reason_logged(copied_index, caplog):
+    from qa.embedder import SentenceTransformerEmbedder
+
+    torch_searcher = Searcher.open(copied_index.replace(query_encoder="torch"))
     assert isinstance(torch_searcher.embedder, SentenceTransformerEmbedder)
-    shutil.copytree(real_settings.index_dir, tmp_path / "index")
-    settings = real_settings.replace(index_dir=tmp_path / "index")
-    (model,) = (tmp_path / "index" / "encoders").glob(f"*/{MODEL_FILE}")
-    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")  # damaged
-    assert isinstance(Searcher.open(settings).embedder, SentenceTransformerEmbedder)
-    assert "ONNX question encoder unusable" in caplog.text
+    entry = load_index(copied_index.index_dir).manifest["query_encoder"]
+    folder = copied_index.index_dir / ENCODERS / entry["folder"]
+    chosen = folder / next(t.file for t in TIERS if t.name == entry["tier"])
+    chosen.write_bytes(chosen.read_bytes()[:-10] + b"0123456789")  # damaged
+    embedder = Searcher.open(copied_index).embedder
+    assert isinstance(embedder, OnnxEmbedder) and embedder.tier != f"onnx-{entry['tier']}"
+    assert f"ONNX question encoder {entry['tier']} unusable" in caplog.text and "damaged (checksum)" in caplog.text
     with pytest.raises(ModelError, match="damaged"):
-        Searcher.open(settings.replace(query_encoder="onnx"))
+        Searcher.open(copied_index.replace(query_encoder=entry["tier"]))
+    for tier in TIERS:
+        (folder / tier.file).write_bytes(b"not a model")
+    (folder / "choices").rename(folder / "old-choices")  # as on a CPU that has not chosen yet
+    embedder = Searcher.open(copied_index).embedder
+    assert isinstance(embedder, SentenceTransformerEmbedder) and "damaged" in embedder.why
+    with pytest.raises(ModelError, match="damaged"):
+        Searcher.open(copied_index.replace(query_encoder="onnx"))
+
+
+def test_the_choice_is_the_fastest_passing_tier_or_a_more_exact_one_nearly_as_fast():
+    ok = {"question_min_cosine": 0.995, "text_p5_cosine": 0.993}
+    exact = {"question_min_cosine": 1.0, "text_p5_cosine": 1.0}
+    vnni = decide({"int8": {**ok, "ms": 1.7}, "int8-u8": {**ok, "ms": 2.8}, "fp32": {**exact, "ms": 4.0}})
+    assert vnni.tier == "int8" and "also passed: int8-u8 2.8 ms, fp32 4.0 ms" in vnni.why
+    avx2 = decide({"int8": {**ok, "ms": 12.5}, "int8-u8": {**ok, "ms": 12.9}, "fp32": {**exact, "ms": 12.6}})
+    assert avx2.tier == "fp32"  # no faster than exact: take exact
+    saturated = decide({"int8": {"question_min_cosine": 0.9883, "text_p5_cosine": 0.99, "ms": 6.0},
+                        "fp32": {**exact, "ms": 12.6}})  # fmt: skip
+    assert saturated.tier == "fp32" and "failed: int8: cosine 0.9883 < 0.99" in saturated.why
+    broken = decide({"int8": {"error": "ModelError: damaged"}, "fp32": {"error": "NoSuchFile"}})
+    assert broken.tier == "torch" and "int8: ModelError: damaged; fp32: NoSuchFile" in broken.why
+
+
+def test_cpu_kinds_are_told_apart_by_the_features_that_pick_kernels(monkeypatch):
+    arm = "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes asimddp sve\nCPU part\t: 0xd0c\n"
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda: arm)
+    assert cpu.has("asimddp") and cpu.kernel_flags() == ["asimd", "asimddp", "sve"]
+    arm_key = cpu.key()
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda: "model name\t: Intel Xeon\nflags\t\t: fpu avx avx2 fma avx512f avx512_vnni\n")
+    assert cpu.name() == "Intel Xeon" and cpu.has("avx512_vnni") and not cpu.has("amx_bf16")
+    vnni_key = cpu.key()
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda: "model name\t: Intel Xeon\nflags\t\t: fpu avx avx2 fma\n")
+    assert len({arm_key, vnni_key, cpu.key()}) == 3
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda: "")  # no /proc/cpuinfo (macOS, a sandbox)
+    assert cpu.flags() == frozenset() and cpu.name() and cpu.key()
 
 
 def test_onnx_is_refused_for_an_index_without_it(tmp_path):
@@ -93,7 +207,7 @@ def test_onnx_is_refused_for_an_index_without_it(tmp_path):
     settings = fake_settings(tmp_path)
     build_index(settings, FakeEmbedder())
     assert load_index(settings.index_dir).manifest["query_encoder"]["backend"] == "torch"
-    with pytest.raises(ModelError, match="no ONNX question encoder"):
+    with pytest.raises(ModelError, match="no usable ONNX question encoder: this embedder has no ONNX export"):
         Searcher.open(settings.replace(query_encoder="onnx"))
 
 
@@ -103,6 +217,15 @@ def test_a_rebuild_encodes_passages_with_torch_even_when_questions_use_onnx(real
     encoder = real_searcher.passage_encoder()
     assert isinstance(encoder, SentenceTransformerEmbedder)
     assert real_searcher.with_index(real_searcher.index).passage_encoder() is encoder  # loaded once
+
+
+def test_builds_are_bf16_only_where_the_cpu_has_amx(monkeypatch):
+    from qa.embedder import resolve_precision
+
+    simulate_cpu(monkeypatch, "Intel Xeon Platinum 8488C (simulated)", AVX2_ONLY + " avx512f avx512_vnni amx_tile amx_bf16")
+    assert resolve_precision("auto") == "bf16" and resolve_precision("fp32") == "fp32"
+    simulate_cpu(monkeypatch, "AMD EPYC 7B12 (simulated)", AVX2_ONLY)
+    assert resolve_precision("auto") == "fp32" and resolve_precision("bf16") == "bf16"
 
 
 def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
@@ -117,6 +240,4 @@ def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
     assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
     assert (np.sum(a * b, axis=1) >= 0.99).all()
     assert not np.array_equal(a, b)  # really another precision
-    amx = "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    assert resolve_precision("auto") == ("bf16" if amx else "fp32")
     assert load_index(real_settings.index_dir).manifest["precision"] == resolve_precision(real_settings.build_precision)
