@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import sys
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import click
 
 from .config import PROJECT_ROOT, Settings
-from .errors import QAError
+from .errors import CorpusError, QAError
 
 if TYPE_CHECKING:
     from .embedder import Embedder
@@ -44,32 +45,84 @@ def main(verbose: bool) -> None:
     logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG itself
 
 
-@main.command()
+replace_option = click.option(
+    "--replace", is_flag=True, help="Build this corpus into an index built from another corpus folder, replacing its documents."
+)
+strict_option = click.option("--strict", is_flag=True, help="Stop at the first file that cannot be read instead of skipping it.")
+
+
+def index_settings(**given: object) -> Settings:
+    """Settings for a command on an index: the corpus folder it was built from unless one is named."""
+    from .provenance import with_recorded_corpus
+
+    return with_recorded_corpus(Settings.load(**given))
+
+
+@main.command(short_help="Build the index from the corpus folder; only changes are encoded.")
 @corpus_option
 @index_option
 @click.option("--full", is_flag=True, help="Encode every passage again instead of reusing unchanged ones.")
-def build(corpus: Path | None, index: Path | None, full: bool) -> None:
+@replace_option
+@strict_option
+def build(corpus: Path | None, index: Path | None, full: bool, replace: bool, strict: bool) -> None:
     """Build the index from the corpus folder (atomically: the old index stays until the new one is complete).
 
-    Only new or changed documents are encoded; the vectors of the rest are reused."""
-    settings = Settings.load(corpus_dir=corpus, index_dir=index)
-    folder = run_build(settings, full=full)
-    click.echo(f"built {folder}", err=True)
+    Only new or changed documents are encoded; the vectors of the rest are reused. Files that
+    cannot be read are skipped and listed (--strict: stop at the first)."""
+    settings = index_settings(corpus_dir=corpus, index_dir=index)
+    report_build(run_build(settings, full=full, replace=replace, strict=strict), settings)
 
 
 def run_build(
-    settings: Settings, embedder: "Embedder | None" = None, documents: list | None = None, full: bool = False
-) -> Path:
-    from .documents import corpus_files
+    settings: Settings, embedder: "Embedder | None" = None, documents: list | None = None, full: bool = False,
+    replace: bool = False, strict: bool = False,
+) -> Path:  # fmt: skip
+    """Check what can be checked at once (corpus folder, its corpus against the index's), then
+    load the model and build."""
     from .index import build_index
 
     if documents is None:
-        corpus_files(settings.corpus_dir)  # a missing corpus fails before the model loads
+        check_corpus(settings.corpus_dir)
+    from .provenance import check_same_corpus, served_manifest
+
+    check_same_corpus(served_manifest(settings.index_dir), settings, documents is not None, replace)
     embedder = embedder or load_embedder(settings)
-    return build_index(settings, embedder, documents, progress=progress_bars("embedding"), full=full)
+    return build_index(settings, embedder, documents, progress=progress_bars("embedding"), full=full,
+                       replace=replace, strict=strict)  # fmt: skip
 
 
-@main.command()
+def check_corpus(corpus_dir: Path) -> None:
+    """A missing folder, or one with no document to read, fails before any model loads."""
+    from .documents import SUFFIXES, corpus_files, skipped_files
+
+    if not corpus_files(corpus_dir):
+        skipped = skipped_files(corpus_dir)
+        listed = f" (skipped: {', '.join(list(skipped)[:5])}{', ...' if len(skipped) > 5 else ''})" if skipped else ""
+        raise CorpusError(f"no documents ({', '.join(sorted(SUFFIXES))}) in {corpus_dir}{listed}")
+
+
+def report_build(folder: Path, settings: Settings) -> None:
+    """What a build made: counts, the files it skipped and why, the question encoder."""
+    from .storage import read_manifest
+
+    m = read_manifest(folder)
+    click.echo(f"built {folder}: {m['documents']} documents, {m['passages']} passages", err=True)
+    for name, reason in m.get("skipped", {}).items():
+        click.echo(f"  skipped {name}: {reason}", err=True)
+    if m.get("skipped"):
+        click.echo(f"  ({len(m['skipped'])} files skipped; the rest is indexed)", err=True)
+    report_servers(settings)
+
+
+def report_servers(settings: Settings) -> None:
+    from .servers import WATCH_SECONDS, running
+
+    for server in running(settings.index_dir):
+        click.echo(f"  the server at {server['url'] or 'pid ' + str(server['pid'])} serves this build "
+                   f"within {WATCH_SECONDS:g} s (it watches {settings.index_dir / 'CURRENT'})", err=True)  # fmt: skip
+
+
+@main.command(short_help="Copy document files into the corpus folder and index them.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @corpus_option
 @index_option
@@ -77,13 +130,13 @@ def add(paths: tuple[Path, ...], corpus: Path | None, index: Path | None) -> Non
     """Copy document files into the corpus folder and index them (a file of the same name is replaced)."""
     from .corpus import add_files
 
-    settings = Settings.load(corpus_dir=corpus, index_dir=index)
+    settings = index_settings(corpus_dir=corpus, index_dir=index)
     names = add_files(list(paths), settings.corpus_dir)
-    folder = run_build(settings)
-    click.echo(f"added {', '.join(names)}; built {folder}", err=True)
+    click.echo(f"added {', '.join(names)} to {settings.corpus_dir}", err=True)
+    report_build(run_build(settings), settings)
 
 
-@main.command()
+@main.command(short_help="Delete documents from the corpus folder and from the index.")
 @click.argument("doc_ids", nargs=-1, required=True)
 @corpus_option
 @index_option
@@ -91,32 +144,48 @@ def remove(doc_ids: tuple[str, ...], corpus: Path | None, index: Path | None) ->
     """Delete documents (their files) from the corpus folder and from the index."""
     from .corpus import remove_files
 
-    settings = Settings.load(corpus_dir=corpus, index_dir=index)
+    settings = index_settings(corpus_dir=corpus, index_dir=index)
     removed = remove_files(list(doc_ids), settings.corpus_dir)
-    folder = run_build(settings)
-    click.echo(f"removed {', '.join(removed)}; built {folder}", err=True)
+    click.echo(f"removed {', '.join(removed)} from {settings.corpus_dir}", err=True)
+    report_build(run_build(settings), settings)
 
 
-@main.command()
+@main.command(short_help="What the index holds and serves; what changed in the corpus.")
 @corpus_option
 @index_option
 def status(corpus: Path | None, index: Path | None) -> None:
-    """What the index holds, and how the corpus folder differs from it."""
+    """What the index holds, which build each running server serves, the question encoder on this
+    CPU, and how the corpus folder differs from the index."""
     from .corpus import status as corpus_status
+    from .documents import skipped_files
+    from .onnx_encoder import ENCODERS, known_choice
+    from .servers import running
 
-    settings = Settings.load(corpus_dir=corpus, index_dir=index)
+    settings = index_settings(corpus_dir=corpus, index_dir=index)
     state = corpus_status(settings.corpus_dir, settings.index_dir)
     if state.index is None:
         click.echo(f"index: none ({state.problem})")
     else:
         m = state.index
         click.echo(f"index: {settings.index_dir}, built {m.get('built_at')} with {m.get('model')}")
-        click.echo(f"  {m.get('documents')} documents, {m.get('passages')} passages, version {m.get('index_version')}")
+        click.echo(f"  on disk: {state.build}, {m.get('documents')} documents, {m.get('passages')} passages, version {m.get('index_version')}")
+        for server in running(settings.index_dir):
+            behind = "" if server["build"] == state.build else " (older: it reloads within a second or two)"
+            click.echo(f"  served at {server['url'] or 'pid ' + str(server['pid'])}: {server['build']}{behind}")
+        choice = known_choice(settings.index_dir / ENCODERS, m.get("query_encoder") or {})
+        encoder = f"{choice.tier} ({choice.why})" if choice else "not measured on this CPU yet (the first `qa ask` or `qa serve` does, in about a second)"
+        if settings.query_encoder != "auto":
+            encoder = f"{settings.query_encoder} (QA_QUERY_ENCODER); measured: {encoder}"
+        click.echo(f"  question encoder on this CPU: {encoder}")
+    click.echo(f"corpus folder: {settings.corpus_dir}")
+    skipped = {**(state.index or {}).get("skipped", {}), **skipped_files(settings.corpus_dir)}
+    for name, reason in sorted(skipped.items()):
+        click.echo(f" skipped: {name}: {reason}")
     for label, names in (("new", state.added), ("changed", state.changed), ("deleted", state.removed)):
         for name in names:
             click.echo(f"{label:>8}: {name}")
     if state.index is not None and not (state.added or state.changed or state.removed):
-        click.echo("corpus: in step with the index")
+        click.echo("corpus folder: in step with the index on disk")
     elif state.index is not None:
         click.echo("run `qa build` to index these changes")
 
@@ -144,16 +213,19 @@ def progress_bars(verb: str) -> Callable[[str, int, int], None]:
     return progress
 
 
-@main.command()
+@main.command(short_help="Answer QUESTION with the best-matching passages, cited.")
 @click.argument("question")
 @click.option("-k", type=int, default=None, help="How many passages (1-50, default 5).")
 @click.option("--json", "as_json", is_flag=True, help="Print the HTTP API's JSON result.")
 @index_option
 def ask(question: str, k: int | None, as_json: bool, index: Path | None) -> None:
     """Answer QUESTION with the best-matching passages."""
+    from .queries import check_k, check_query
     from .search import Searcher
 
-    searcher = Searcher.open(Settings.load(index_dir=index))
+    settings = Settings.load(index_dir=index)
+    question, k = check_query(question, settings), check_k(k, settings)  # before anything loads
+    searcher = Searcher.open(settings)
     result = searcher.search(question, k)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -172,30 +244,47 @@ def format_hit(hit: dict, mark: Callable[[str], str]) -> str:
     return f"{hit['rank']}. [{hit['score']:.3f}] {doc['title']}\n   {doc['source']} [{hit['start']}:{hit['end']}]\n{body}\n"
 
 
-@main.command()
+@main.command(short_help="Serve the web page and JSON API (builds the index first if needed).")
 @click.option("--host", default=None, help="Address to listen on [QA_HOST, 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [QA_PORT, 8000].")
 @corpus_option
 @index_option
-def serve(host: str | None, port: int | None, corpus: Path | None, index: Path | None) -> None:
-    """Serve the web page and JSON API with waitress, building the index first if it is missing or stale."""
+@replace_option
+@strict_option
+def serve(host: str | None, port: int | None, corpus: Path | None, index: Path | None, replace: bool, strict: bool) -> None:
+    """Serve the web page and JSON API with waitress, building the index first if it is missing or stale.
+
+    Without --corpus, the index's own corpus folder is used. The port is taken first, so a port
+    in use fails at once."""
     from .index import stale_reason
     from .web import create_app
+    from .web.server import listen
     from .web.server import serve as serve_app
 
-    settings = Settings.load(host=host, port=port, corpus_dir=corpus, index_dir=index)
-    reason = stale_reason(settings)
-    if reason:
-        click.echo(f"index needs building ({reason})", err=True)
-        run_build(settings)
-    app = create_app(settings)
-    click.echo(f"serving on http://{settings.host}:{settings.port}", err=True)
-    if not serve_app(app, settings.host, settings.port, settings.threads, settings.drain_seconds, settings.max_body_bytes):
-        raise click.ClickException(f"stopped after {settings.drain_seconds:g} s with requests still in progress")
+    logging.getLogger("qa").setLevel(min(logging.getLogger("qa").getEffectiveLevel(), logging.INFO))  # a server says what it does
+    settings = index_settings(host=host, port=port, corpus_dir=corpus, index_dir=index)
+    try:
+        listener = listen(settings.host, settings.port)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e}"
+                                   + (" (another server? choose one with --port)" if e.errno == errno.EADDRINUSE else ""))  # fmt: skip
+    with listener:
+        reason = stale_reason(settings)
+        if reason:
+            click.echo(f"building the index in {settings.index_dir} ({reason}) ...", err=True)
+            report_build(run_build(settings, replace=replace, strict=strict), settings)
+        app = create_app(settings)
+        url = f"http://{settings.host}:{settings.port}"
+        app.config["QA_URL"] = url
+        embedder = app.extensions["qa.live"].searcher.embedder
+        click.echo(f"questions encoded by {getattr(embedder, 'tier', type(embedder).__name__)}: {getattr(embedder, 'why', '')}", err=True)
+        click.echo(f"serving {app.extensions['qa.live'].searcher.settings.corpus_dir} on {url}", err=True)
+        if not serve_app(app, listener, settings.threads, settings.drain_seconds, settings.max_body_bytes):
+            raise click.ClickException(f"stopped after {settings.drain_seconds:g} s with requests still in progress")
     click.echo("stopped", err=True)
 
 
-@main.command("eval")
+@main.command("eval", short_help="Measure retrieval quality on SQuAD, the seed questions or BEIR.")
 @click.argument("dataset", default="squad")
 @click.option("--split", type=click.Choice(["tune", "test", "all"]), default="test", show_default=True,
               help="SQuAD: articles 0-23 (tune) or 24-47 (test); off-topic questions: odd or even lines.")

@@ -76,20 +76,24 @@ class Settings:
         "torch), onnx (the same, but torch is an error), a tier (int8, int8-u8, fp32) or torch.",
     )
 
+    # Not a setting: the names given by the environment or by the caller, not left at their default
+    # (an index's recorded corpus folder is used when `corpus_dir` is not among them).
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False, metadata={"internal": True})
+
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Defaults, then `QA_*` environment variables, then explicit non-None overrides."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        for f in fields(cls):
+        for f in settings_fields():
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw != "":
                 values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - {f.name for f in fields(cls)}
+        unknown = set(values) - {f.name for f in settings_fields()}
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        settings = cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
+        settings = cls(**{k: _coerce(cls, k, v) for k, v in values.items()}, given=frozenset(values))
         settings.validate()
         return settings
 
@@ -102,7 +106,7 @@ class Settings:
         return self.corpus_dir / self.examples_file
 
     def replace(self, **changes: Any) -> "Settings":
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **changes, given=self.given | frozenset(changes))
 
     def validate(self) -> None:
         if self.passage_target_chars < 50 or self.passage_max_chars < self.passage_target_chars:
@@ -127,12 +131,17 @@ class Settings:
     def describe(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, help) for every setting: for docs and --help."""
         rows = []
-        for f in fields(cls):
+        for f in settings_fields():
             default = f.default
             if isinstance(default, Path) and default.is_absolute():
                 default = os.path.relpath(default, PROJECT_ROOT)
             rows.append((ENV_PREFIX + f.name.upper(), str(default), f.metadata["help"]))
         return rows
+
+
+def settings_fields() -> list[dataclasses.Field]:
+    """The fields of `Settings` that are settings."""
+    return [f for f in fields(Settings) if not f.metadata.get("internal")]
 
 
 def _parse(f: dataclasses.Field, raw: str) -> Any:
@@ -154,7 +163,7 @@ def _parse(f: dataclasses.Field, raw: str) -> Any:
 
 
 def _coerce(cls: type, name: str, value: Any) -> Any:
-    kind = next(f.type for f in fields(cls) if f.name == name)
+    kind = next(f.type for f in settings_fields() if f.name == name)
     if kind == "Path" and not isinstance(value, Path):
         return Path(value)
     return value

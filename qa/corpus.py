@@ -21,6 +21,7 @@ class Status:
     changed: list[str]
     removed: list[str]  # in the index, no longer in the corpus folder
     problem: str = ""  # why the index could not be read
+    build: str = ""  # the build on disk (CURRENT)
 
 
 def add_files(paths: list[Path], corpus_dir: Path) -> list[str]:
@@ -59,12 +60,14 @@ def remove_files(doc_ids: list[str], corpus_dir: Path) -> list[str]:
 def status(corpus_dir: Path, index_dir: Path) -> Status:
     corpus = file_hashes(corpus_dir) if corpus_dir.is_dir() else {}
     try:
-        manifest = storage.read_manifest(storage.current_build(index_dir))
+        build = storage.current_build(index_dir)
+        manifest = storage.read_manifest(build)
     except QAError as e:
         return Status(None, sorted(corpus), [], [], problem=e.message)
     indexed = manifest.get("corpus_files", {})
     return Status(
         manifest,
+        build=build.name,
         added=_labels(set(corpus) - set(indexed)),
         changed=_labels(name for name in set(corpus) & set(indexed) if corpus[name] != indexed[name]),
         removed=_labels(set(indexed) - set(corpus)),

@@ -64,6 +64,21 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
 
 
+def skipped_files(corpus_dir: Path) -> dict[str, str]:
+    """Files under `corpus_dir` that are not read (not hidden, not sidecars), with why."""
+    if not corpus_dir.is_dir():
+        return {}
+    kinds = ", ".join(sorted(SUFFIXES))
+    return {
+        p.relative_to(corpus_dir).as_posix(): f"not a document this version reads ({kinds})"
+        for p in sorted(corpus_dir.rglob("*"))
+        if p.is_file()
+        and p.suffix.lower() not in SUFFIXES
+        and not p.name.endswith(META_SUFFIX)
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    }
+
+
 def file_hashes(corpus_dir: Path) -> dict[str, str]:
     """sha256 of every corpus file and metadata sidecar, keyed by its path in the corpus folder."""
     files = corpus_files(corpus_dir)

@@ -26,6 +26,13 @@ class CorpusError(QAError):
     code = "corpus_error"
 
 
+class CorpusConflict(QAError):
+    """Another corpus would be built into an index that records its own (see `provenance`)."""
+
+    status = 409
+    code = "corpus_conflict"
+
+
 class StorageError(QAError):
     """The index could not be written (disk full, permissions); the served index is unchanged."""
 

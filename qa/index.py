@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,12 +25,13 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
-from . import cleaning, lexical, onnx_encoder, segments, storage
+from . import cleaning, lexical, onnx_encoder, provenance, segments, storage
 from . import catalog as catalog_file
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
 from .documents import (
     META_SUFFIX, Document, check_unique_ids, corpus_files, display_path, documents_from, file_hashes, read_file,
+    skipped_files,
 )  # fmt: skip
 from .embedder import Embedder
 from .errors import CorpusError, QAError
@@ -38,13 +40,13 @@ from .passages import Passage, passages_of
 from .reuse import EmbeddingCache
 from .loading import BM25_B, BM25_K1, FORMAT_VERSION, Index, load_index  # noqa: F401  (the index's API)
 from .onnx_encoder import ENCODERS
+from .provenance import IN_MEMORY
 from .segments import Segment, Span
 
 log = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 8  # more are merged (see _merge_plan)
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title", "build_precision")
-IN_MEMORY = "<documents given in memory>"
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
@@ -68,21 +70,27 @@ def build_index(
     documents: Iterable[Document | dict] | None = None,
     progress: Progress | None = None,
     full: bool = False,
+    replace: bool = False,
+    strict: bool = False,
 ) -> Path:
     """Build from `documents` (or the configured corpus folder) into `settings.index_dir`.
 
     Only new or changed documents are read, split and encoded: the others stay in the segments
     of the build being served (see `segments`). `full=True` encodes everything again into one
-    segment. Returns the build folder (the served one, unchanged, when nothing changed)."""
+    segment. An index built from another corpus folder is refused unless `replace`
+    (`provenance`). A file that cannot be read is skipped and listed in the manifest's `skipped`
+    (its last readable version, if any, is still served), unless `strict`, where it fails the
+    build. Returns the build folder (the served one, unchanged, when nothing changed)."""
     started = time.perf_counter()
     with storage.build_lock(settings.index_dir):  # from reading the served build to switching CURRENT
         before = Previous.read(settings.index_dir)
+        provenance.check_same_corpus(before.manifest if before else None, settings, documents is not None, replace)
         if before is not None and not full and before.compatible(embedder.name, settings):
             try:
-                return _build(settings, embedder, documents, progress, started, before, same=True)
+                return _build(settings, embedder, documents, progress, started, before, same=True, strict=strict)
             except Unreadable as e:
                 log.warning("the served build cannot be reused (%s): encoding everything again", e)
-        return _build(settings, embedder, documents, progress, started, before, same=False)
+        return _build(settings, embedder, documents, progress, started, before, same=False, strict=strict)
 
 
 class Unreadable(Exception):
@@ -97,10 +105,12 @@ def _build(
     started: float,
     before: Previous | None,
     same: bool,
+    strict: bool = False,
 ) -> Path:
     """A build that keeps the served build's segments (`same`) or encodes everything."""
     kept = before.catalog if same else {}  # type: ignore[union-attr]
-    listing, hashes, files = _listing(settings, documents, kept, before.files if same else {})  # type: ignore[union-attr]
+    skipped_before = before.manifest.get("skipped", {}) if same else {}  # type: ignore[union-attr]
+    listing, hashes, files, skipped = _listing(settings, documents, kept, before.files if same else {}, skipped_before, strict)  # type: ignore[union-attr]
     new_docs = [d for d in listing if isinstance(d, Document)]
     staying = {d for d in listing if isinstance(d, str)}
     leaving = {i: e for i, e in before.history().items() if i not in staying} if before else {}
@@ -114,7 +124,8 @@ def _build(
     probe = sentences[:: max(len(sentences) // 64, 1)]  # question-length texts of this corpus
     encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))
     unchanged = same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files  # type: ignore[union-attr]
-    if unchanged and before.manifest.get("query_encoder") == encoder:  # type: ignore[union-attr]
+    source = provenance.source_of(settings, documents is not None)
+    if unchanged and [before.manifest.get(k) for k in ("query_encoder", "corpus_dir", "skipped")] == [encoder, source, skipped]:  # type: ignore[union-attr]
         return before.folder  # type: ignore[union-attr]
     pieces = [(fresh, span) for span in fresh.spans()]
     for name in merge:
@@ -142,7 +153,9 @@ def _build(
         "passages": passages,
         "sentences": sentences,
         "settings": build_settings(settings),
+        "corpus_dir": source,
         "corpus_files": hashes,
+        "skipped": skipped,
         "index_version": _content_version(embedder.name, settings, catalog),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - started, 2),
@@ -283,17 +296,23 @@ def _old_rows(before: Previous, dropped: dict[str, dict], with_vectors: bool) ->
 
 
 def _listing(
-    settings: Settings, documents: Iterable[Document | dict] | None, kept: dict[str, dict], files_before: dict[str, str]
-) -> tuple[list[Document | str], dict[str, str], dict[str, str]]:
+    settings: Settings,
+    documents: Iterable[Document | dict] | None,
+    kept: dict[str, dict],
+    files_before: dict[str, str],
+    skipped_before: dict[str, str],
+    strict: bool,
+) -> tuple[list[Document | str], dict[str, str], dict[str, str], dict[str, str]]:
     """The documents to index, in corpus order: a `Document` to split and encode, or the id of an
     unchanged one that stays where it is. Files whose hash (and sidecar's) did not change are
-    not even read. Also returns the corpus's file hashes (recorded in the manifest) and the file
-    of each document to index."""
+    not even read. Also returns the corpus's file hashes (recorded in the manifest), the file
+    of each document to index, and the files skipped, with why."""
     if documents is not None:
         docs = documents_from(documents)
         listing = [d.id if kept.get(d.id, {}).get("digest") == document_digest(d) else d for d in docs]
-        return listing, {IN_MEMORY: documents_digest(docs)}, {d.id: "" for d in docs}
+        return listing, {IN_MEMORY: documents_digest(docs)}, {d.id: "" for d in docs}, {}
     hashes = file_hashes(settings.corpus_dir)
+    skipped = skipped_files(settings.corpus_dir)
     by_file: dict[str, list[str]] = {}
     for doc_id, entry in kept.items():
         by_file.setdefault(entry["file"], []).append(doc_id)
@@ -310,16 +329,28 @@ def _listing(
         if unchanged and rel in files_before:
             listing += ids
             found += [(i, source) for i in ids]
+            if rel in skipped_before:
+                skipped[rel] = skipped_before[rel]
             continue
-        for doc in read_file(path, settings.corpus_dir, source):
+        try:
+            docs = list(read_file(path, settings.corpus_dir, source))
+        except CorpusError as e:
+            if strict:
+                raise
+            skipped[rel] = e.message + (" (its last readable version is still served)" if ids else "")
+            listing += ids
+            found += [(i, source) for i in ids]
+            continue
+        for doc in docs:
             same = kept.get(doc.id, {}).get("digest") == document_digest(doc)
             listing.append(doc.id if same else doc)
             found.append((doc.id, source))
             files[doc.id] = rel
     if not listing:
-        raise CorpusError(f"no documents (.txt, .md, .html, .jsonl) in {settings.corpus_dir}")
+        why = "".join(f"\n  {name}: {reason}" for name, reason in sorted(skipped.items()))
+        raise CorpusError(f"no readable documents (.txt, .md, .html, .jsonl) in {settings.corpus_dir}" + (f"; skipped:{why}" if why else ""))
     check_unique_ids(found)
-    return listing, hashes, files
+    return listing, hashes, files, dict(sorted(skipped.items()))
 
 
 def _segment(
@@ -381,8 +412,8 @@ def stale_reason(settings: Settings, documents: list[Document] | None = None) ->
     """Why the index must be rebuilt for this corpus (or these documents) and settings, or None."""
     try:
         manifest = storage.read_manifest(storage.current_build(settings.index_dir))
-    except QAError as e:  # missing or unreadable: either way, build it
-        return str(e)
+    except QAError as e:  # missing or unreadable: either way, build it (the advice is for humans)
+        return re.sub(r"[:;] (re)?build (it )?with `qa build[^`]*`$", "", e.message)
     checks = [
         (manifest.get("format_version") == FORMAT_VERSION, "index format changed"),
         (manifest.get("model") == settings.model, "model changed"),

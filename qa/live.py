@@ -12,6 +12,8 @@ import logging
 import threading
 from pathlib import Path
 
+from . import storage
+from .errors import QAError
 from .loading import load_index
 from .search import Searcher
 
@@ -36,6 +38,14 @@ class LiveSearcher:
             with searcher._lock:
                 build_index(searcher.settings, encoder)
             return self._swap()
+
+    def behind(self) -> bool:
+        """Whether CURRENT names another build than the one served (another process built one)."""
+        served = self.searcher.index.folder
+        try:
+            return served is not None and storage.current_build(served.parent).name != served.name
+        except QAError:  # no complete build named: keep serving this one
+            return False
 
     def reload(self) -> tuple[str, str]:
         """Open the index at CURRENT and serve it; returns (previous version, new version)."""

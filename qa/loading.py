@@ -38,6 +38,7 @@ class Index:
     lexical: Lexical  # BM25 over title-prefixed passages, rows as in `passages`
     sentence_lexical: Lexical  # BM25 over the distinct sentences, rows as in `sentence_vectors`
     nearest: Nearest  # the best passages by cosine without scoring all (HNSW in large segments)
+    folder: Path | None = None  # the build folder it was loaded from
 
     @property
     def version(self) -> str:
@@ -80,4 +81,4 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     counts = (len(rows.passages), len(vectors), passage_bm25.size, len(sentence_vectors), sentence_bm25.size)
     if counts != (manifest.get("passages"),) * 3 + (manifest.get("sentences"),) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
-    return Index(manifest, rows.documents, rows.passages, rows.sentences, vectors, sentence_vectors, passage_bm25, sentence_bm25, nearest)
+    return Index(manifest, rows.documents, rows.passages, rows.sentences, vectors, sentence_vectors, passage_bm25, sentence_bm25, nearest, build)

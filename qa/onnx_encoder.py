@@ -248,6 +248,15 @@ def recalled(folder: Path, key: str) -> Choice | None:
         return None
 
 
+def known_choice(encoders_dir: Path, entry: Mapping[str, Any]) -> Choice | None:
+    """This CPU's choice for the export an index's manifest `entry` names, if one was made: the
+    build's own on the CPU it was built on, else one kept in the export's folder."""
+    if "folder" not in entry:
+        return Choice(TORCH, entry.get("why", "this index has no ONNX question encoder (built before there was one)"))
+    key = cpu.key()
+    return Choice.of(entry) if entry.get("cpu") == key and "tier" in entry else recalled(encoders_dir / entry["folder"], key)
+
+
 def open_encoder(encoders_dir: Path, entry: Mapping[str, Any], model: str, setting: str, threads: int) -> OnnxEmbedder | Choice:
     """The ONNX encoder to use for questions on this CPU, or the Choice of torch (with why).
 
@@ -261,10 +270,9 @@ def open_encoder(encoders_dir: Path, entry: Mapping[str, Any], model: str, setti
         meta = read_export(folder)
     except (OSError, ValueError, KeyError) as e:
         return Choice(TORCH, f"the ONNX export {folder} cannot be read ({e}): run `qa build` to export it again")
-    key = cpu.key()
     if setting in TIER_NAMES:
         return _open(folder, meta, model, setting, threads, f"{setting}: chosen by QA_QUERY_ENCODER")
-    known = Choice.of(entry) if entry.get("cpu") == key and "tier" in entry else recalled(folder, key)
+    known = known_choice(encoders_dir, entry)
     if known is None:
         log.info("measuring the ONNX question encoders on this CPU (%s), first time", cpu.describe())
         known = choose(folder, meta, threads)

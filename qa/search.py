@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,16 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
-from . import ranking
+from . import cpu, provenance, queries, ranking
 from .cleaning import normalize_for_embedding
 from .config import Settings
 from .documents import Document
 from .embedder import Embedder, SentenceTransformerEmbedder, question_encoder
 from .onnx_encoder import OnnxEmbedder
 from .filters import Filter
-from .errors import (
-    DocumentGone, DocumentNotFound, IndexMismatchError, InvalidK, InvalidQuery, PassageGone, PassageMoved, PassageNotFound,
-)  # fmt: skip
+from .errors import DocumentGone, DocumentNotFound, IndexMismatchError, PassageGone, PassageMoved, PassageNotFound
 from .loading import Index, load_index
 from .passages import Passage
 from .tables import Recent
@@ -32,9 +29,6 @@ from .tables import Recent
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
 # same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
 POOL_PER_RESULT = 4
-# Refused in a question: control characters (tab and line breaks are fine) and lone surrogates.
-CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-CONTROL_CHARACTERS = re.compile(f"[{CONTROLS}\ud800-\udfff]")
 MIN_POOL = 400
 REMEMBERED_FILTERS = 64
 
@@ -102,11 +96,17 @@ class Searcher:
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Searcher":
         settings = settings or Settings.load()
         index = load_index(Path(settings.index_dir), model=settings.model)
+        settings = provenance.with_recorded_corpus(settings, index.manifest)  # what a rebuild reads
         if embedder is None:
             embedder = question_encoder(
                 settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), index.manifest
             )
         return cls(index, embedder, settings)
+
+    def encoder_info(self) -> dict[str, str]:
+        """What encodes questions here and why (an ONNX tier, or torch and the reason)."""
+        tier = getattr(self.embedder, "tier", type(self.embedder).__name__)
+        return {"tier": tier, "why": getattr(self.embedder, "why", ""), "cpu": cpu.describe()}
 
     def passage_encoder(self) -> Embedder:
         """The model that encodes passages for a rebuild: the torch model (loaded on first use when
@@ -218,22 +218,10 @@ class Searcher:
         raise PassageGone(f"passage {passage_id!r} is no longer served: document {doc_id!r} was removed")
 
     def check_query(self, query: object) -> str:
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidQuery("the question is missing or empty")
-        if len(query) > self.settings.max_query_chars:
-            raise InvalidQuery(f"the question is longer than {self.settings.max_query_chars} characters")
-        if CONTROL_CHARACTERS.search(query):
-            raise InvalidQuery("the question contains control characters (such as NUL) or a lone surrogate")
-        return query.strip()
+        return queries.check_query(query, self.settings)
 
     def check_k(self, k: object) -> int:
-        if k is None:
-            return self.settings.default_k
-        if isinstance(k, float) and k.is_integer():  # JSON does not tell 4 from 4.0
-            k = int(k)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
-            raise InvalidK(f"k must be an integer from 1 to {self.settings.max_k}")
-        return k
+        return queries.check_k(k, self.settings)
 
     def signals(self, query: str, q: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Every passage's four ranking signals, plus every sentence's own scores (for highlights).

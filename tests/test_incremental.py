@@ -73,7 +73,7 @@ def cli(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 def test_add_remove_and_status(cli, tmp_path):
     assert cli("status").output.startswith("index: none")
     assert cli("build").exit_code == 0
-    assert "corpus: in step with the index" in cli("status").output
+    assert "corpus folder: in step with the index on disk" in cli("status").output
     new = tmp_path / "zebra.md"
     new.write_text("# Zebra news\n\nA zebra crossing was painted on the Armenian border.\n")
     result = cli("add", str(new))
@@ -91,7 +91,7 @@ def test_add_remove_and_status(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "corpus" / "zebra.md").exists()
     assert "zebra.md" not in Searcher.open(settings, FakeEmbedder()).index.documents
-    assert "corpus: in step with the index" in cli("status").output
+    assert "corpus folder: in step with the index on disk" in cli("status").output
 
 
 @pytest.mark.parametrize(

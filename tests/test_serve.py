@@ -15,7 +15,9 @@ import time
 import urllib.request
 
 import pytest
+from click.testing import CliRunner
 
+from qa.cli import main
 from qa.config import Settings
 from qa.index import build_index
 
@@ -56,14 +58,19 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         assert headers["Server"] == "qa"  # waitress, not advertising versions
         answer, _ = get(f"http://127.0.0.1:{port}/api/search?q=How+many+Azerbaijani+servicemen+were+killed%3F&k=3")
         assert any("servicemen killed" in hit["text"] for hit in answer["results"])
-        shutil.copy(CORPUS / "002_97eb6d87a007548f.txt", corpus)  # a new build, then SIGHUP: served
+        status = CliRunner().invoke(main, ["status", "--index", str(tmp_path / "index")], env={"QA_QUERY_ENCODER": ""})
+        (first,) = [line for line in status.output.splitlines() if "on disk: build-" in line]
+        served = f"served at http://127.0.0.1:{port}: {first.split()[2].rstrip(',')}"
+        assert served in status.output and "(older" not in status.output
+        assert f"corpus folder: {corpus}" in status.output  # the index's own, though none was named
+        shutil.copy(CORPUS / "002_97eb6d87a007548f.txt", corpus)  # a new build by another process: served
         settings = Settings.load(env={}, corpus_dir=corpus, index_dir=tmp_path / "index")
         build_index(settings, real_embedder_for(settings))
-        server.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
         while get(f"http://127.0.0.1:{port}/healthz")[0]["documents"] != 2:
-            assert time.monotonic() < deadline, "SIGHUP did not reload the index"
+            assert time.monotonic() < deadline, "the server did not pick up the new build"
             time.sleep(0.2)
+        server.send_signal(signal.SIGHUP)  # reloads (the same build) at once
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(2)]
         for connection in connections:  # accepted by the server before the signal
             connection.request("GET", "/healthz")
@@ -87,8 +94,10 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
-    assert "index needs building (no index in" in output
-    assert f"serving on http://127.0.0.1:{port}" in output
+    assert f"building the index in {tmp_path / 'index'} (no index in" in output and "build it with" not in output
+    assert "questions encoded by torch: chosen by QA_QUERY_ENCODER=torch" in output
+    assert f"serving {corpus} on http://127.0.0.1:{port}" in output
+    assert "a new build on disk: serving index" in output and "SIGHUP: serving index" in output
     assert "finishing the requests in progress" in output and output.rstrip().endswith("stopped")
 
 

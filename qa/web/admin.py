@@ -15,7 +15,7 @@ from .. import corpus
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..documents import iso_date
 from ..live import LiveSearcher
-from ..search import CONTROL_CHARACTERS
+from ..queries import CONTROL_CHARACTERS
 from .api import json_body
 
 

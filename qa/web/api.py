@@ -8,9 +8,12 @@ import time
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from ..config import PROJECT_ROOT
+from ..documents import display_path
 from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
 from ..filters import Filter, InvalidFilter
 from ..live import LiveSearcher
+from ..provenance import IN_MEMORY
 from ..search import Searcher
 from .openapi import openapi_document
 
@@ -50,13 +53,16 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
 
     @bp.get("/healthz")
     def healthz() -> Response:
-        manifest = live.searcher.index.manifest
+        searcher = live.searcher
+        manifest = searcher.index.manifest
         return jsonify(
             status="ok",
             documents=manifest["documents"],
             passages=manifest["passages"],
             model=manifest["model"],
             index_version=manifest["index_version"],
+            corpus=display_path(searcher.settings.corpus_dir, PROJECT_ROOT) if manifest.get("corpus_dir") != IN_MEMORY else IN_MEMORY,
+            question_encoder=searcher.encoder_info(),
         )
 
     @bp.get("/openapi.json")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..search import CONTROLS
+from ..queries import CONTROLS
 
 
 @lru_cache(maxsize=1)

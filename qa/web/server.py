@@ -1,47 +1,89 @@
 """Serving with waitress, and stopping gracefully: on SIGTERM or SIGINT the server stops
 accepting connections, answers the requests it has already received (with `Connection: close`),
 closes idle connections, and exits once every answer is out or `drain_seconds` have passed.
-On SIGHUP it reloads the index on disk (as `POST /admin/reload` does) without stopping."""
+On SIGHUP, or when another process has built the index again (CURRENT moved: `qa add`, `qa
+build`), it reloads the index on disk (as `POST /admin/reload` does) without stopping."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 
 from flask import Flask
 
+from .. import servers
+from ..servers import WATCH_SECONDS
+
 log = logging.getLogger(__name__)
 
 
-def _reload(app: Flask) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, taken before anything slow, so that a port in use is one
+    clear error at once. Raises OSError (EADDRINUSE, EACCES...)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
     try:
-        previous, current = app.extensions["qa.live"].reload()
-        log.warning("SIGHUP: serving index %s (was %s)", current, previous)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of a previous run is fine
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _reload(app: Flask, why: str, done: threading.Event) -> None:
+    live = app.extensions["qa.live"]
+    try:
+        previous, current = live.reload()
+        log.info("%s: serving index %s (was %s)", why, current, previous)
     except Exception as e:  # the old index keeps serving
-        log.error("SIGHUP: reload refused, still serving the old index: %s", e)
+        log.error("%s: reload refused, still serving the old index: %s", why, e)
+    finally:
+        done.set()
 
 
-def serve(app: Flask, host: str, port: int, threads: int, drain_seconds: float = 20.0, max_body: int = 1 << 20) -> bool:
-    """Serve until SIGTERM/SIGINT, then drain. True when every request in progress was answered."""
+def _register(app: Flask) -> None:
+    index = app.extensions["qa.live"].searcher.index
+    if index.folder is not None:
+        servers.register(index.folder.parent, app.config.get("QA_URL", ""), index.folder.name, index.version)
+
+
+def serve(app: Flask, listener: socket.socket, threads: int, drain_seconds: float = 20.0, max_body: int = 1 << 20) -> bool:
+    """Serve on `listener` (see `listen`) until SIGTERM/SIGINT, then drain. True when every request
+    in progress was answered. A build written by another process (CURRENT moved) is served
+    within WATCH_SECONDS; SIGHUP reloads at once."""
     import waitress
     from waitress import wasyncore
     from waitress.channel import HTTPChannel
     from waitress.server import BaseWSGIServer
 
     sockets: dict = {}  # waitress's socket map: listeners, connections and its wake-up trigger
-    server = waitress.create_server(app, map=sockets, host=host, port=port, threads=threads, ident="qa",
+    server = waitress.create_server(app, map=sockets, sockets=[listener], threads=threads, ident="qa",
                                     backlog=1024, max_request_body_size=max_body)  # fmt: skip
-    stop, hup = threading.Event(), threading.Event()
+    stop, hup, idle = threading.Event(), threading.Event(), threading.Event()
+    idle.set()  # no reload running
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: hup.set())
+    live, next_look = app.extensions["qa.live"], time.monotonic() + WATCH_SECONDS
+    registered = live.searcher.index.folder
+    _register(app)
     try:
         while not stop.is_set():
             wasyncore.loop(timeout=0.2, map=sockets, count=1)
-            if hup.is_set():
+            why = "SIGHUP" if hup.is_set() else ""
+            if not why and time.monotonic() >= next_look:
+                next_look = time.monotonic() + WATCH_SECONDS
+                why = "a new build on disk" if idle.is_set() and live.behind() else ""
+                if idle.is_set() and live.searcher.index.folder != registered:  # an admin rebuild swapped it
+                    registered = live.searcher.index.folder
+                    _register(app)
+            if why and idle.is_set():
                 hup.clear()
-                threading.Thread(target=_reload, args=(app,), daemon=True).start()
+                idle.clear()
+                threading.Thread(target=_reload, args=(app, why, idle), daemon=True).start()
         log.warning("stopping: no new connections; finishing the requests in progress")
         for listener in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
             listener.accepting = False
@@ -60,6 +102,9 @@ def serve(app: Flask, host: str, port: int, threads: int, drain_seconds: float =
         log.warning("gave up waiting for connections after %.0f s", drain_seconds)
         return False
     finally:
+        index = live.searcher.index
+        if index.folder is not None:
+            servers.unregister(index.folder.parent)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
         wasyncore.close_all(sockets)
         for sig, handler in previous.items():
