@@ -337,7 +337,7 @@ def _listing(
         except CorpusError as e:
             if strict:
                 raise
-            skipped[rel] = e.message + (" (its last readable version is still served)" if ids else "")
+            skipped[rel] = _reason(e.message, source) + (" (its last readable version is still served)" if ids else "")
             listing += ids
             found += [(i, source) for i in ids]
             continue
@@ -351,6 +351,15 @@ def _listing(
         raise CorpusError(f"no readable documents (.txt, .md, .html, .jsonl) in {settings.corpus_dir}" + (f"; skipped:{why}" if why else ""))
     check_unique_ids(found)
     return listing, hashes, files, dict(sorted(skipped.items()))
+
+
+def _reason(message: str, source: str) -> str:
+    """A read error's message without the file's name it starts with ("line 2: ..." for a record)."""
+    rest = message.removeprefix(source)
+    line = re.match(r":(\d+): ", rest)
+    if line:
+        return f"line {line[1]}: {rest[line.end():]}"
+    return f"its {META_SUFFIX} sidecar: {rest[len(META_SUFFIX) + 2:]}" if rest.startswith(META_SUFFIX) else rest.removeprefix(": ")
 
 
 def _segment(

@@ -84,3 +84,124 @@ def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monke
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("Error: cannot write the index") and "No space left on device" in last
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
+    """Fails the test if a model, an index or a build is loaded."""
+
+    def heavy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("loaded something heavy before checking the input")
+
+    for name in ("qa.cli.load_embedder", "qa.search.Searcher.open", "qa.index.build_index", "qa.index.stale_reason"):
+        monkeypatch.setattr(name, heavy)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "", "--index", "{tmp}/none"], "Error: the question is missing or empty"),
+        (["ask", "why?", "-k", "0", "--index", "{tmp}/none"], "Error: k must be an integer from 1 to 50"),
+        (["build", "--corpus", "{tmp}/missing", "--index", "{tmp}/i"], "Error: corpus folder not found: {tmp}/missing"),
+        (["build", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
+         "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
+        (["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"], "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
+    ],
+)  # fmt: skip
+def test_bad_input_fails_before_anything_heavy_loads(runner, tmp_path, nothing_heavy, monkeypatch, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.pdf").write_bytes(b"%PDF-1.4")
+    monkeypatch.setattr("qa.index.stale_reason", lambda settings, documents=None: "no index yet")
+    fill = {"tmp": str(tmp_path)}
+    result = runner.invoke(main, [a.format(**fill) for a in args] + (["--port", "0"] if args[0] == "serve" else []))
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == message.format(**fill)
+
+
+def test_a_port_in_use_is_one_line_before_anything_loads(runner, tmp_path, nothing_heavy):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(main, ["serve", "--port", str(port), "--corpus", str(CORPUS), "--index", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (another server? choose one with --port)"
+    ]
+
+
+def test_help_gives_every_command_a_whole_summary(runner):
+    output = runner.invoke(main, ["--help"]).output
+    commands = output.split("Commands:")[1].strip().splitlines()
+    assert len(commands) == len(main.commands) == 7
+    for line in commands:
+        assert line.rstrip().endswith(".") and "..." not in line, line
+
+
+@pytest.fixture
+def fake_cli(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """`qa` with the fake embedder and no QA_ variables: what names the corpus is the command line alone."""
+    from .conftest import FakeEmbedder
+
+    monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
+    env = {name: "" for name in ("QA_CORPUS_DIR", "QA_INDEX_DIR")} | {"QA_MODEL": FakeEmbedder.name}
+    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def test_an_index_remembers_its_corpus_and_another_needs_replace(fake_cli, tmp_path):
+    from qa.cli import index_settings
+    from qa.index import stale_reason
+
+    big, small = tmp_path / "big", tmp_path / "small"
+    shutil.copytree(CORPUS, big)
+    small.mkdir()
+    shutil.copy(CORPUS / "004_ac4458f6c11ac45b.txt", small)
+    index = tmp_path / "index"
+    assert fake_cli("build", "--corpus", big, "--index", index).exit_code == 0
+    # named without a corpus, the index is in step with its own corpus, not with the default one
+    settings = index_settings(index_dir=index, model="fake-hash-256")
+    assert settings.corpus_dir == big and stale_reason(settings) is None
+    status = fake_cli("status", "--index", index).output
+    assert f"corpus folder: {big}" in status and "in step with the index on disk" in status
+    assert "5 documents" in fake_cli("build", "--index", index).output  # rebuilt from its own corpus
+    refused = fake_cli("build", "--corpus", small, "--index", index)
+    assert refused.exit_code == 1 and "Give --replace to do that" in refused.output.splitlines()[-1]
+    assert f"was built from {big}, not {small}" in refused.output
+    assert fake_cli("serve", "--corpus", small, "--index", index, "--port", "0").exit_code == 1  # refused too
+    replaced = fake_cli("build", "--corpus", small, "--index", index, "--replace")
+    assert replaced.exit_code == 0 and "1 documents" in replaced.output
+    assert index_settings(index_dir=index, model="fake-hash-256").corpus_dir == small
+
+
+def test_files_that_cannot_be_read_are_skipped_listed_and_the_rest_indexed(fake_cli, tmp_path):
+    from qa.index import load_index
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "report.pdf").write_bytes(b"%PDF-1.4 ...")
+    (corpus / "blob.bin").write_bytes(b"\x00\x01")
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus / "broken.jsonl").write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": \n')
+    result = fake_cli("build", "--corpus", corpus, "--index", index)
+    assert result.exit_code == 0, result.output
+    reasons = {
+        "blob.bin": "not a document this version reads", "report.pdf": "not a document this version reads",
+        "latin1.txt": "not valid UTF-8", "broken.jsonl": "line 2: invalid JSON",
+    }  # fmt: skip
+    manifest = load_index(index).manifest
+    assert list(manifest["skipped"]) == sorted(reasons) and manifest["documents"] == 5
+    for name, reason in reasons.items():
+        assert reason in manifest["skipped"][name]
+        assert f"skipped {name}: {reason}" in result.output
+        assert f" skipped: {name}: {reason}" in fake_cli("status", "--index", index).output
+    assert "4 files skipped; the rest is indexed" in result.output
+    strict = fake_cli("build", "--corpus", corpus, "--index", tmp_path / "strict", "--strict")
+    assert strict.exit_code == 1 and "broken.jsonl:2: invalid JSON" in strict.output.splitlines()[-1]
+    # a served document whose file turns bad keeps its last readable version, and says so
+    (corpus / "004_ac4458f6c11ac45b.txt").write_bytes(b"\xff\xfe broken now")
+    again = fake_cli("build", "--index", index)
+    assert again.exit_code == 0 and "004_ac4458f6c11ac45b.txt: not valid UTF-8" in again.output
+    assert "its last readable version is still served" in again.output
+    assert "004_ac4458f6c11ac45b.txt" in load_index(index).documents
