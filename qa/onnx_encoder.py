@@ -104,19 +104,26 @@ class OnnxEmbedder:
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """One text per run, whatever `batch_size`: dynamic quantisation scales activations over
-        the whole input, so in a batch a text's vector would depend on its neighbours (and on
-        their padding). Alone, a question always gets the same vector."""
+        """int8 tiers encode one text per run, whatever `batch_size`: dynamic quantisation scales
+        activations over the whole input, so in a batch a text's vector would depend on its
+        neighbours (and on their padding); alone, a question always gets the same vector. fp32
+        runs batches of texts of like length (padding is masked out of the mean)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
-            feed = {
-                "input_ids": np.array([encoding.ids], dtype=np.int64),
-                "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
-                "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
-            }
-            out[row] = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
-            if progress and (row + 1) % max(batch_size, 1) == 0:
-                progress(row + 1, len(texts))
+        encodings = self._tokenizer.encode_batch(list(texts))
+        step = max(batch_size, 1) if self.tier == "onnx-fp32" else 1
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable") if step > 1 else np.arange(len(texts))
+        for start in range(0, len(texts), step):
+            rows = order[start : start + step]
+            width = max(len(encodings[r].ids) for r in rows)
+            feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
+            for i, r in enumerate(rows):
+                e = encodings[r]
+                n = len(e.ids)
+                feed["input_ids"][i, :n], feed["attention_mask"][i, :n], feed["token_type_ids"][i, :n] = e.ids, e.attention_mask, e.type_ids
+            out[rows] = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            done = start + len(rows)
+            if progress and (done % max(batch_size, 1) == 0 or done == len(texts)):
+                progress(done, len(texts))
         return out
 
 
@@ -139,12 +146,12 @@ def ensure(encoders_dir: Path, embedder: Any, probe: Sequence[str], threads: int
     """The question encoder of an index built with `embedder` (its manifest entry), exporting the
     model once per model and recipe into `encoders_dir` and choosing a tier on this CPU."""
     export_to = getattr(embedder, "export_onnx", None)
-    if export_to is None:
-        return {"backend": TORCH, "why": "this embedder has no ONNX export"}
     folder = encoders_dir / export_name(embedder.name)
     try:
         meta = read_export(folder)
     except (OSError, ValueError, KeyError):
+        if export_to is None:
+            return {"backend": TORCH, "why": "this embedder has no ONNX export"}
         try:
             with warnings.catch_warnings():  # the tracer's advice on the model's Python branches
                 warnings.simplefilter("ignore")
