@@ -133,6 +133,17 @@ def test_asking_updates_results_in_place_and_the_citation_opens_in_context(brows
     assert browser.find_element(By.ID, "q").get_attribute("value") == "In which newspaper did Lavrov give the interview?"
 
 
+def test_the_favicon_loads_under_the_content_security_policy(browser, site):
+    browser.get(site + "/")
+    href = browser.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href")
+    width = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1], img = new Image();"
+        "img.onload = () => done(img.naturalWidth); img.onerror = () => done(0); img.src = arguments[0];",
+        href,
+    )
+    assert width > 0
+
+
 def test_example_question_back_and_forward_stay_on_the_page(browser, site):
     browser.get(site + "/")
     browser.execute_script("window.samePage = true")

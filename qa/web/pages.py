@@ -1,4 +1,4 @@
-"""The HTML side: the search page (works without JavaScript) and the document view."""
+"""The HTML side: the search page (works without JavaScript), the document view and the favicon."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import itertools
 import json
 import logging
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from ..errors import DocumentGone, DocumentNotFound, QAError
 from ..live import LiveSearcher
@@ -76,6 +77,10 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         if start is None or end is None or end <= start:
             start = end = 0
         return render_template("qa/document.html", doc=doc, start=start, end=end, q=request.args.get("q", "")), 200
+
+    @bp.get("/favicon.ico")
+    def favicon() -> Response:
+        return redirect(url_for("qa.static", filename="favicon.svg"), 301)
 
 
 def example_questions(searcher: Searcher) -> list[str]:
