@@ -119,9 +119,11 @@ def test_asking_updates_results_in_place_and_the_citation_opens_in_context(brows
     shot(browser, "results")
 
     passage = first.find_element(By.TAG_NAME, "blockquote").text
+    sentence = first.find_element(By.TAG_NAME, "mark").text
     first.find_element(By.LINK_TEXT, "Read in context").click()
     cited = wait_for(browser, "mark#cited")
     assert " ".join(cited.text.split()) == " ".join(passage.split())
+    assert cited.find_element(By.CSS_SELECTOR, "mark.sentence").text == sentence  # the script's link carries it
     top, bottom = browser.execute_script(
         "const r = document.getElementById('cited').getBoundingClientRect(); return [r.top, r.bottom];"
     )
@@ -131,6 +133,37 @@ def test_asking_updates_results_in_place_and_the_citation_opens_in_context(brows
     browser.back()
     wait_for(browser, ".hit")
     assert browser.find_element(By.ID, "q").get_attribute("value") == "In which newspaper did Lavrov give the interview?"
+
+
+def test_document_view_text_is_verbatim_and_left_out_runs_faded(browser, site, real_searcher):
+    hit = real_searcher.search("Which Israeli loitering munition was used?", 1).hits[0]
+    text = real_searcher.document(hit.document.id).text
+    assert "|||" in text  # the answer's document has scraped infobox rows
+    (hs, he), start = hit.highlight, hit.passage.start
+    browser.get(
+        f"{site}/documents/{hit.document.id}?start={start}&end={hit.passage.end}"
+        f"&sentence_start={start + hs}&sentence_end={start + he}#cited"
+    )
+    sentence = wait_for(browser, "mark#cited mark.sentence")
+    assert sentence.text == hit.passage.text[hs:he]
+    assert browser.execute_script("return document.querySelector('.document pre').textContent") == text
+    faded = browser.execute_script(
+        "return [...document.querySelectorAll('pre .left-out')].map(e => [e.textContent, getComputedStyle(e).opacity])"
+    )
+    assert any("|||" in piece for piece, _ in faded) and all(float(opacity) < 0.6 for _, opacity in faded)
+    assert browser.execute_script("return getComputedStyle(document.getElementById('cited')).opacity") == "1"
+    shot(browser, "document-sentence")
+
+
+def test_the_favicon_loads_under_the_content_security_policy(browser, site):
+    browser.get(site + "/")
+    href = browser.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href")
+    width = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1], img = new Image();"
+        "img.onload = () => done(img.naturalWidth); img.onerror = () => done(0); img.src = arguments[0];",
+        href,
+    )
+    assert width > 0
 
 
 def test_example_question_back_and_forward_stay_on_the_page(browser, site):
@@ -271,3 +304,13 @@ def test_script_and_server_mark_the_same_characters_beyond_the_basic_plane(brows
     ask(browser, question)
     scripted = wait_for(browser, ".hit mark").text
     assert scripted == served and "zebra crossing answer" in served
+
+
+def test_script_and_server_show_sources_relative_to_the_corpus_folder(browser, hostile_site):
+    browser.get(hostile_site + "/?q=scripts")
+    served = wait_for(browser, ".hit .source").text
+    browser.get(hostile_site + "/")
+    ask(browser, "scripts")
+    summary_shows(browser, "for “scripts”")
+    scripted = wait_for(browser, ".hit .source").text
+    assert scripted == served and served.startswith("evil.txt, characters ")  # the corpus is in a temp folder

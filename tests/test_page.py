@@ -53,6 +53,18 @@ def test_example_questions_get_a_confident_answer(real_searcher, question):
     assert not result.abstained, (question, result.confidence)
 
 
+def test_favicon_is_a_same_origin_svg_the_security_policy_allows(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" type="image/svg+xml" href="/static/qa/favicon.svg">' in page
+    ico = client.get("/favicon.ico")
+    assert ico.status_code == 301 and ico.headers["Location"] == "/static/qa/favicon.svg"
+    assert "img-src 'self'" in ico.headers["Content-Security-Policy"]
+    with client.get("/favicon.ico", follow_redirects=True) as svg:
+        assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+        body = svg.get_data(as_text=True)
+    assert body.startswith("<svg") and "<script" not in body and "href" not in body  # nothing to run or fetch
+
+
 def test_examples_fall_back_to_document_titles(fake_searcher):
     client = checking_client(create_app(fake_searcher.settings, fake_searcher.with_settings(examples_file="no-such-file")))
     page = client.get("/").get_data(as_text=True)

@@ -19,8 +19,8 @@ from flask import Flask, Response, request
 from ..config import Settings
 from ..errors import ConfigError, Overloaded
 
-UNLIMITED = {"qa.healthz", "qa.static", "qa.openapi", "qa.reload", "qa.rebuild", "qa.put_document",
-             "qa.delete_document", "qa.status"}  # cheap, or for monitors and operators (who have the token)
+UNLIMITED = {"qa.healthz", "qa.static", "qa.favicon", "qa.openapi", "qa.reload", "qa.rebuild",
+             "qa.put_document", "qa.delete_document", "qa.status"}  # cheap, or for monitors and operators (who have the token)
 
 
 def uses_the_model() -> bool:

@@ -1,4 +1,4 @@
-"""The HTML side: the search page (works without JavaScript) and the document view."""
+"""The HTML side: the search page (works without JavaScript), the document view and the favicon."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import itertools
 import json
 import logging
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from ..errors import DocumentGone, DocumentNotFound, QAError
 from ..live import LiveSearcher
 from ..search import Searcher
 from .api import parse_k
+from .display import shown_source, source_prefix, text_parts
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ def is_web_url(value: object) -> bool:
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     bp.add_app_template_test(is_web_url, "web_url")
+    bp.add_app_template_filter(shown_source, "shown_source")
     examples = example_questions(live.searcher)
     cues = relevance_cues(live.searcher.settings.abstain_threshold)
 
@@ -63,19 +67,31 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             cue=cue,
             cues_json=json.dumps(cues),
             max_query=searcher.settings.max_query_chars,
+            source_prefix=source_prefix(searcher.settings.corpus_dir),
         ), status
 
     @bp.get("/documents/<path:doc_id>")
     def document_page(doc_id: str) -> tuple[str, int]:
+        searcher = live.searcher
         try:
-            doc = live.searcher.document(doc_id)
+            doc = searcher.document(doc_id)
         except (DocumentNotFound, DocumentGone) as e:
             return render_template("qa/missing.html", message=e.message), e.status
-        start = parse_offset(request.args.get("start"), len(doc.text))
-        end = parse_offset(request.args.get("end"), len(doc.text))
-        if start is None or end is None or end <= start:
-            start = end = 0
-        return render_template("qa/document.html", doc=doc, start=start, end=end, q=request.args.get("q", "")), 200
+        start, end = parse_span(request.args, "start", "end", len(doc.text))
+        sentence = parse_span(request.args, "sentence_start", "sentence_end", len(doc.text))
+        return render_template(
+            "qa/document.html",
+            doc=doc,
+            start=start,
+            end=end,
+            parts=text_parts(doc, (start, end), sentence),
+            q=request.args.get("q", ""),
+            source_prefix=source_prefix(searcher.settings.corpus_dir),
+        ), 200
+
+    @bp.get("/favicon.ico")
+    def favicon() -> Response:
+        return redirect(url_for("qa.static", filename="favicon.svg"), 301)
 
 
 def example_questions(searcher: Searcher) -> list[str]:
@@ -90,6 +106,14 @@ def example_questions(searcher: Searcher) -> list[str]:
         lines = []
     questions = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     return questions[:MAX_EXAMPLES]
+
+
+def parse_span(args: MultiDict[str, str], start_key: str, end_key: str, limit: int) -> tuple[int, int]:
+    """A non-empty (start, end) of the query string within `limit`; (0, 0) when missing or bad."""
+    start, end = parse_offset(args.get(start_key), limit), parse_offset(args.get(end_key), limit)
+    if start is None or end is None or end <= start:
+        return 0, 0
+    return start, end
 
 
 def parse_offset(raw: str | None, limit: int) -> int | None:

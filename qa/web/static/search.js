@@ -12,6 +12,7 @@
   const cues = JSON.parse(form.dataset.cues);
   const pageUrl = form.getAttribute("action");
   const shown = { search: location.search }; // the query string whose answer is on screen
+  const sourcePrefix = form.dataset.sourcePrefix || "";
   const documentUrl = template.content.querySelector("[data-slot=link]").getAttribute("href").split("?")[0];
 
   function el(tag, className, text) {
@@ -21,9 +22,20 @@
     return node;
   }
 
+  // A source as the server shows it (qa/web/display.py shown_source): relative to the corpus folder.
+  function shownSource(source) {
+    if (sourcePrefix && source.startsWith(sourcePrefix)) return source.slice(sourcePrefix.length);
+    if (/^(?:\/|\\|[A-Za-z]:[\\/])/.test(source)) return source.split(/[\\/]/).pop();
+    return source;
+  }
+
   function docLink(hit, question) {
     const base = documentUrl.replace(/_$/, hit.document.id.split("/").map(encodeURIComponent).join("/"));
-    const params = new URLSearchParams({ start: hit.start, end: hit.end, q: question });
+    const params = new URLSearchParams({
+      start: hit.start, end: hit.end,
+      sentence_start: hit.start + hit.highlight.start, sentence_end: hit.start + hit.highlight.end,
+      q: question,
+    });
     return base + "?" + params + "#cited";
   }
 
@@ -42,7 +54,7 @@
     quote.replaceChildren(part(0, start), el("mark", "", part(start, end)), part(end));
     node.querySelector("[data-slot=link]").href = docLink(hit, question);
     node.querySelector("[data-slot=source]").textContent =
-      (hit.document.source || hit.document.id) + ", characters " + hit.start + "–" + hit.end;
+      (shownSource(hit.document.source || "") || hit.document.id) + ", characters " + hit.start + "–" + hit.end;
     node.querySelector("[data-slot=date]").textContent = hit.document.date || "";
     const original = node.querySelector("[data-slot=original]");
     if (/^https?:\/\//i.test(hit.document.source_url || "")) {
