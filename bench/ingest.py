@@ -1,51 +1,114 @@
-"""Passage encoding speed: fp32 in chunks as built before, fp32 sorted by length, bf16 sorted.
+"""Build-time encoding speed per passage encoder, on this CPU, in one run.
 
-    .venv/bin/python bench/ingest.py
+    .venv/bin/python bench/ingest.py [--paragraphs 400] [--rounds 3]
 
-Encodes the passages (title-prefixed, as indexed) and distinct sentences of the first 400 SQuAD
-dev paragraphs with the bundled model, and prints passages a second (their sentences included)
-for each variant, and the cosine of the bf16 vectors (renormalised in fp32) to fp32. bf16 pays
-only on a CPU with AMX (/proc/cpuinfo amx_bf16). Measured 2026-11-22 on the 2-core Xeon: 32.9,
-36.7 and 95.4 passages/s; cosine of bf16 to fp32: min 0.9999.
+Encodes the passages (title-prefixed, as indexed) and the distinct sentences of the first
+--paragraphs SQuAD dev paragraphs with each encoder a build can use, each in a fresh process,
+and prints passages a second (their sentences included; median of --rounds) and the cosine of
+its vectors to torch fp32's:
+- torch fp32 (sentence-transformers, length-sorted batches of 32, every core);
+- torch fp32 with ATEN_CPU_CAPABILITY=avx2 (torch's AVX2 kernels, as on a CPU without AVX-512);
+- the fp32 ONNX export, batched (what builds use once an index has an export; needs one in
+  /tmp/qa-ingest, made by the first run);
+- torch bf16, only where the CPU has AMX.
+Writes bench/results/ingest-<cpu>.json; the CPU is named in it.
 """
 
+from __future__ import annotations
+
+import argparse
+import json
 import os
+import re
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-from sentence_transformers import SentenceTransformer
-from qa.embedder import resolve_model_path
-from qa.eval_data import load_dataset
-from qa.documents import documents_from
-from qa.passages import passages_of
-from qa.index import embedding_text, _distinct_sentences
-docs = documents_from(load_dataset("squad").documents)[:400]
-ps = passages_of(docs, 600, 1000, 1)
-titles = {d.id: d.title for d in docs}
-texts = [embedding_text(p, titles[p.doc_id], True) for p in ps]
-sents = _distinct_sentences(ps)[0]
-alltexts = texts + sents
-print(len(texts), "passages", len(sents), "sentences")
-path = resolve_model_path("all-MiniLM-L6-v2")
-m = SentenceTransformer(path, device="cpu")
-tok = m.tokenizer
-print("mean passage tokens", np.mean([len(tok(t)["input_ids"]) for t in texts[:300]]))
-def run(model, items, chunk):
-    t = time.perf_counter(); out = []
-    for s in range(0, len(items), chunk):
-        out.append(model.encode(items[s:s+chunk], batch_size=32, normalize_embeddings=True, convert_to_numpy=True))
-    return np.concatenate(out), time.perf_counter() - t
-ref, t1 = run(m, alltexts, 256)
-print(f"fp32 chunks of 256: {t1:.1f} s, {len(texts)/t1:.1f} passages/s (with their sentences)")
-order = np.argsort([len(x) for x in alltexts])
-_, t2 = run(m, [alltexts[i] for i in order], 256)
-print(f"fp32 length-sorted: {t2:.1f} s, {len(texts)/t2:.1f} passages/s")
-mb = SentenceTransformer(path, device="cpu", model_kwargs={"dtype": torch.bfloat16})
-vb, t3 = run(mb, [alltexts[i] for i in order], 256)
-back = np.empty_like(vb); back[order] = vb
-back = back.astype(np.float32) / np.linalg.norm(back.astype(np.float32), axis=1, keepdims=True)
-c = np.sum(back.astype(np.float32) * ref, 1)
-print(f"bf16 length-sorted: {t3:.1f} s, {len(texts)/t3:.1f} passages/s; cosine to fp32 min {c.min():.4f} p5 {np.percentile(c,5):.4f} median {np.median(c):.4f}")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path("/tmp/qa-ingest")
+
+
+def texts(paragraphs: int) -> tuple[list[str], int]:
+    from qa.documents import documents_from
+    from qa.eval_data import load_dataset
+    from qa.index import _distinct_sentences, embedding_text
+    from qa.passages import passages_of
+
+    docs = documents_from(load_dataset("squad").documents)[:paragraphs]
+    ps = passages_of(docs, 600, 1000, 1)
+    titles = {d.id: d.title for d in docs}
+    return [embedding_text(p, titles[p.doc_id], True) for p in ps] + _distinct_sentences(ps)[0], len(ps)
+
+
+def encoder(kind: str):  # type: ignore[no-untyped-def]
+    from qa.config import Settings
+    from qa.embedder import SentenceTransformerEmbedder, passage_encoder
+
+    settings = Settings.load(env={}, index_dir=WORK / "index", corpus_dir=ROOT / "corpus")
+    if kind == "onnx-fp32":
+        chosen = passage_encoder(settings.replace(build_precision="fp32"))
+        assert getattr(chosen, "tier", "") == "onnx-fp32", "no fp32 export in /tmp/qa-ingest: run without --only first"
+        return chosen
+    return SentenceTransformerEmbedder(settings.model, 0, "bf16" if kind == "torch-bf16" else "fp32")
+
+
+def measure(kind: str, paragraphs: int, rounds: int) -> None:
+    """In this process: encode everything `rounds` times; save the vectors; print one JSON line."""
+    items, passages = texts(paragraphs)
+    model = encoder(kind)
+    model.encode(items[:64])  # warm up
+    seconds = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        vectors = model.encode(items, 32)
+        seconds.append(time.perf_counter() - began)
+    np.save(WORK / f"{kind}.npy", vectors)
+    s = statistics.median(seconds)
+    print(json.dumps({"encoder": kind, "passages": passages, "texts": len(items), "seconds": round(s, 2),
+                      "passages_per_s": round(passages / s, 1), "texts_per_s": round(len(items) / s, 1)}))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paragraphs", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", help="measure this encoder in this process (used by the driver)")
+    args = parser.parse_args()
+    if args.only:
+        return measure(args.only, args.paragraphs, args.rounds)
+    from qa import cpu
+
+    WORK.mkdir(exist_ok=True)
+    if not (WORK / "index" / "CURRENT").exists():  # an index of the default corpus makes the export
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+        subprocess.run([str(ROOT / ".venv" / "bin" / "qa"), "build", "--corpus", str(ROOT / "corpus"), "--index", str(WORK / "index")],
+                       env=env | {"QA_BUILD_PRECISION": "fp32"}, check=True)  # fmt: skip
+    runs = [("torch-fp32", {}), ("torch-fp32-avx2", {"ATEN_CPU_CAPABILITY": "avx2"}), ("onnx-fp32", {})]
+    if cpu.has("amx_bf16"):
+        runs.append(("torch-bf16", {}))
+    rows = []
+    for kind, extra in runs:
+        command = [sys.executable, __file__, "--only", kind.removesuffix("-avx2"), "--paragraphs", str(args.paragraphs), "--rounds", str(args.rounds)]
+        out = subprocess.run(command, env=os.environ | extra, check=True, capture_output=True, text=True).stdout
+        row = json.loads(out.strip().splitlines()[-1]) | {"encoder": kind}
+        os.replace(WORK / f"{kind.removesuffix('-avx2')}.npy", WORK / f"{kind}.npy")
+        rows.append(row)
+        print(row, flush=True)
+    reference = np.load(WORK / "torch-fp32.npy")
+    for row in rows:
+        cosine = np.sum(np.load(WORK / f"{row['encoder']}.npy") * reference, axis=1)
+        row["min_cosine_to_torch_fp32"] = round(float(cosine.min()), 6)
+    result = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu.describe(), "cores": os.cpu_count(),
+              "command": "bench/ingest.py " + " ".join(sys.argv[1:]), "rows": rows}  # fmt: skip
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu.name().lower()).strip("-")
+    (ROOT / "bench" / "results" / f"ingest-{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ def build_index_from(
     source: str | Path | Iterable[Document | dict], index_dir: str | Path | None = None, **settings: Any
 ) -> Path:
     """Build an index from a corpus folder, or from documents in memory (dicts with id, title, text)."""
-    from .embedder import SentenceTransformerEmbedder
+    from .embedder import passage_encoder
     from .index import build_index
 
     if isinstance(source, (str, Path)):
@@ -45,5 +45,4 @@ def build_index_from(
     else:
         config = Settings.load(index_dir=index_dir, **settings)
         documents = source
-    embedder = SentenceTransformerEmbedder(config.model, config.torch_threads, config.build_precision)
-    return build_index(config, embedder, documents)
+    return build_index(config, passage_encoder(config), documents)

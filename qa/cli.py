@@ -191,10 +191,11 @@ def status(corpus: Path | None, index: Path | None) -> None:
 
 
 def load_embedder(settings: Settings) -> "Embedder":
-    from .embedder import SentenceTransformerEmbedder
+    from .embedder import passage_encoder
 
-    click.echo(f"loading model {settings.model} ...", err=True)
-    return SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision)
+    encoder = passage_encoder(settings)
+    click.echo(f"encoding with {settings.model} ({getattr(encoder, 'tier', 'torch')}) ...", err=True)
+    return encoder
 
 
 def progress_bars(verb: str) -> Callable[[str, int, int], None]:

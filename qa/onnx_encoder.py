@@ -255,6 +255,26 @@ def recalled(folder: Path, key: str) -> Choice | None:
         return None
 
 
+def fp32_passage_encoder(folder: Path, model: str) -> OnnxEmbedder | None:
+    """The fp32 tier of an export, on every core and batched, for encoding a build's passages:
+    None where there is no export, or its fp32 file fails its check on this CPU."""
+    try:
+        meta = read_export(folder)
+    except (OSError, ValueError, KeyError):
+        return None
+    choice = recalled(folder, cpu.key())
+    if choice is None:
+        choice = choose(folder, meta, threads=1)
+        remember(folder, choice)
+    if not passes(choice.checks.get("fp32", {})):
+        return None
+    try:
+        return OnnxEmbedder(folder, model, "fp32", 0, meta.get("max_tokens", 256), _sha(meta, "fp32"), "passages: fp32 ONNX")
+    except Exception as e:  # damaged since: torch encodes
+        log.warning("the fp32 ONNX export cannot encode passages (%s); torch does", e)
+        return None
+
+
 def known_choice(encoders_dir: Path, entry: Mapping[str, Any]) -> Choice | None:
     """This CPU's choice for the export an index's manifest `entry` names, if one was made: the
     build's own on the CPU it was built on, else one kept in the export's folder."""

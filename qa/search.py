@@ -18,7 +18,7 @@ from . import cpu, provenance, queries, ranking
 from .cleaning import normalize_for_embedding
 from .config import Settings
 from .documents import Document
-from .embedder import Embedder, SentenceTransformerEmbedder, question_encoder
+from .embedder import Embedder, passage_encoder, question_encoder
 from .onnx_encoder import OnnxEmbedder
 from .filters import Filter
 from .errors import DocumentGone, DocumentNotFound, IndexMismatchError, PassageGone, PassageMoved, PassageNotFound
@@ -115,9 +115,7 @@ class Searcher:
             return self.embedder
         with self._lock:
             if self._models.get("passages") is None:
-                self._models["passages"] = SentenceTransformerEmbedder(
-                    self.settings.model, self.settings.torch_threads, self.settings.build_precision
-                )
+                self._models["passages"] = passage_encoder(self.settings)
             return self._models["passages"]
 
     def with_index(self, index: Index) -> "Searcher":

@@ -211,11 +211,12 @@ def test_onnx_is_refused_for_an_index_without_it(tmp_path):
         Searcher.open(settings.replace(query_encoder="onnx"))
 
 
-def test_a_rebuild_encodes_passages_with_torch_even_when_questions_use_onnx(real_searcher):
+def test_a_rebuild_never_encodes_passages_with_an_int8_question_encoder(real_searcher):
     from qa.embedder import SentenceTransformerEmbedder
 
     encoder = real_searcher.passage_encoder()
-    assert isinstance(encoder, SentenceTransformerEmbedder)
+    assert encoder is not real_searcher.embedder
+    assert isinstance(encoder, SentenceTransformerEmbedder) or encoder.tier == "onnx-fp32"  # exact, batched
     assert real_searcher.with_index(real_searcher.index).passage_encoder() is encoder  # loaded once
 
 
@@ -241,3 +242,23 @@ def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
     assert (np.sum(a * b, axis=1) >= 0.99).all()
     assert not np.array_equal(a, b)  # really another precision
     assert load_index(real_settings.index_dir).manifest["precision"] == resolve_precision(real_settings.build_precision)
+
+
+def test_builds_encode_passages_with_the_fp32_export_as_torch_would(real_settings, tmp_path, monkeypatch):
+    from qa.documents import read_corpus
+    from qa.embedder import SentenceTransformerEmbedder, passage_encoder
+    from qa.passages import passages_of
+
+    fp32 = real_settings.replace(build_precision="fp32")
+    encoder = passage_encoder(fp32)
+    assert isinstance(encoder, OnnxEmbedder) and encoder.tier == "onnx-fp32"
+    texts = [p.text for p in passages_of(read_corpus(real_settings.corpus_dir), 600, 1000, 1)][:48]
+    texts += ["A short one.", "Two words"]
+    onnx_vectors, torch_vectors = encoder.encode(texts, 16), real_embedder_for(fp32).encode(texts)
+    assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
+    assert (np.sum(onnx_vectors * torch_vectors, axis=1) >= 0.99999).all()  # batched and padded, still exact
+    # where the CPU has AMX, torch in bf16 is the faster way; without an export, torch makes one
+    simulate_cpu(monkeypatch, "Intel Xeon Platinum 8488C (simulated)", AVX2_ONLY + " avx512f avx512_vnni amx_tile amx_bf16")
+    assert isinstance(passage_encoder(real_settings), SentenceTransformerEmbedder)
+    monkeypatch.undo()
+    assert isinstance(passage_encoder(fp32.replace(index_dir=tmp_path / "new")), SentenceTransformerEmbedder)
