@@ -95,14 +95,17 @@ def main() -> None:
             began = time.perf_counter()
             subprocess.run([QA, "ask", questions[0], "-k", "5"], env=tier_env, check=True, capture_output=True)
             asks.append(time.perf_counter() - began)
-        firsts = []
-        for _ in range(args.starts):
+        firsts, answered = [], []
+        for n in range(args.starts):
             port = free_port()
             server, first = start([QA, "serve", "--port", str(port)], port, tier_env, questions[0])
             firsts.append(first)
+            if n == args.starts - 1:  # one client, one request at a time
+                answered = [ask(port, q) for q in questions * 2]
             stop(server)
         tiers[tier] = {"qa_ask_cold_s": round(statistics.median(asks), 2), "serve_first_answer_s": round(statistics.median(firsts), 2),
-                       "check_ms_per_question": checks.get(tier, {}).get("ms")}  # fmt: skip
+                       "check_ms_per_question": checks.get(tier, {}).get("ms"), "http_p50_ms": round(statistics.median(answered), 2),
+                       "answers_per_s_1_client": round(1000 * len(answered) / sum(answered), 1)}  # fmt: skip
         print(tier, tiers[tier], flush=True)
     passages = args.work / "passages.jsonl"
     passages.write_text("".join(json.dumps({"id": p.id, "text": p.text}) + "\n" for p in (built.passages[i] for i in range(len(built.passages)))))
@@ -126,8 +129,10 @@ def main() -> None:
     slug = re.sub(r"[^a-z0-9]+", "-", cpu.name().lower()).strip("-")
     (ROOT / "bench" / "results" / f"serving-{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"Measured {result['date']} on {result['cpu']}, {result['cores']} cores: `{result['command']}`", "",
-             "| QA_QUERY_ENCODER | check ms/question | `qa ask` cold s | `qa serve` restart to first answer s |", "|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {t} | {v['check_ms_per_question']} | {v['qa_ask_cold_s']} | {v['serve_first_answer_s']} |" for t, v in tiers.items()]
+             "| QA_QUERY_ENCODER | check ms/question | HTTP p50 ms | answers/s, 1 client | `qa ask` cold s | `qa serve` restart to first answer s |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {t} | {v['check_ms_per_question']} | {v['http_p50_ms']} | {v['answers_per_s_1_client']} | {v['qa_ask_cold_s']} | {v['serve_first_answer_s']} |"
+              for t, v in tiers.items()]  # fmt: skip
     lines += ["", f"HTTP, one request at a time, {len(timings['qa'])} each, asked in turn (qa with `auto` = {tier}):", "",
               "| server | p50 ms | p90 ms |", "|---|---|---|",
               f"| qa serve | {http['qa']['p50_ms']} | {http['qa']['p90_ms']} |",  # type: ignore[index]
