@@ -231,7 +231,9 @@ def ask(question: str, k: int | None, as_json: bool, index: Path | None) -> None
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    if result.abstained:
+    if result.abstain_reason == "language":
+        click.echo(f"Not answered: {result.abstain_message} Nearest passages:\n")
+    elif result.abstained:
         click.echo("No confident answer in these documents. Nearest passages:\n")
     for hit in result.hits:
         click.echo(format_hit(hit.to_dict(), mark=lambda s: click.style(f"»{s}«", bold=True)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,6 +20,7 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "QA_"
 RANKING_MODES = ("hybrid", "dense", "bm25")
 QUERY_ENCODERS = ("auto", "onnx", "int8", "int8-u8", "fp32", "torch")  # tiers: see onnx_encoder.TIERS
+ANY_LANGUAGE = "any"  # model_language of a multilingual model: questions' language is not checked
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -49,6 +51,9 @@ class Settings:
         0.5, "Rank penalty per result already taken from the same document (0: off)."
     )
     abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
+    model_language: str = _setting(
+        "en", "Language the model understands (ISO 639-1); a question confidently in another abstains. `any`: no check."
+    )
     examples_file: Path = _setting(
         Path(".examples.txt"),
         "Example questions for the empty search page, one per line; relative to the corpus folder.",
@@ -121,6 +126,8 @@ class Settings:
             raise ConfigError(f"build_precision must be auto, fp32 or bf16, not {self.build_precision!r}")
         if self.query_encoder not in QUERY_ENCODERS:
             raise ConfigError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, not {self.query_encoder!r}")
+        if self.model_language != ANY_LANGUAGE and not re.fullmatch(r"[a-z]{2}", self.model_language):
+            raise ConfigError(f"model_language must be an ISO 639-1 code such as en, or any, not {self.model_language!r}")
         if self.source_diversity < 0:
             raise ConfigError("source_diversity must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,

@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from . import cpu, provenance, queries, ranking
+from . import cpu, language, provenance, queries, ranking
 from .cleaning import normalize_for_embedding
-from .config import Settings
+from .config import ANY_LANGUAGE, Settings
 from .documents import Document
 from .embedder import Embedder, passage_encoder, question_encoder
 from .onnx_encoder import OnnxEmbedder
@@ -31,6 +31,9 @@ from .tables import Recent
 POOL_PER_RESULT = 4
 MIN_POOL = 400
 REMEMBERED_FILTERS = 64
+# Why a result abstained ("" when it did not): no hit close enough, a question confidently not in
+# the model's language (settings.model_language), or a filter that allows no passage.
+ABSTAIN_REASONS = ("", "confidence", "language", "filter")
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,19 @@ class SearchResult:
     abstained: bool
     confidence: float = field(default=0.0)  # the top hit's best cosine, what abstention is decided on
     took_ms: float = field(default=0.0)
+    language: str = ""  # the question's language (ISO 639-1), "" when unsure or not checked
+    abstain_reason: str = ""  # one of ABSTAIN_REASONS
+    abstain_message: str = ""  # the reason, in a sentence for people
 
     def to_dict(self) -> dict:
         return {
             "query": self.query,
             "results": [h.to_dict() for h in self.hits],
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "abstain_message": self.abstain_message,
             "confidence": round(self.confidence, 4),
+            "language": self.language,
             "took_ms": round(self.took_ms, 2),
         }
 
@@ -95,6 +104,8 @@ class Searcher:
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Searcher":
         settings = settings or Settings.load()
+        if settings.model_language != ANY_LANGUAGE:
+            language.preload()  # while the index and the encoder load
         index = load_index(Path(settings.index_dir), model=settings.model)
         settings = provenance.with_recorded_corpus(settings, index.manifest)  # what a rebuild reads
         if embedder is None:
@@ -151,6 +162,8 @@ class Searcher:
         for query, vector in zip(queries, vectors):
             began = time.perf_counter()
             result = self._answer(query, vector, k, rows)
+            if self.settings.model_language != ANY_LANGUAGE:
+                result = self._check_language(result)
             took = encoded_ms + (time.perf_counter() - began) * 1000
             results.append(dataclasses.replace(result, took_ms=took))
         return results
@@ -172,7 +185,8 @@ class Searcher:
 
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         if rows is not None and not len(rows):
-            return SearchResult(query=query, hits=[], abstained=True, confidence=0.0)
+            message = "No passage matches the filter."
+            return SearchResult(query, [], True, 0.0, abstain_reason="filter", abstain_message=message)
         if len(self.index.passages) >= self.settings.ann_min_passages:
             scored = self._candidates(query, vector, rows)
         else:
@@ -190,9 +204,23 @@ class Searcher:
         )
         hits = [self._hit(rank, score, at(i), i, scored) for rank, (i, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
-        return SearchResult(
-            query=query, hits=hits, abstained=confidence < self.settings.abstain_threshold, confidence=confidence
-        )
+        if confidence >= self.settings.abstain_threshold:
+            return SearchResult(query=query, hits=hits, abstained=False, confidence=confidence)
+        threshold = self.settings.abstain_threshold
+        message = f"No passage is close enough to the question (confidence {confidence:.2f}, below {threshold:g})."
+        return SearchResult(query, hits, True, confidence, abstain_reason="confidence", abstain_message=message)
+
+    def _check_language(self, result: SearchResult) -> SearchResult:
+        """The result with the question's language; abstained (hits kept) when it is confidently
+        not the model's language, whatever the confidence."""
+        model_language = self.settings.model_language
+        detected = language.detect(result.query, model_language)
+        if not detected.foreign or result.abstain_reason == "filter":
+            return dataclasses.replace(result, language=detected.language)
+        return dataclasses.replace(
+            result, language=detected.language, abstained=True, abstain_reason="language",
+            abstain_message=language.explain(detected, model_language),
+        )  # fmt: skip
 
     def document(self, doc_id: str) -> Document:
         if doc_id in self.index.documents:

@@ -203,6 +203,15 @@ def test_abstention_is_stated_and_nearest_passages_listed(browser, site):
     shot(browser, "abstained")
 
 
+def test_a_question_in_another_language_is_told_why(browser, site):
+    browser.get(site + "/")
+    ask(browser, "Где начались столкновения в июле 2020 года?")
+    notice = wait_for(browser, ".abstained")
+    assert "No confident answer in these documents." in notice.text
+    assert "seems to be in Russian, but the model understands English only" in notice.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#outcome .hit")) == 5
+
+
 def test_keyboard_only(browser, site):
     browser.get(site + "/")
     browser.execute_script("document.activeElement.blur()")

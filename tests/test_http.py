@@ -20,8 +20,9 @@ def test_get_search_returns_cited_passages(client):
     response = client.get("/api/search", query_string={"q": "How long did the Second Nagorno-Karabakh War last?"})
     assert response.status_code == 200
     data = response.get_json()
-    assert set(data) == {"query", "results", "abstained", "confidence", "took_ms"}
+    assert set(data) == {"query", "results", "abstained", "abstain_reason", "abstain_message", "confidence", "language", "took_ms"}
     assert data["abstained"] is False and data["took_ms"] > 0 and 0 < data["confidence"] <= 1
+    assert data["abstain_reason"] == data["abstain_message"] == "" and data["language"] in ("en", "")
     assert len(data["results"]) == 5
     for rank, hit in enumerate(data["results"], 1):
         assert set(hit) == RESULT_KEYS and hit["rank"] == rank

@@ -72,8 +72,9 @@
     if (data.abstained) {
       const note = el("p", "abstained");
       note.setAttribute("role", "status");
-      note.append(el("strong", "", "No confident answer in these documents."),
-        " These are the nearest passages; check them before relying on them.");
+      note.append(el("strong", "", "No confident answer in these documents."));
+      if (data.abstain_reason === "language") note.append(" " + data.abstain_message); // a text node, never HTML
+      note.append(" These are the nearest passages; check them before relying on them.");
       parts.push(note);
     }
     const n = data.results.length;
