@@ -60,7 +60,7 @@ def encoder(kind: str):  # type: ignore[no-untyped-def]
 def measure(kind: str, paragraphs: int, rounds: int) -> None:
     """In this process: encode everything `rounds` times; save the vectors; print one JSON line."""
     items, passages = texts(paragraphs)
-    model = encoder(kind)
+    model = encoder(kind.removesuffix("-avx2"))
     model.encode(items[:64])  # warm up
     seconds = []
     for _ in range(rounds):
@@ -93,10 +93,9 @@ def main() -> None:
         runs.append(("torch-bf16", {}))
     rows = []
     for kind, extra in runs:
-        command = [sys.executable, __file__, "--only", kind.removesuffix("-avx2"), "--paragraphs", str(args.paragraphs), "--rounds", str(args.rounds)]
+        command = [sys.executable, __file__, "--only", kind, "--paragraphs", str(args.paragraphs), "--rounds", str(args.rounds)]
         out = subprocess.run(command, env=os.environ | extra, check=True, capture_output=True, text=True).stdout
         row = json.loads(out.strip().splitlines()[-1]) | {"encoder": kind}
-        os.replace(WORK / f"{kind.removesuffix('-avx2')}.npy", WORK / f"{kind}.npy")
         rows.append(row)
         print(row, flush=True)
     reference = np.load(WORK / "torch-fp32.npy")
