@@ -107,8 +107,13 @@ def test_queries_during_repeated_rebuilds_and_reloads_never_fail_or_mix(served):
     answers: list = []
     stop = threading.Event()
 
+    warming, warm = threading.Lock(), threading.Barrier(len(questions) + 1)
+
     def ask_in_a_loop(question: str) -> None:
-        local = create_app(settings, live).test_client()
+        with warming:  # CPython 3.11's ast.parse is not thread-safe: werkzeug compiles routes at first use
+            local = create_app(settings, live).test_client()
+            local.get("/api/search", query_string={"q": question, "k": 5})  # also loads the language detector
+        warm.wait(60)
         while not stop.is_set():
             response = local.get("/api/search", query_string={"q": question, "k": 5})
             answers.append((response.status_code, [hit["passage_id"] for hit in response.get_json()["results"]]))
@@ -116,6 +121,7 @@ def test_queries_during_repeated_rebuilds_and_reloads_never_fail_or_mix(served):
     askers = [threading.Thread(target=ask_in_a_loop, args=(q,)) for q in questions]
     for thread in askers:
         thread.start()
+    warm.wait(60)  # both ask from here on, while the index is swapped under them
     for swap in range(6):
         build(swap % 2 == 0)
         assert reload(client).status_code == 200
