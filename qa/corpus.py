@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from . import storage
-from .documents import META_SUFFIX, SUFFIXES, file_hashes
-from .errors import Conflict, CorpusError, DocumentNotFound, QAError
+from .documents import META_SUFFIX, SUFFIXES, file_hashes, jsonl_lines
+from .errors import Conflict, CorpusError, DocumentNotFound, QAError, StorageError
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def _labels(names: Iterable[str]) -> list[str]:
 
 
 HTTP_DOCUMENTS = "http-documents.jsonl"  # documents added over HTTP, one JSON record a line, ids kept exactly
+EDIT_LOCK = ".qa-edit.lock"  # held while a server changes the corpus folder (hidden: never a document)
 MAX_ID_CHARS = 200
 
 
@@ -123,27 +127,50 @@ def _unlink_document_file(corpus_dir: Path, doc_id: str) -> None:
     storage.fsync_path(corpus_dir)
 
 
+@contextmanager
+def editing(corpus_dir: Path) -> Iterator[None]:
+    """One change of the corpus folder at a time, across processes: every server of a corpus
+    takes this lock around its read, write and indexing of a change (fcntl.flock on EDIT_LOCK)."""
+    try:
+        corpus_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(corpus_dir / EDIT_LOCK, "a")
+    except OSError as e:
+        raise StorageError(f"cannot change the corpus folder {corpus_dir} ({e.strerror or e})") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _http_records(corpus_dir: Path) -> list[dict]:
     path = corpus_dir / HTTP_DOCUMENTS
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in jsonl_lines(path.read_text(encoding="utf-8")) if line.strip()]
 
 
 def _write_http_records(corpus_dir: Path, records: list[dict]) -> None:
+    """Written to a temporary file of this writer's own, fsynced, renamed over the old one; a
+    failure (a full disk) removes the temporary file and changes nothing."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
     path = corpus_dir / HTTP_DOCUMENTS
     if not records:
         path.unlink(missing_ok=True)
         storage.fsync_path(corpus_dir)
         return
-    tmp = corpus_dir / f".{HTTP_DOCUMENTS}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    storage.fsync_path(corpus_dir)
+    tmp = corpus_dir / f".{HTTP_DOCUMENTS}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        storage.fsync_path(corpus_dir)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {HTTP_DOCUMENTS} in the corpus folder ({e.strerror or e}); nothing was changed") from None
 
 
 def backup(corpus_dir: Path, doc_id: str) -> dict[Path, bytes | None]:

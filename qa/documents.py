@@ -148,9 +148,15 @@ def checked_meta(meta: dict[str, str], where: str) -> dict[str, str]:
     return meta
 
 
+def jsonl_lines(raw: str) -> list[str]:
+    """The lines of a JSONL text: split on "\n" alone. (`str.splitlines` also splits on U+2028,
+    U+2029, U+0085 and others, which JSON writes raw inside strings.)"""
+    return raw.split("\n")
+
+
 def read_jsonl(raw: str, source: str) -> Iterator[Document]:
     """One document per line: {"id", "title", "text"} (BEIR's corpus.jsonl shape)."""
-    for lineno, line in enumerate(raw.splitlines(), 1):
+    for lineno, line in enumerate(jsonl_lines(raw), 1):
         if not line.strip():
             continue
         try:

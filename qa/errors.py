@@ -34,9 +34,10 @@ class CorpusConflict(QAError):
 
 
 class StorageError(QAError):
-    """The index could not be written (disk full, permissions); the served index is unchanged."""
+    """The index or the corpus folder could not be written (disk full, permissions); the served
+    index is unchanged. HTTP 507 Insufficient Storage."""
 
-    status = 500
+    status = 507
     code = "storage_error"
 
 

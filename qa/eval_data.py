@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import PROJECT_ROOT
+from .documents import jsonl_lines
 from .errors import ConfigError
 
 SHARED_EVAL = PROJECT_ROOT.parent / "shared" / "eval"
@@ -80,7 +81,7 @@ def squad(path: Path) -> Dataset:
 def seed(path: Path) -> Dataset:
     """JSONL of {"q", "answers", "docs", "unanswerable"?} asked against the configured corpus."""
     questions = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for n, line in enumerate(jsonl_lines(path.read_text(encoding="utf-8"))):
         if line.strip():
             row = json.loads(line)
             relevant = {} if row.get("unanswerable") else {d: 1 for d in row["docs"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 
@@ -259,7 +260,50 @@ def test_a_change_whose_indexing_fails_is_undone(served, monkeypatch):
         raise StorageError("cannot write the index (No space left on device); the index being served is unchanged")
 
     monkeypatch.setattr(live, "rebuild", full_disk)
-    assert_error(admin(client, "PUT", "/admin/documents/lost", json=ZEBRA), 500, "storage_error")
-    assert_error(admin(client, "DELETE", "/admin/documents/004_ac4458f6c11ac45b.txt"), 500, "storage_error")
+    assert_error(admin(client, "PUT", "/admin/documents/lost", json=ZEBRA), 507, "storage_error")
+    assert_error(admin(client, "DELETE", "/admin/documents/004_ac4458f6c11ac45b.txt"), 507, "storage_error")
     assert (settings.corpus_dir / "http-documents.jsonl").read_bytes() == before
     assert (settings.corpus_dir / "004_ac4458f6c11ac45b.txt").exists()
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_line_separators_inside_text_title_and_id_round_trip(served, separator):
+    settings, embedder, live, client = served
+    doc_id = f"sep{separator}2028"
+    record = {"title": f"Sep{separator}title", "text": f"First line about zebras.{separator}Second line in Tavush."}
+    assert admin(client, "PUT", f"/admin/documents/{doc_id}", json=record).status_code == 200
+    assert admin(client, "PUT", "/admin/documents/after", json=ZEBRA).status_code == 200  # the file is read again
+    document = client.get(f"/api/documents/{doc_id}").get_json()
+    assert (document["text"], document["title"]) == (record["text"], record["title"])
+    hit = next(h for h in client.get("/api/search", query_string={"q": "zebras Tavush", "k": 10}).get_json()["results"]
+               if h["document"]["id"] == doc_id)  # fmt: skip
+    assert record["text"][hit["start"] : hit["end"]] == hit["text"]
+    assert client.get(f"/api/passages/{hit['passage_id']}").status_code == 200
+    restarted = Searcher.open(settings, FakeEmbedder())
+    assert restarted.document(doc_id).text == record["text"]
+
+
+def test_a_users_jsonl_with_a_raw_line_separator_is_read_whole(tmp_path):
+    from qa.documents import read_jsonl
+
+    raw = '{"id": "a", "text": "One\u2028two\u2029three\u0085four"}\r\n{"id": "b", "text": "Five"}\n'
+    assert [d.text for d in read_jsonl(raw, "x.jsonl")] == ["One\u2028two\u2029three\u0085four", "Five"]
+
+
+def test_a_full_disk_while_writing_a_document_is_507_and_leaves_nothing(served, monkeypatch):
+    settings, embedder, live, client = served
+    admin(client, "PUT", "/admin/documents/kept", json=ZEBRA)
+    before = (settings.corpus_dir / "http-documents.jsonl").read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    response = admin(client, "PUT", "/admin/documents/lost", json=ZEBRA)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert_error(response, 507, "storage_error")
+    assert "No space left on device" in response.get_json()["error"]["message"]
+    assert (settings.corpus_dir / "http-documents.jsonl").read_bytes() == before
+    assert not [p.name for p in settings.corpus_dir.iterdir() if p.name.endswith(".tmp")]
+    assert_error(client.get("/api/documents/lost"), 404, "document_not_found")

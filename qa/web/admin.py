@@ -38,8 +38,9 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def put_document(doc_id: str) -> Response:
         authorize(live)
         record = document_record(doc_id, json_body(live.searcher.settings.max_json_depth))
-        with live.changing:  # two writers must not interleave their read-modify-write of the corpus
-            folder = live.searcher.settings.corpus_dir
+        folder = live.searcher.settings.corpus_dir
+        # two writers, in this process or another server's, must not interleave their changes
+        with live.changing, corpus.editing(folder):
             saved = corpus.backup(folder, doc_id)
             replaced = corpus.put_document(folder, record, live.searcher.index.documents)
             current = rebuild_or_restore(live, saved)
@@ -48,8 +49,8 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.delete("/admin/documents/<path:doc_id>")
     def delete_document(doc_id: str) -> Response:
         authorize(live)
-        with live.changing:
-            folder = live.searcher.settings.corpus_dir
+        folder = live.searcher.settings.corpus_dir
+        with live.changing, corpus.editing(folder):
             saved = corpus.backup(folder, doc_id)
             corpus.delete_document(folder, doc_id)
             current = rebuild_or_restore(live, saved)
