@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from qa.onnx_encoder import ENCODERS, RECIPE, choose, read_export  # noqa: E402
+from qa.encoder_choice import choose  # noqa: E402
+from qa.onnx_encoder import ENCODERS, RECIPE, read_export  # noqa: E402
 
 
 def main() -> None:

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .config import Settings
-from .documents import Document
 from .errors import QAError
-from .passages import Passage
-from .search import Hit, Searcher, SearchResult
+
+if TYPE_CHECKING:
+    from .documents import Document
+    from .passages import Passage
+    from .search import Hit, Searcher, SearchResult
+
+_LAZY = {"Document": "documents", "Passage": "passages", "Hit": "search", "Searcher": "search", "SearchResult": "search"}
+
+
+def __getattr__(name: str) -> Any:
+    """The search classes are imported when first used, so that `qa --help` and a command's
+    input checks do not wait for numpy, FAISS and BM25 to load."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Document", "Hit", "Passage", "QAError", "SearchResult", "Searcher", "Settings",
@@ -29,6 +43,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 def open_index(index_dir: str | Path | None = None, **settings: Any) -> Searcher:
     """Open a built index for searching (loads the model named in the settings)."""
+    from .search import Searcher
+
     return Searcher.open(Settings.load(index_dir=index_dir, **settings))
 
 

@@ -17,7 +17,6 @@ from typing import Iterable, Iterator
 
 from .cleaning import first_prose_line
 from .errors import CorpusError
-from .html_text import html_to_text
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +114,8 @@ def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
         return
     meta = _sidecar(path, source)
     if suffix in HTML_SUFFIXES:
+        from .html_text import html_to_text  # BeautifulSoup: imported by builds that read HTML only
+
         title, text = html_to_text(raw)
         yield Document(id=rel, title=title or first_prose_line(text) or path.stem, text=text, source=source, **meta)
     else:

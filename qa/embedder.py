@@ -16,7 +16,8 @@ import numpy as np
 
 from . import cpu
 from .errors import ModelError
-from .onnx_encoder import ENCODERS, Choice, open_encoder
+from .encoder_choice import Choice, open_encoder
+from .onnx_encoder import ENCODERS
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -111,7 +112,7 @@ class SentenceTransformerEmbedder:
 
 def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Path, manifest: dict) -> Embedder:
     """The encoder for questions to an index on this CPU: the fastest ONNX tier that passes its
-    check against torch here (`onnx_encoder.open_encoder`), else the torch model, with the reason
+    check against torch here (`encoder_choice.open_encoder`), else the torch model, with the reason
     logged and kept as the encoder's `why`. `choice`: auto, onnx (torch is an error), torch, or
     a tier's name."""
     if choice != "torch":
@@ -138,7 +139,8 @@ def passage_encoder(settings: "Settings") -> Embedder:
     bf16 where the CPU has AMX (`resolve_precision`); torch otherwise (and for the first build,
     which makes the export)."""
     if resolve_precision(settings.build_precision) == "fp32":
-        from .onnx_encoder import export_name, fp32_passage_encoder
+        from .encoder_choice import fp32_passage_encoder
+        from .onnx_encoder import export_name
 
         encoder = fp32_passage_encoder(settings.index_dir / ENCODERS / export_name(settings.model), settings.model)
         if encoder is not None:

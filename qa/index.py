@@ -25,7 +25,7 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
-from . import cleaning, lexical, onnx_encoder, provenance, segments, storage
+from . import cleaning, encoder_choice, lexical, onnx_encoder, provenance, segments, storage
 from . import catalog as catalog_file
 from .cleaning import normalize_for_embedding
 from .config import PROJECT_ROOT, Settings
@@ -122,7 +122,7 @@ def _build(
     keep, merge = _merge_plan(segment_rows, [e for e in catalog.values() if e is not None], adding=bool(new_docs))
     sentences = _distinct_sentences(fresh.passages[:200])[0]
     probe = sentences[:: max(len(sentences) // 64, 1)]  # question-length texts of this corpus
-    encoder = onnx_encoder.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))
+    encoder = encoder_choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))
     unchanged = same and not new_docs and not merge and list(catalog) == list(kept) and hashes == before.files  # type: ignore[union-attr]
     source = provenance.source_of(settings, documents is not None)
     if unchanged and [before.manifest.get(k) for k in ("query_encoder", "corpus_dir", "skipped")] == [encoder, source, skipped]:  # type: ignore[union-attr]

@@ -14,8 +14,9 @@ from qa.config import PROJECT_ROOT
 from qa.embedder import resolve_model_path
 from qa.errors import ModelError
 from qa.index import build_index, load_index
-from qa import cpu, onnx_encoder
-from qa.onnx_encoder import ENCODERS, MIN_COSINE, TIER_NAMES, TIERS, OnnxEmbedder, check, decide, passes, read_export
+from qa import cpu, encoder_choice
+from qa.encoder_choice import MIN_COSINE, check, decide, passes
+from qa.onnx_encoder import ENCODERS, TIER_NAMES, TIERS, OnnxEmbedder, read_export
 from qa.search import Searcher
 
 from .conftest import real_embedder_for
@@ -104,8 +105,8 @@ def test_another_cpu_measures_the_tiers_again_once_and_remembers(copied_index, m
     simulate_cpu(monkeypatch, "AMD EPYC 7B12 (simulated)", AVX2_ONLY)
     assert cpu.key() != built["cpu"]
     calls = []
-    real_choose = onnx_encoder.choose
-    monkeypatch.setattr(onnx_encoder, "choose", lambda *a, **k: calls.append(1) or real_choose(*a, **k))
+    real_choose = encoder_choice.choose
+    monkeypatch.setattr(encoder_choice, "choose", lambda *a, **k: calls.append(1) or real_choose(*a, **k))
     with caplog.at_level(logging.INFO):
         first = Searcher.open(copied_index).embedder
     assert calls == [1] and "measuring the ONNX question encoders on this CPU" in caplog.text
@@ -116,8 +117,8 @@ def test_another_cpu_measures_the_tiers_again_once_and_remembers(copied_index, m
 
 
 def failing(tiers: dict[str, float]):  # type: ignore[no-untyped-def]
-    """onnx_encoder.check, except that these tiers measure this cosine (as int8 does on AVX2 without VNNI)."""
-    real_check = onnx_encoder.check
+    """encoder_choice.check, except that these tiers measure this cosine (as int8 does on AVX2 without VNNI)."""
+    real_check = encoder_choice.check
 
     def check(folder, meta, tier, threads=1):  # type: ignore[no-untyped-def]
         result = real_check(folder, meta, tier, threads)
@@ -130,7 +131,7 @@ def failing(tiers: dict[str, float]):  # type: ignore[no-untyped-def]
 
 def test_a_tier_that_fails_its_check_on_this_cpu_is_passed_over_and_the_reason_said(copied_index, monkeypatch, caplog):
     simulate_cpu(monkeypatch, "Intel Xeon E5-2690 v4 (simulated)", AVX2_ONLY)
-    monkeypatch.setattr(onnx_encoder, "check", failing({"int8": 0.9883}))
+    monkeypatch.setattr(encoder_choice, "check", failing({"int8": 0.9883}))
     with caplog.at_level(logging.INFO):
         embedder = Searcher.open(copied_index).embedder
     assert embedder.tier in ("onnx-int8-u8", "onnx-fp32")
@@ -141,7 +142,7 @@ def test_when_no_tier_passes_questions_go_to_torch_with_a_warning(copied_index, 
     from qa.embedder import SentenceTransformerEmbedder
 
     simulate_cpu(monkeypatch, "Neoverse-N1 (simulated)", "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid")
-    monkeypatch.setattr(onnx_encoder, "check", failing({t: 0.95 for t in TIER_NAMES}))
+    monkeypatch.setattr(encoder_choice, "check", failing({t: 0.95 for t in TIER_NAMES}))
     embedder = Searcher.open(copied_index).embedder
     assert isinstance(embedder, SentenceTransformerEmbedder) and embedder.tier == "torch"
     assert embedder.why.startswith("no ONNX tier passed its check against torch (int8: cosine 0.95 < 0.99")
