@@ -131,7 +131,7 @@ def main() -> None:
     lines = [f"Measured {result['date']} on {result['cpu']}, {result['cores']} cores: `{result['command']}`", "",
              "| QA_QUERY_ENCODER | check ms/question | HTTP p50 ms | answers/s, 1 client | `qa ask` cold s | `qa serve` restart to first answer s |",
              "|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {t} | {v['check_ms_per_question'] or '(its choice)'} | {v['http_p50_ms']} | {v['answers_per_s_1_client']} | {v['qa_ask_cold_s']} | {v['serve_first_answer_s']} |"
+    lines += [f"| {t} | {v['check_ms_per_question'] or ('(the tier it chose)' if t == 'auto' else 'no check')} | {v['http_p50_ms']} | {v['answers_per_s_1_client']} | {v['qa_ask_cold_s']} | {v['serve_first_answer_s']} |"
               for t, v in tiers.items()]  # fmt: skip
     lines += ["", f"HTTP, one request at a time, {len(timings['qa'])} each, asked in turn (qa with `auto` = {tier}):", "",
               "| server | p50 ms | p90 ms |", "|---|---|---|",
