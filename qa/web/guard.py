@@ -20,7 +20,7 @@ from ..config import Settings
 from ..errors import ConfigError, Overloaded
 
 UNLIMITED = {"qa.healthz", "qa.static", "qa.favicon", "qa.openapi", "qa.reload", "qa.rebuild",
-             "qa.put_document", "qa.delete_document", "qa.status"}  # cheap, or for monitors and operators (who have the token)
+             "qa.put_document", "qa.delete_document", "qa.change_status", "qa.status"}  # cheap, or for monitors and operators (who have the token)
 
 
 def uses_the_model() -> bool:
