@@ -73,7 +73,8 @@ def wait_for(client, url: str) -> dict:  # type: ignore[no-untyped-def]
 def test_searches_are_answered_from_the_served_index_while_a_change_is_indexed(gated):
     settings, live, encoder, app = gated
     put: list = []
-    threading.Thread(target=lambda: put.append(admin(app.test_client(), "PUT", "/admin/documents/zebra", json=ZEBRA))).start()
+    putting = threading.Thread(target=lambda: put.append(admin(app.test_client(), "PUT", "/admin/documents/zebra", json=ZEBRA)))
+    putting.start()
     assert encoder.reached.wait(30)  # the build is encoding the new document, and holds there
     answered: list[list[str]] = []
     search = threading.Thread(target=lambda: answered.append(zebra_hits(app.test_client())))
@@ -82,6 +83,7 @@ def test_searches_are_answered_from_the_served_index_while_a_change_is_indexed(g
     answered_while_building = not search.is_alive()
     encoder.gate.set()
     search.join(30)
+    putting.join(30)
     assert answered_while_building
     assert answered and "zebra" not in answered[0]  # from the index served before
     assert put[0].status_code == 202 and wait_for(app.test_client(), put[0].get_json()["status_url"])["state"] == "indexed"
