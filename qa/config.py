@@ -76,6 +76,12 @@ class Settings:
     admin_failures: str = _setting(
         "10/minute", "Wrong admin tokens one client address may send before /admin answers it 429; empty: no limit."
     )
+    max_document_bytes: int = _setting(
+        256 << 10, "Largest document text an admin PUT accepts, in UTF-8 bytes (larger: 413; add big files with `qa add`)."
+    )
+    index_wait: float = _setting(
+        10.0, "Seconds an admin PUT or DELETE waits for its change to be searchable; later it answers 202 (the change is on disk)."
+    )
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(64, "Request threads of the production (waitress) server.")
@@ -140,11 +146,11 @@ class Settings:
             raise ConfigError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, not {self.query_encoder!r}")
         if self.model_language != ANY_LANGUAGE and not re.fullmatch(r"[a-z]{2}", self.model_language):
             raise ConfigError(f"model_language must be an ISO 639-1 code such as en, or any, not {self.model_language!r}")
-        if self.source_diversity < 0:
-            raise ConfigError("source_diversity must be >= 0")
+        if self.source_diversity < 0 or self.index_wait < 0:
+            raise ConfigError("source_diversity and index_wait must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
-               self.max_json_depth, self.max_inflight, self.max_heavy_cost, self.cost_chars, self.ann_min_passages,
-               self.ann_ef_search) < 1 or self.proxy_hops < 0:  # fmt: skip
+               self.max_document_bytes, self.max_json_depth, self.max_inflight, self.max_heavy_cost, self.cost_chars,
+               self.ann_min_passages, self.ann_ef_search) < 1 or self.proxy_hops < 0:  # fmt: skip
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod

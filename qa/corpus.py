@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -179,6 +180,11 @@ def backup(corpus_dir: Path, doc_id: str) -> dict[Path, bytes | None]:
     if doc_id in _file_document_ids(corpus_dir):
         paths += [corpus_dir / doc_id, corpus_dir / (doc_id + META_SUFFIX)]
     return {p: p.read_bytes() if p.is_file() else None for p in paths}
+
+
+def fingerprint(saved: dict[Path, bytes | None]) -> dict[Path, str | None]:
+    """The sha256 of each file `backup` saved, as it is now (None: absent)."""
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None for p in saved}
 
 
 def restore(corpus_dir: Path, saved: dict[Path, bytes | None]) -> None:

@@ -132,17 +132,17 @@ def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Pat
     return encoder
 
 
-def passage_encoder(settings: "Settings") -> Embedder:
+def passage_encoder(settings: "Settings", threads: int = 0) -> Embedder:
     """The encoder for a build's passages and sentences: the model's fp32 ONNX export, batched,
     where the index has one that passes its check against torch on this CPU (the same vectors
     to 1e-6, faster than torch on CPUs without AMX, and torch is not even imported); torch in
     bf16 where the CPU has AMX (`resolve_precision`); torch otherwise (and for the first build,
-    which makes the export)."""
+    which makes the export). `threads`: the ONNX encoder's (0: every core)."""
     if resolve_precision(settings.build_precision) == "fp32":
         from .encoder_choice import fp32_passage_encoder
         from .onnx_encoder import export_name
 
-        encoder = fp32_passage_encoder(settings.index_dir / ENCODERS / export_name(settings.model), settings.model)
+        encoder = fp32_passage_encoder(settings.index_dir / ENCODERS / export_name(settings.model), settings.model, threads)
         if encoder is not None:
             return encoder
     return SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision)

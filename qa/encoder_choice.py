@@ -153,8 +153,8 @@ def recalled(folder: Path, key: str) -> Choice | None:
         return None
 
 
-def fp32_passage_encoder(folder: Path, model: str) -> OnnxEmbedder | None:
-    """The fp32 tier of an export, on every core and batched, for encoding a build's passages:
+def fp32_passage_encoder(folder: Path, model: str, threads: int = 0) -> OnnxEmbedder | None:
+    """The fp32 tier of an export, batched, on `threads` cores (0: all), for a build's passages:
     None where there is no export, or its fp32 file fails its check on this CPU."""
     try:
         meta = read_export(folder)
@@ -167,7 +167,7 @@ def fp32_passage_encoder(folder: Path, model: str) -> OnnxEmbedder | None:
     if not passes(choice.checks.get("fp32", {})):
         return None
     try:
-        return OnnxEmbedder(folder, model, "fp32", 0, meta.get("max_tokens", 256), _sha(meta, "fp32"), "passages: fp32 ONNX")
+        return OnnxEmbedder(folder, model, "fp32", threads, meta.get("max_tokens", 256), _sha(meta, "fp32"), "passages: fp32 ONNX")
     except Exception as e:  # damaged since: torch encodes
         log.warning("the fp32 ONNX export cannot encode passages (%s); torch does", e)
         return None

@@ -101,6 +101,13 @@ class PassageMoved(PassageGone):
     code = "passage_moved"
 
 
+class DocumentTooLarge(QAError):
+    """A document over `max_document_bytes`."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class Unauthorized(QAError):
     status = 401
     code = "unauthorized"

@@ -12,6 +12,7 @@ textbook baseline (no stemming, no stopwords) that `qa eval` reports for compari
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -27,7 +28,15 @@ from .ranking import best_rows
 
 STOPWORDS = "en"
 STEMMER = "english"
-_stemmer = Stemmer.Stemmer(STEMMER)
+_threads = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    """This thread's stemmer: PyStemmer's must not run in two threads at once, so that a build
+    and the searches served meanwhile never share one."""
+    if not hasattr(_threads, "stemmer"):
+        _threads.stemmer = Stemmer.Stemmer(STEMMER)
+    return _threads.stemmer
 
 
 def tokenize(texts: list[str], plain: bool = False) -> list[list[str]]:
@@ -36,7 +45,7 @@ def tokenize(texts: list[str], plain: bool = False) -> list[list[str]]:
     return bm25s.tokenize(
         folded,
         stopwords=None if plain else STOPWORDS,
-        stemmer=None if plain else _stemmer,
+        stemmer=None if plain else _stemmer(),
         return_ids=False,
         show_progress=False,
     )
@@ -189,8 +198,7 @@ class Lexical:
         return self.ranked(query, 0)[0]
 
     def words(self, query: str) -> list[str]:
-        """The query's tokens as this index has them (the stemmer is not thread-safe: callers
-        that share it across threads hold a lock around this, not around scoring)."""
+        """The query's tokens as this index has them."""
         return tokenize([query], self.plain)[0]
 
     def ranked(self, query: str | list[str], n: int) -> tuple[np.ndarray, np.ndarray]:

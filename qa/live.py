@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import storage
+from .changes import Changes
 from .errors import QAError
 from .loading import load_index
 from .search import Searcher
@@ -23,19 +25,21 @@ log = logging.getLogger(__name__)
 class LiveSearcher:
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
-        self.changing = threading.RLock()  # one change (corpus write, rebuild, reload) at a time
+        self.changing = threading.RLock()  # one rebuild or reload at a time
+        self.changes = Changes(self)  # corpus changes made through this server, indexed in the background
 
     def rebuild(self) -> tuple[str, str]:
         """Build from the corpus folder (encoding only what changed) and serve the result.
 
-        Searches wait while the build runs: it uses the served model and the stemmer, which must
-        not run in two threads at once. Returns (previous version, new version)."""
+        Searches go on meanwhile, answered from the served index: the build has an encoder and a
+        stemmer of its own. Only where passages and questions share one torch model do searches
+        wait for the build. Returns (previous version, new version)."""
         from .index import build_index
 
         with self.changing:
             searcher = self.searcher
             encoder = searcher.passage_encoder()
-            with searcher._lock:
+            with searcher._lock if encoder is searcher.embedder else nullcontext():
                 build_index(searcher.settings, encoder)
             return self._swap()
 

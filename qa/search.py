@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -120,13 +121,14 @@ class Searcher:
         return {"tier": tier, "why": getattr(self.embedder, "why", ""), "cpu": cpu.describe()}
 
     def passage_encoder(self) -> Embedder:
-        """The model that encodes passages for a rebuild: the torch model (loaded on first use when
-        questions are encoded by the ONNX export, so that passage vectors never change kind)."""
+        """The model that encodes passages for a rebuild in this process: the fp32 ONNX export or
+        torch (loaded on first use when questions are encoded by an ONNX tier); see
+        `embedder.passage_encoder`."""
         if not isinstance(self.embedder, OnnxEmbedder):
             return self.embedder
         with self._lock:
             if self._models.get("passages") is None:
-                self._models["passages"] = passage_encoder(self.settings)
+                self._models["passages"] = passage_encoder(self.settings, threads=beside_searches())
             return self._models["passages"]
 
     def with_index(self, index: Index) -> "Searcher":
@@ -266,7 +268,7 @@ class Searcher:
         """Every passage's four ranking signals, plus every sentence's own scores (for highlights).
 
         `q` is the encoded question, when it is already at hand."""
-        with self._lock:  # also guards the stemmer, which must not run in two threads at once
+        with self._lock:  # the model and BLAS use every core: one question at a time
             if q is None:
                 q = self.embedder.encode([normalize_for_embedding(query)])[0]
             sentence_dense = self.index.sentence_vectors @ q
@@ -295,8 +297,7 @@ class Searcher:
         graphs and by BM25; or, with a filter, the `allowed` ones) and their signals, and their
         sentences' scores, normalised over these candidates only. Sentences' BM25 is looked up
         for the candidates' sentences alone."""
-        with self._lock:  # the stemmer must not run in two threads at once
-            words = self.index.lexical.words(query)  # (both BM25 indexes tokenise alike)
+        words = self.index.lexical.words(query)  # (both BM25 indexes tokenise alike)
         if allowed is None:
             ranked = _helper().submit(self.index.lexical.ranked, words, MIN_POOL)  # on the other core
             nearest = self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search)
@@ -328,6 +329,12 @@ class Searcher:
             highlight=passage.sentences[best],
             similarity=float(max(scored.passages["dense"][i], scored.passages["dense_sentence"][i])),
         )
+
+
+def beside_searches() -> int:
+    """Cores for a build inside a server: all but one, which stays free for the searches that
+    are answered meanwhile."""
+    return max((os.cpu_count() or 1) - 1, 1)
 
 
 @functools.cache

@@ -92,3 +92,18 @@ def test_ranked_picks_the_best_rows_among_those_holding_a_word():
         assert len(best) == min(n, len(holding)) and len(set(best.tolist())) == len(best)
         if len(best):  # none left out scores above the worst picked
             assert scores[np.setdiff1d(holding, best)].max(initial=0) <= scores[best].min()
+
+
+def test_each_thread_stems_with_its_own_stemmer():
+    """PyStemmer's stemmer must not run in two threads at once: a build and the searches served
+    meanwhile each get their own."""
+    import threading
+
+    from qa.lexical import _stemmer, tokenize
+
+    theirs: list = []
+    thread = threading.Thread(target=lambda: theirs.append(_stemmer()))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not _stemmer() and _stemmer() is _stemmer()
+    assert tokenize(["Running runners ran"]) == [["run", "runner", "ran"]]

@@ -2,18 +2,21 @@
 call must carry `Authorization: Bearer <token>`, compared in constant time; a client address
 that sends too many wrong tokens is refused for a while (`lockout`).
 
-A document change is written to the corpus folder (fsynced) and indexed before the call
-returns, so an acknowledged change survives a restart and is already searchable."""
+A document change is written to the corpus folder (fsynced) before the call returns, so an
+acknowledged change survives a restart. It is then indexed in the background while searches go
+on (`changes`): the call answers 200 once the change is searchable, or 202 with a status URL
+when that takes longer than `QA_INDEX_WAIT` seconds."""
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from .. import corpus
-from ..errors import BadRequest, NotFound, Unauthorized
+from ..changes import Change
+from ..errors import BadRequest, DocumentTooLarge, NotFound, Unauthorized
 from ..documents import iso_date
 from ..live import LiveSearcher
 from ..queries import CONTROL_CHARACTERS
@@ -42,26 +45,34 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         return jsonify(status="rebuilt", previous_version=previous, index_version=current)
 
     @bp.put("/admin/documents/<path:doc_id>")
-    def put_document(doc_id: str) -> Response:
+    def put_document(doc_id: str) -> tuple[Response, int]:
         authorize()
-        record = document_record(doc_id, json_body(live.searcher.settings.max_json_depth))
-        folder = live.searcher.settings.corpus_dir
-        # two writers, in this process or another server's, must not interleave their changes
-        with live.changing, corpus.editing(folder):
-            saved = corpus.backup(folder, doc_id)
-            replaced = corpus.put_document(folder, record, live.searcher.index.documents)
-            current = rebuild_or_restore(live, saved)
-        return jsonify(status="replaced" if replaced else "added", id=doc_id, index_version=current)
+        settings = live.searcher.settings
+        record = document_record(doc_id, json_body(settings.max_json_depth), settings.max_document_bytes)
+        with corpus.editing(settings.corpus_dir):  # one writer at a time, in this server or another
+            saved = corpus.backup(settings.corpus_dir, doc_id)
+            replaced = corpus.put_document(settings.corpus_dir, record, live.searcher.index.documents)
+            change = live.changes.submit(doc_id, "replaced" if replaced else "added", saved)
+        return answer(change, settings.index_wait)
 
     @bp.delete("/admin/documents/<path:doc_id>")
-    def delete_document(doc_id: str) -> Response:
+    def delete_document(doc_id: str) -> tuple[Response, int]:
         authorize()
         folder = live.searcher.settings.corpus_dir
-        with live.changing, corpus.editing(folder):
+        with corpus.editing(folder):
             saved = corpus.backup(folder, doc_id)
             corpus.delete_document(folder, doc_id)
-            current = rebuild_or_restore(live, saved)
-        return jsonify(status="removed", id=doc_id, index_version=current)
+            change = live.changes.submit(doc_id, "removed", saved)
+        return answer(change, live.searcher.settings.index_wait)
+
+    @bp.get("/admin/changes/<change_id>")
+    def change_status(change_id: str) -> Response:
+        """How a change this server accepted with 202 went: indexing, indexed or failed."""
+        authorize()
+        change = live.changes.get(change_id)
+        if change is None:
+            raise NotFound(f"no change {change_id!r} on this server (each server knows the last changes it accepted)")
+        return jsonify(change.as_json())
 
     @bp.get("/admin/status")
     def status() -> Response:
@@ -73,20 +84,28 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         return jsonify({**state, "served_version": live.searcher.index.version})
 
 
-def rebuild_or_restore(live: LiveSearcher, saved: dict) -> str:
-    """Index the change just written; if that fails, put the corpus files back and re-raise."""
-    try:
-        return live.rebuild()[1]
-    except BaseException:
-        corpus.restore(live.searcher.settings.corpus_dir, saved)
-        raise
+def answer(change: Change, wait_seconds: float) -> tuple[Response, int]:
+    """200 once the change is searchable; its error if indexing failed (and the change was
+    undone); 202 with where to ask when indexing takes longer than `wait_seconds`."""
+    if not change.wait(wait_seconds):
+        where = url_for("qa.change_status", change_id=change.id)
+        response = jsonify(status="accepted", id=change.doc_id, change=change.id, state=change.state, status_url=where)
+        response.headers["Location"] = where
+        return response, 202
+    if change.error is not None:
+        raise change.error
+    return jsonify(status=change.status, id=change.doc_id, index_version=change.index_version), 200
 
 
-def document_record(doc_id: str, body: object) -> dict:
+def document_record(doc_id: str, body: object, max_bytes: int) -> dict:
     if not 1 <= len(doc_id) <= corpus.MAX_ID_CHARS or CONTROL_CHARACTERS.search(doc_id):
         raise BadRequest(f"a document id has 1 to {corpus.MAX_ID_CHARS} characters and no control characters")
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise BadRequest('the body must be a JSON object like {"title": "...", "text": "...", "source_url": "..."}')
+    if len(body["text"].encode("utf-8", "surrogatepass")) > max_bytes:
+        raise DocumentTooLarge(
+            f"the document's text is over {max_bytes} bytes (QA_MAX_DOCUMENT_BYTES); add a large file with `qa add`"
+        )
     for field in ("title", "source_url", "date"):
         if not isinstance(body.get(field, ""), str):
             raise BadRequest(f'"{field}" must be a string')

@@ -25,7 +25,7 @@ from .admission import Admission
 from .cost import light_cost, request_cost
 
 UNLIMITED = {"qa.healthz", "qa.static", "qa.favicon", "qa.openapi", "qa.reload", "qa.rebuild",
-             "qa.put_document", "qa.delete_document", "qa.status"}  # cheap, or for monitors and operators (who have the token)
+             "qa.put_document", "qa.delete_document", "qa.change_status", "qa.status"}  # cheap, or for monitors and operators (who have the token)
 
 
 def uses_the_model() -> bool:
