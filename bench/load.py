@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--threads 64] [--max-inflight 2] [--queue-timeout 0.5] [--torch-threads 1]
                                    [--levels 1,2,4,8,16,32,64,128] [--seconds 8] [--soak 300] [--json FILE]
+    .venv/bin/python bench/load.py --batch-clients 2 [--batch-seconds 60] [--probes 60] [--json FILE]
 
 The defaults are the service's defaults, chosen from this benchmark (see README, "Load").
 
@@ -11,6 +12,12 @@ rotating over the seed questions, and prints one markdown row per concurrency le
 throughput, latency p50/p90/p99 of every answer, and the answers by status (200, 429, 503,
 other, socket errors). Then it holds a moderate load for --soak seconds and samples the server's
 RSS every 10 s. Only 127.0.0.1 is contacted; every stage is bounded in time.
+
+With --batch-clients N (issue 15, "a batch costs as much as one question"), it runs instead N
+clients that each POST `{"queries": [32 questions of 1,000 characters], "k": 50}` in a closed
+loop (the next batch as soon as an answer, 503 included, comes back), while a probe asks one
+short question (`GET /api/search`, k=5) every --batch-seconds/--probes seconds; it reports the
+probes' success rate and latency, and the batches' answers by status.
 """
 
 from __future__ import annotations
@@ -108,6 +115,94 @@ def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
     }  # fmt: skip
 
 
+def long_questions(questions: list[str], count: int = 32, chars: int = 1000) -> list[str]:
+    """`count` distinct questions of exactly `chars` characters, made of the seed questions."""
+    out = []
+    for i in range(count):
+        text = " ".join(questions[(i + j) % len(questions)] for j in range(40))
+        out.append(text[: chars - 1].rstrip() + "?")
+    return out
+
+
+def timed(request: urllib.request.Request | str) -> tuple[int, float]:
+    """(HTTP status, seconds) of one request; the body is read whole."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as e:
+        e.read()
+        status = e.code
+    except OSError:
+        status = 0
+    return status, time.monotonic() - started
+
+
+def batch_client(url: str, body: bytes, until: float, log: list) -> None:
+    while time.monotonic() < until:
+        request = urllib.request.Request(url + "/api/search", data=body, headers={"Content-Type": "application/json"})
+        log.append(timed(request))
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1) if values else 0.0
+
+
+def run_batch_starvation(args: argparse.Namespace, questions: list[str]) -> dict:
+    """N batch clients in a closed loop, one single-question probe spaced over the run."""
+    import threading
+
+    body = json.dumps({"queries": long_questions(questions), "k": 50}).encode()
+    server, url = start_server(args)
+    try:
+        timed(url + "/api/search?" + urllib.parse.urlencode({"q": questions[0], "k": 5}))  # warm up
+        warm = timed(urllib.request.Request(url + "/api/search", data=body, headers={"Content-Type": "application/json"}))
+        until = time.monotonic() + args.batch_seconds
+        logs: list[list] = [[] for _ in range(args.batch_clients)]
+        clients = [threading.Thread(target=batch_client, args=(url, body, until, log)) for log in logs]
+        for client in clients:
+            client.start()
+        time.sleep(1)  # the batches are under way
+        probes = []
+        spacing = (args.batch_seconds - 2) / args.probes
+        for i in range(args.probes):
+            next_at = time.monotonic() + spacing
+            q = questions[i % len(questions)]
+            probes.append(timed(url + "/api/search?" + urllib.parse.urlencode({"q": q, "k": 5})))
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        for client in clients:
+            client.join(120)
+    finally:
+        server.terminate()
+        server.wait(60)
+    batches = [entry for log in logs for entry in log]
+    ok = [s for status, s in probes if status == 200]
+    return {
+        "batch_clients": args.batch_clients, "seconds": args.batch_seconds, "threads": args.threads,
+        "max_inflight": args.max_inflight, "queue_timeout": args.queue_timeout,
+        "batch_alone_ms": round(warm[1] * 1000, 1),
+        "probes": len(probes), "probes_200": len(ok), "probe_success_rate": round(len(ok) / len(probes), 3),
+        "probe_statuses": {str(c): [s for s, _ in probes].count(c) for c in sorted({s for s, _ in probes})},
+        "probe_p50_ms": percentile([s for _, s in probes], 0.5), "probe_p90_ms": percentile([s for _, s in probes], 0.9),
+        "probe_max_ms": percentile([s for _, s in probes], 1.0), "probe_200_p50_ms": percentile(ok, 0.5),
+        "batches": len(batches), "batch_statuses": {str(c): [s for s, _ in batches].count(c) for c in sorted({s for s, _ in batches})},
+        "batch_200_p50_ms": percentile([s for status, s in batches if status == 200], 0.5),
+    }  # fmt: skip
+
+
+def print_batch_starvation(result: dict) -> None:
+    print(f"{result['batch_clients']} batch clients (32 questions x 1,000 characters, k=50, closed loop) for "
+          f"{result['seconds']} s; threads={result['threads']} max_inflight={result['max_inflight']} "
+          f"queue_timeout={result['queue_timeout']}; one batch alone: {result['batch_alone_ms']} ms\n")
+    print("| single-question probes | 200 | success | statuses | p50 ms | p90 ms | max ms | batches | batch statuses | batch 200 p50 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| {result['probes']} | {result['probes_200']} | {result['probe_success_rate']:.0%} | {result['probe_statuses']} | "
+          f"{result['probe_p50_ms']} | {result['probe_p90_ms']} | {result['probe_max_ms']} | {result['batches']} | "
+          f"{result['batch_statuses']} | {result['batch_200_p50_ms']} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=64)
@@ -119,9 +214,18 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=300, help="seconds of steady load afterwards (0: none)")
     parser.add_argument("--soak-connections", type=int, default=4)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--batch-clients", type=int, default=0, help="run the batch-starvation scenario instead")
+    parser.add_argument("--batch-seconds", type=int, default=60)
+    parser.add_argument("--probes", type=int, default=60)
     args = parser.parse_args()
 
     questions = [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
+    if args.batch_clients:
+        result = run_batch_starvation(args, questions)
+        print_batch_starvation(result)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1) + "\n")
+        return
     paths = ", ".join(json.dumps("/api/search?" + urllib.parse.urlencode({"q": q, "k": 5})) for q in questions)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA % paths)

@@ -59,11 +59,23 @@ class Settings:
         "Example questions for the empty search page, one per line; relative to the corpus folder.",
     )
     cors_origins: str = _setting("", "Origins allowed to call the API from browsers, comma-separated; `*` any; empty: off.")
-    rate_limit: str = _setting("", "Requests one client address may make, e.g. `60/minute;1000/hour`; empty: no limit.")
+    rate_limit: str = _setting(
+        "", "Cost units one client address may spend, e.g. `60/minute;1000/hour` (a short question: 1); empty: no limit."
+    )
+    cost_chars: int = _setting(
+        100, "A question costs one unit per started this many characters; a batch, the sum over its questions."
+    )
     max_inflight: int = _setting(2, "Requests answered at once; others wait for a turn (searches share one model).")
+    max_heavy_cost: int = _setting(
+        320, "Cost units of heavy requests (costing more than one longest question) answered at once; "
+        "they never take the last free turn.",
+    )
     queue_timeout: float = _setting(0.5, "Seconds a request may wait for a turn before 503 `overloaded`.")
     proxy_hops: int = _setting(0, "Reverse proxies in front that set X-Forwarded-For/-Proto (0: none; trust no header).")
     admin_token: str = _setting("", "Bearer token for the /admin endpoints (reload); empty: they are off.")
+    admin_failures: str = _setting(
+        "10/minute", "Wrong admin tokens one client address may send before /admin answers it 429; empty: no limit."
+    )
     max_document_bytes: int = _setting(
         256 << 10, "Largest document text an admin PUT accepts, in UTF-8 bytes (larger: 413; add big files with `qa add`)."
     )
@@ -137,7 +149,8 @@ class Settings:
         if self.source_diversity < 0 or self.index_wait < 0:
             raise ConfigError("source_diversity and index_wait must be >= 0")
         if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
-               self.max_document_bytes, self.max_json_depth, self.max_inflight, self.ann_min_passages, self.ann_ef_search) < 1 or self.proxy_hops < 0:  # fmt: skip
+               self.max_document_bytes, self.max_json_depth, self.max_inflight, self.max_heavy_cost, self.cost_chars,
+               self.ann_min_passages, self.ann_ef_search) < 1 or self.proxy_hops < 0:  # fmt: skip
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod

@@ -131,3 +131,14 @@ class Overloaded(QAError):
 
     status = 503
     code = "overloaded"
+
+
+class TooManyRequests(QAError):
+    """A client over one of its limits; it may try again after `retry_after` seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import functools
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from .cleaning import normalize_for_embedding
 from .config import ANY_LANGUAGE, Settings
 from .documents import Document
 from .embedder import Embedder, passage_encoder, question_encoder
+from .fair_lock import FairLock
 from .onnx_encoder import OnnxEmbedder
 from .filters import Filter
 from .errors import DocumentGone, DocumentNotFound, IndexMismatchError, PassageGone, PassageMoved, PassageNotFound
@@ -99,7 +99,7 @@ class Searcher:
         self.settings = settings
         self._sentences = index.sentence_rows
         self._allowed: Recent[Filter, np.ndarray] = Recent(REMEMBERED_FILTERS)  # the rows of recent filters
-        self._lock = threading.Lock()  # torch and BLAS calls are serialised; both use all cores
+        self._lock = FairLock()  # torch and BLAS calls are serialised (both use all cores), first come first served
         self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
     @classmethod
@@ -156,8 +156,7 @@ class Searcher:
         started = time.perf_counter()
         queries = [self.check_query(q) for q in queries]
         k = self.check_k(k)
-        with self._lock:
-            vectors = self.embedder.encode([normalize_for_embedding(q) for q in queries])
+        vectors = self._encode([normalize_for_embedding(q) for q in queries])
         rows = self._allowed_rows(filter)
         encoded_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
         results = []
@@ -169,6 +168,20 @@ class Searcher:
             took = encoded_ms + (time.perf_counter() - began) * 1000
             results.append(dataclasses.replace(result, took_ms=took))
         return results
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """The questions' vectors, encoded in chunks of about one longest question's characters,
+        each under the (fair) lock: a question asked meanwhile waits for one chunk, not the batch."""
+        chunks: list[list[str]] = [[]]
+        for text in texts:
+            if chunks[-1] and sum(map(len, chunks[-1])) + len(text) > self.settings.max_query_chars:
+                chunks.append([])
+            chunks[-1].append(text)
+        vectors = []
+        for chunk in chunks:
+            with self._lock:
+                vectors.append(self.embedder.encode(chunk))
+        return np.concatenate(vectors)
 
     def _allowed_rows(self, filter: Filter | None) -> np.ndarray | None:
         """The passage rows a filter allows (None: all). A filter on ids alone looks them up;

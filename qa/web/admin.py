@@ -1,5 +1,6 @@
 """Endpoints that change what is served. Off (404) unless `QA_ADMIN_TOKEN` is set; then each
-call must carry `Authorization: Bearer <token>`, compared in constant time.
+call must carry `Authorization: Bearer <token>`, compared in constant time; a client address
+that sends too many wrong tokens is refused for a while (`lockout`).
 
 A document change is written to the corpus folder (fsynced) before the call returns, so an
 acknowledged change survives a restart. It is then indexed in the background while searches go
@@ -20,26 +21,32 @@ from ..documents import iso_date
 from ..live import LiveSearcher
 from ..queries import CONTROL_CHARACTERS
 from .api import json_body
+from .lockout import FailedAuthentication
 
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
+    failures = FailedAuthentication(live.searcher.settings.admin_failures)
+
+    def authorize() -> None:
+        check_token(live, failures)
+
     @bp.post("/admin/reload")
     def reload() -> Response:
         """Serve the index now at CURRENT (after `qa build`); a damaged one is refused, the old one kept."""
-        authorize(live)
+        authorize()
         previous, current = live.reload()
         return jsonify(status="reloaded", previous_version=previous, index_version=current)
 
     @bp.post("/admin/rebuild")
     def rebuild() -> Response:
         """Index what changed in the corpus folder and serve it."""
-        authorize(live)
+        authorize()
         previous, current = live.rebuild()
         return jsonify(status="rebuilt", previous_version=previous, index_version=current)
 
     @bp.put("/admin/documents/<path:doc_id>")
     def put_document(doc_id: str) -> tuple[Response, int]:
-        authorize(live)
+        authorize()
         settings = live.searcher.settings
         record = document_record(doc_id, json_body(settings.max_json_depth), settings.max_document_bytes)
         with corpus.editing(settings.corpus_dir):  # one writer at a time, in this server or another
@@ -50,7 +57,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
 
     @bp.delete("/admin/documents/<path:doc_id>")
     def delete_document(doc_id: str) -> tuple[Response, int]:
-        authorize(live)
+        authorize()
         folder = live.searcher.settings.corpus_dir
         with corpus.editing(folder):
             saved = corpus.backup(folder, doc_id)
@@ -61,7 +68,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.get("/admin/changes/<change_id>")
     def change_status(change_id: str) -> Response:
         """How a change this server accepted with 202 went: indexing, indexed or failed."""
-        authorize(live)
+        authorize()
         change = live.changes.get(change_id)
         if change is None:
             raise NotFound(f"no change {change_id!r} on this server (each server knows the last changes it accepted)")
@@ -69,7 +76,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
 
     @bp.get("/admin/status")
     def status() -> Response:
-        authorize(live)
+        authorize()
         settings = live.searcher.settings
         state = dataclasses.asdict(corpus.status(settings.corpus_dir, settings.index_dir))
         if state["index"]:  # the history lists only grow; the summary is what an operator reads
@@ -111,10 +118,14 @@ def document_record(doc_id: str, body: object, max_bytes: int) -> dict:
     return record | ({"source_url": body["source_url"]} if body.get("source_url") else {})
 
 
-def authorize(live: LiveSearcher) -> None:
+def check_token(live: LiveSearcher, failures: FailedAuthentication) -> None:
+    """The admin token, or 404 (admin off), 429 (this address sent too many wrong ones) or 401."""
     token = live.searcher.settings.admin_token
     if not token:
         raise NotFound("no such page or endpoint")  # the admin endpoints are off
+    client = request.remote_addr or ""
+    failures.check(client)  # before the token is compared: no more guesses once over the limit
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), token.encode()):
+        failures.failed(client)
         raise Unauthorized("this endpoint needs the admin token: Authorization: Bearer <QA_ADMIN_TOKEN>")

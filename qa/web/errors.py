@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import Overloaded, QAError
+from ..errors import Overloaded, QAError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ def qa_error(e: QAError) -> tuple[Response, int]:
     response, status = json_error(e.code, e.message, e.status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="qa admin"'
+    if isinstance(e, TooManyRequests):
+        response.headers["Retry-After"] = str(e.retry_after)
     return response, status
 
 
@@ -43,7 +45,8 @@ def http_error(e: HTTPException) -> tuple[Response, int]:
         404: "no such page or endpoint",
         405: "method not allowed here",
         413: "the request body is too large",
-        429: f"too many requests from this address (limit: {e.description}); retry after the time in Retry-After",
+        429: f"too many requests from this address (limit: {e.description}, in cost units: a short question is 1, "
+        "a batch the sum over its questions); retry after the time in Retry-After",
     }.get(status, e.description or e.name)
     return json_error(HTTP_CODES.get(status, "http_error"), message, status)
 
