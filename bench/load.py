@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py [--threads 64] [--max-inflight 2] [--queue-timeout 0.5] [--torch-threads 1]
                                    [--levels 1,2,4,8,16,32,64,128] [--seconds 8] [--soak 300] [--json FILE]
-    .venv/bin/python bench/load.py --batch-clients 2 [--batch-seconds 60] [--probes 60] [--json FILE]
+    .venv/bin/python bench/load.py --starve 2 [--batch-seconds 60] [--probes 60] [--json FILE]
 
 The defaults are the service's defaults, chosen from this benchmark (see README, "Load").
 
@@ -13,18 +13,30 @@ throughput, latency p50/p90/p99 of every answer, and the answers by status (200,
 other, socket errors). Then it holds a moderate load for --soak seconds and samples the server's
 RSS every 10 s. Only 127.0.0.1 is contacted; every stage is bounded in time.
 
-With --batch-clients N (issue 15, "a batch costs as much as one question"), it runs instead N
+With --starve N (issue 15, "a batch costs as much as one question"), it runs instead N
 clients that each POST `{"queries": [32 questions of 1,000 characters], "k": 50}` in a closed
 loop (the next batch as soon as an answer, 503 included, comes back), while a probe asks one
 short question (`GET /api/search`, k=5) every --batch-seconds/--probes seconds; it reports the
 probes' success rate and latency, and the batches' answers by status.
+
+    .venv/bin/python bench/load.py --batch-soak ROUNDS [--batch-clients 4] [--batch-round-seconds 30]
+                                   [--batch-size 32] [--batch-chars 1000] [--batch-k 50] [--json FILE]
+
+The batch soak (issue 15, item 6) instead starts the server, then for ROUNDS rounds has
+--batch-clients clients each POST `{"queries": [--batch-size questions of --batch-chars
+characters], "k": --batch-k}` back to back (every question a different window of corpus text),
+and prints the server's RSS (VmRSS) after each round and after --batch-idle seconds of idle.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import random
+import statistics
+import threading
 import re
 import socket
 import subprocess
@@ -160,7 +172,7 @@ def run_batch_starvation(args: argparse.Namespace, questions: list[str]) -> dict
         timed(url + "/api/search?" + urllib.parse.urlencode({"q": questions[0], "k": 5}))  # warm up
         warm = timed(urllib.request.Request(url + "/api/search", data=body, headers={"Content-Type": "application/json"}))
         until = time.monotonic() + args.batch_seconds
-        logs: list[list] = [[] for _ in range(args.batch_clients)]
+        logs: list[list] = [[] for _ in range(args.starve)]
         clients = [threading.Thread(target=batch_client, args=(url, body, until, log)) for log in logs]
         for client in clients:
             client.start()
@@ -180,7 +192,7 @@ def run_batch_starvation(args: argparse.Namespace, questions: list[str]) -> dict
     batches = [entry for log in logs for entry in log]
     ok = [s for status, s in probes if status == 200]
     return {
-        "batch_clients": args.batch_clients, "seconds": args.batch_seconds, "threads": args.threads,
+        "batch_clients": args.starve, "seconds": args.batch_seconds, "threads": args.threads,
         "max_inflight": args.max_inflight, "queue_timeout": args.queue_timeout,
         "batch_alone_ms": round(warm[1] * 1000, 1),
         "probes": len(probes), "probes_200": len(ok), "probe_success_rate": round(len(ok) / len(probes), 3),
@@ -214,13 +226,16 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=300, help="seconds of steady load afterwards (0: none)")
     parser.add_argument("--soak-connections", type=int, default=4)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--batch-clients", type=int, default=0, help="run the batch-starvation scenario instead")
+    parser.add_argument("--starve", type=int, default=0, metavar="CLIENTS", help="run the batch-starvation scenario instead")
     parser.add_argument("--batch-seconds", type=int, default=60)
     parser.add_argument("--probes", type=int, default=60)
+    add_batch_soak_arguments(parser)
     args = parser.parse_args()
+    if args.batch_soak:
+        return batch_soak_main(args)
 
     questions = [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
-    if args.batch_clients:
+    if args.starve:
         result = run_batch_starvation(args, questions)
         print_batch_starvation(result)
         if args.json:
@@ -262,6 +277,105 @@ def main() -> None:
         server.terminate()
         server.wait(60)
         os.unlink(f.name)
+
+
+def add_batch_soak_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-soak", type=int, default=0, metavar="ROUNDS", help="run the batch soak instead")
+    parser.add_argument("--batch-clients", type=int, default=4, help="clients of the batch soak")
+    parser.add_argument("--batch-round-seconds", type=float, default=30)
+    parser.add_argument("--batch-size", type=int, default=32, help="questions per batch request")
+    parser.add_argument("--batch-chars", type=int, default=1000, help="characters per question")
+    parser.add_argument("--batch-k", type=int, default=50)
+    parser.add_argument("--batch-idle", type=float, default=10, help="seconds idle before the last RSS sample")
+    parser.add_argument("--batch-seed", type=int, default=15)
+
+
+class BatchClient(threading.Thread):
+    """Sends batches of fresh long questions back to back until `stop`; counts answers by status."""
+
+    def __init__(self, url: str, args: argparse.Namespace, words: list[str], seed: int, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.host, self.port = urllib.parse.urlsplit(url).netloc.split(":")
+        self.args, self.words, self.rng, self.stop = args, words, random.Random(seed), stop
+        self.statuses: dict[int, int] = {}
+        self.seconds: list[float] = []  # of each 200 answer
+
+    def question(self) -> str:
+        start = self.rng.randrange(max(len(self.words) - self.args.batch_chars // 2, 1))  # words of 2+ characters: enough
+        text = " ".join(self.words[start : start + self.args.batch_chars // 2])
+        return text[: self.args.batch_chars].rsplit(" ", 1)[0]
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection(self.host, int(self.port), timeout=120)
+        while not self.stop.is_set():
+            body = json.dumps({"queries": [self.question() for _ in range(self.args.batch_size)], "k": self.args.batch_k})
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/api/search", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                connection.close()
+                status = 0  # socket error
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if status == 200:
+                self.seconds.append(time.perf_counter() - started)
+        connection.close()
+
+
+def batch_round(url: str, args: argparse.Namespace, words: list[str], number: int) -> dict:
+    """One round of every client sending batches for --batch-round-seconds; their answers by status."""
+    stop = threading.Event()
+    clients = [BatchClient(url, args, words, args.batch_seed * 1000 + number * 100 + c, stop)
+               for c in range(args.batch_clients)]  # fmt: skip
+    for client in clients:
+        client.start()
+    time.sleep(args.batch_round_seconds)
+    stop.set()
+    for client in clients:
+        client.join(180)
+    statuses: dict[int, int] = {}
+    for client in clients:
+        for status, count in client.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    seconds = [s for client in clients for s in client.seconds]
+    return {"200": statuses.get(200, 0), "other": sum(statuses.values()) - statuses.get(200, 0),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "p50_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None}  # fmt: skip
+
+
+def batch_soak_main(args: argparse.Namespace) -> None:
+    words = " ".join(p.read_text() for p in sorted((ROOT / "corpus").glob("*.txt"))).split()
+    server, url = start_server(args)
+    try:
+        urllib.request.urlopen(url + "/api/search?q=warm+up", timeout=60).read()
+        tier = json.load(urllib.request.urlopen(url + "/healthz", timeout=60))["question_encoder"]["tier"]
+        trace = [{"round": 0, "t": 0.0, "rss_mb": round(rss_mb(server.pid), 1)}]
+        print(f"batch soak: {args.batch_clients} clients, batches of {args.batch_size} × {args.batch_chars}-character "
+              f"questions, k={args.batch_k}, {args.batch_soak} rounds of {args.batch_round_seconds:g} s; encoder {tier}, "
+              f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout} "
+              f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}\n")  # fmt: skip
+        print("| round | RSS MB | batches 200 | other answers | p50 s a batch |\n|---|---|---|---|---|")
+        print(f"| start | {trace[0]['rss_mb']} | | | |", flush=True)
+        started = time.monotonic()
+        for number in range(1, args.batch_soak + 1):
+            row = batch_round(url, args, words, number)
+            trace.append({"round": number, "t": round(time.monotonic() - started, 1),
+                          "rss_mb": round(rss_mb(server.pid), 1), **row})  # fmt: skip
+            p50 = f"{row['p50_ms'] / 1000:.2f}" if row["p50_ms"] else "-"
+            print(f"| {number} | {trace[-1]['rss_mb']} | {row['200']} | {row['statuses']} | {p50} |", flush=True)
+        time.sleep(args.batch_idle)
+        trace.append({"round": "idle", "t": round(time.monotonic() - started, 1), "rss_mb": round(rss_mb(server.pid), 1)})
+        print(f"| idle {args.batch_idle:g} s | {trace[-1]['rss_mb']} | | | |")
+        if args.json:
+            settings = {k: getattr(args, k) for k in vars(args) if k.startswith("batch_") or k in
+                        ("threads", "max_inflight", "queue_timeout", "torch_threads")}  # fmt: skip
+            args.json.write_text(json.dumps({**settings, "encoder": tier, "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
+                                             "trace": trace}, indent=1) + "\n")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(60)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ ENCODERS = "encoders"  # the folder beside an index's builds: exported question 
 FP32_FILE = "model-fp32.onnx"
 EXPORT_FILE = "export.json"
 REFERENCE_FILE = "reference.npz"
+# ONNX Runtime's CPU arena keeps every block it ever allocated, sized for the largest run so far:
+# one batch of 32 long texts in fp32 holds ~0.8 GB of activations, kept for good. A call that
+# ran more tokens at once than one question can hold (max_tokens) hands the arena back after its
+# last run; single questions, and int8's one-text runs, keep it warm.
+SHRINK_ARENA = "memory.enable_memory_arena_shrinkage"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        self._shrink = onnxruntime.RunOptions()
+        self._shrink.add_run_config_entry(SHRINK_ARENA, "cpu:0")
+        self.max_tokens = max_tokens
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_tokens)  # the file itself fixes 128
@@ -96,15 +104,19 @@ class OnnxEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))
         step = max(batch_size, 1) if self.tier == "onnx-fp32" else 1
         order = np.argsort([len(e.ids) for e in encodings], kind="stable") if step > 1 else np.arange(len(texts))
+        widest = 0  # the most tokens of one run so far
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
             width = max(len(encodings[r].ids) for r in rows)
+            widest = max(widest, len(rows) * width)
+            last = start + step >= len(texts)
             feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
             for i, r in enumerate(rows):
                 e = encodings[r]
                 n = len(e.ids)
                 feed["input_ids"][i, :n], feed["attention_mask"][i, :n], feed["token_type_ids"][i, :n] = e.ids, e.attention_mask, e.type_ids
-            out[rows] = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            shrink = self._shrink if last and widest > self.max_tokens else None
+            out[rows] = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs}, shrink)[0]
             done = start + len(rows)
             if progress and (done % max(batch_size, 1) == 0 or done == len(texts)):
                 progress(done, len(texts))

@@ -8,6 +8,7 @@ from flask import Flask
 
 from ..config import Settings
 from ..live import LiveSearcher
+from ..memory import keep_heaps_small
 from ..search import Searcher
 from .blueprint import qa_blueprint
 from .errors import init_errors
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
     settings = settings or Settings.load()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    keep_heaps_small()  # many request threads: big buffers must not stay in their malloc arenas
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

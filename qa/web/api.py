@@ -13,6 +13,7 @@ from ..documents import display_path
 from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
 from ..filters import Filter, InvalidFilter
 from ..live import LiveSearcher
+from ..memory import give_back
 from ..provenance import IN_MEMORY
 from ..search import Searcher
 from .openapi import openapi_document
@@ -39,7 +40,9 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             return jsonify(searcher.search(body.get("q", ""), body.get("k"), where).to_dict())
         if "q" in body:
             raise BadRequest('give either "q" (one question) or "queries" (a list), not both')
-        return jsonify(search_batch(searcher, body["queries"], body.get("k"), where))
+        response = jsonify(search_batch(searcher, body["queries"], body.get("k"), where))
+        response.call_on_close(give_back)  # a batch's buffers are freed in this thread's arena: hand them back
+        return response
 
     @bp.get("/api/documents/<path:doc_id>")
     def document(doc_id: str) -> Response:
