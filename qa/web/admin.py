@@ -17,6 +17,7 @@ from ..documents import iso_date
 from ..live import LiveSearcher
 from ..queries import CONTROL_CHARACTERS
 from .api import json_body
+from .links import has_resolved_segments
 
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
@@ -34,7 +35,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         previous, current = live.rebuild()
         return jsonify(status="rebuilt", previous_version=previous, index_version=current)
 
-    @bp.put("/admin/documents/<path:doc_id>")
+    @bp.put("/admin/documents/<doc_id:doc_id>")
     def put_document(doc_id: str) -> Response:
         authorize(live)
         record = document_record(doc_id, json_body(live.searcher.settings.max_json_depth))
@@ -46,7 +47,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             current = rebuild_or_restore(live, saved)
         return jsonify(status="replaced" if replaced else "added", id=doc_id, index_version=current)
 
-    @bp.delete("/admin/documents/<path:doc_id>")
+    @bp.delete("/admin/documents/<doc_id:doc_id>")
     def delete_document(doc_id: str) -> Response:
         authorize(live)
         folder = live.searcher.settings.corpus_dir
@@ -78,17 +79,21 @@ def rebuild_or_restore(live: LiveSearcher, saved: dict) -> str:
 def document_record(doc_id: str, body: object) -> dict:
     if not 1 <= len(doc_id) <= corpus.MAX_ID_CHARS or CONTROL_CHARACTERS.search(doc_id):
         raise BadRequest(f"a document id has 1 to {corpus.MAX_ID_CHARS} characters and no control characters")
+    if has_resolved_segments(doc_id):
+        raise BadRequest(f"a document id has no empty, '.' or '..' segments between slashes, which URLs lose: {doc_id!r}")
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise BadRequest('the body must be a JSON object like {"title": "...", "text": "...", "source_url": "..."}')
     for field in ("title", "source_url", "date"):
         if not isinstance(body.get(field, ""), str):
             raise BadRequest(f'"{field}" must be a string')
+    if CONTROL_CHARACTERS.search(body.get("title", "")):
+        raise BadRequest('"title" contains control characters (such as NUL or ESC) or a lone surrogate')
     record = {"id": doc_id, "title": body.get("title", ""), "text": body["text"]}
     if body.get("date"):
         try:
             record["date"] = iso_date(body["date"])
         except ValueError:
-            raise BadRequest('"date" must be a date like 2020-09-28') from None
+            raise BadRequest('"date" must be an ISO 8601 date like 2020-09-28, or a date-time like 2020-09-28T14:05:00Z') from None
     return record | ({"source_url": body["source_url"]} if body.get("source_url") else {})
 
 

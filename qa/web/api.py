@@ -41,7 +41,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             raise BadRequest('give either "q" (one question) or "queries" (a list), not both')
         return jsonify(search_batch(searcher, body["queries"], body.get("k"), where))
 
-    @bp.get("/api/documents/<path:doc_id>")
+    @bp.get("/api/documents/<doc_id:doc_id>")
     def document(doc_id: str) -> Response:
         return jsonify(live.searcher.document(doc_id).to_dict())
 
