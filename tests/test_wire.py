@@ -89,7 +89,7 @@ def test_what_waitress_refuses_is_json_with_the_security_headers(port, request_b
     assert_json_error(exchange(port, request_bytes), status, code)
 
 
-@pytest.mark.parametrize("host", ["evil.example", "EVIL.example:8080"])
+@pytest.mark.parametrize("host", ["evil.example", "EVIL.example:8080", "evil.example/x", ""])
 @pytest.mark.parametrize(
     "path, status, location",
     [
