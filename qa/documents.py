@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -44,9 +45,26 @@ class Document:
         return {**self.ref(), "text": self.text}
 
 
+# An ISO 8601 date, alone or starting a date-time: 2020-09-28, 2020-09-28T14:05, 2020-09-28 14:05:30.25Z,
+# 2020-09-28T14:05:30+02:00. Nothing may follow; the numbers are checked by `iso_date`.
+ISO_DATE = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:[.,][0-9]{1,9})?)?"
+    r"(?:[Zz]|[+-](?P<tz_hour>[0-9]{2})(?::?(?P<tz_minute>[0-9]{2}))?)?)?"
+)
+
+
 def iso_date(value: str) -> str:
-    """The YYYY-MM-DD of an ISO date or date-time; ValueError for anything else."""
-    return datetime.date.fromisoformat(value[:10]).isoformat()
+    """The YYYY-MM-DD of an ISO 8601 date or date-time (see ISO_DATE); ValueError for anything
+    else: another shape, text after it, or a day or time that does not exist."""
+    match = ISO_DATE.fullmatch(value)
+    if not match:
+        raise ValueError(f"not an ISO 8601 date or date-time: {value!r}")
+    day = datetime.date.fromisoformat(match["date"])  # ValueError for 2020-02-30
+    n = {name: int(text or 0) for name, text in match.groupdict().items() if name != "date"}
+    datetime.time(n["hour"], n["minute"], n["second"])  # ValueError for 25:99:99
+    datetime.time(n["tz_hour"], n["tz_minute"])  # and for an offset of +25:00
+    return day.isoformat()
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:

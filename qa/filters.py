@@ -54,4 +54,4 @@ def _date(value: object, name: str) -> str:
             return iso_date(value)
     except ValueError:
         pass
-    raise InvalidFilter(f"{name} must be a date like 2020-09-27")
+    raise InvalidFilter(f"{name} must be an ISO 8601 date like 2020-09-27 (or a date-time like 2020-09-27T14:05:00Z)")

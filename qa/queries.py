@@ -7,8 +7,11 @@ import re
 from .config import Settings
 from .errors import InvalidK, InvalidQuery
 
-# Refused in a question: control characters (tab and line breaks are fine) and lone surrogates.
-CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+# Refused in a question (and in a document id or title given over HTTP): the C0 and C1 control
+# characters and DEL, but for tab and the line breaks (\n, \r, and NEL, U+0085, which JSONL and
+# str.splitlines treat as one); and lone surrogates. Bidi controls (U+202A-U+202E, U+2066-U+2069)
+# are allowed: the pages isolate what they echo (qa.web.display).
+CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f"
 CONTROL_CHARACTERS = re.compile(f"[{CONTROLS}\ud800-\udfff]")
 
 
@@ -19,7 +22,7 @@ def check_query(query: object, settings: Settings) -> str:
     if len(query) > settings.max_query_chars:
         raise InvalidQuery(f"the question is longer than {settings.max_query_chars} characters")
     if CONTROL_CHARACTERS.search(query):
-        raise InvalidQuery("the question contains control characters (such as NUL) or a lone surrogate")
+        raise InvalidQuery("the question contains control characters (such as NUL, ESC or U+009B) or a lone surrogate")
     return query.strip()
 
 

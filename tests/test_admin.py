@@ -181,10 +181,29 @@ def test_a_removed_document_is_gone_410_and_no_longer_found(served):
         ("x", {"text": "ok", "date": "last week"}, 400, "bad_request"),
         ("x", ["not", "an", "object"], 400, "bad_request"),
         ("a" * 201, ZEBRA, 400, "bad_request"),
+        ("x", {"text": "ok", "date": "2020-01-01garbage<script>"}, 400, "bad_request"),
+        ("x", {"text": "ok", "date": "2020-01-01T25:99:99"}, 400, "bad_request"),
+        ("x", {"text": "ok", "date": "2020-02-30"}, 400, "bad_request"),
+        ("x", {"text": "ok", "title": "red \u009b31m title"}, 400, "bad_request"),  # a C1 control (CSI)
+        ("x\u009b31m", ZEBRA, 400, "bad_request"),
+        ("../x", ZEBRA, 400, "bad_request"),
+        ("news/../x", ZEBRA, 400, "bad_request"),
+        ("news/./x", ZEBRA, 400, "bad_request"),
+        ("news//x", ZEBRA, 400, "bad_request"),
+        ("news/", ZEBRA, 400, "bad_request"),
+        ("..", ZEBRA, 400, "bad_request"),
     ],
 )
 def test_bad_document_puts(served, doc_id, body, status, code):
-    assert_error(admin(served[3], "PUT", f"/admin/documents/{doc_id}", json=body), status, code)
+    settings, embedder, live, client = served
+    assert_error(admin(client, "PUT", f"/admin/documents/{doc_id}", json=body), status, code)
+    assert not (settings.corpus_dir / "http-documents.jsonl").exists()
+
+
+def test_a_put_date_time_is_stored_as_its_date(served):
+    settings, embedder, live, client = served
+    assert admin(client, "PUT", "/admin/documents/dated", json={**ZEBRA, "date": "2026-11-22T14:05:00+02:00"}).status_code == 200
+    assert client.get("/api/documents/dated").get_json()["date"] == "2026-11-22"
 
 
 def test_status_and_rebuild_pick_up_files_changed_on_disk(served):

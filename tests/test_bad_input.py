@@ -13,7 +13,7 @@ from .test_http import assert_error
 
 @pytest.mark.parametrize(
     "question",
-    ["Азербайджан и Армения 🕊️ война?", "מתי הסתיימה המלחמה?", "متى انتهت الحرب؟", "war\u202e?ecnefed", "war\ttime"],
+    ["Азербайджан и Армения 🕊️ война?", "מתי הסתיימה המלחמה?", "متى انتهت الحرب؟", "war\u202e?ecnefed", "war\ttime", "war\u0085time"],
 )
 def test_emoji_and_right_to_left_questions_are_answered(client, question):
     response = client.get("/api/search", query_string={"q": question, "k": 2})

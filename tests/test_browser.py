@@ -7,6 +7,7 @@ scripts/test installs it and its absence is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -264,6 +265,9 @@ HOSTILE = (
 ASTRAL = "Emoji page\n🦓🦓🦓🦓 Zebras cross here 🐾. The zebra crossing answer is forty two meters long. Done.\n"
 
 
+ODD_IDS = ["../escape", "a//b", "/rooted", "plain/id.txt"]  # ids a user's .jsonl may hold
+
+
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     from .conftest import FakeEmbedder
@@ -272,6 +276,8 @@ def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-
     (root / "corpus").mkdir()
     (root / "corpus" / "evil.txt").write_text(HOSTILE)
     (root / "corpus" / "emoji.txt").write_text(ASTRAL)
+    records = [{"id": doc_id, "title": f"Quokka {n}", "text": f"A quokka ledger entry, number {n}."} for n, doc_id in enumerate(ODD_IDS)]
+    (root / "corpus" / "odd.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     settings = fake_settings(root, corpus=root / "corpus", abstain_threshold=0.0)
     embedder = FakeEmbedder()
     build_index(settings, embedder)
@@ -323,3 +329,29 @@ def test_script_and_server_show_sources_relative_to_the_corpus_folder(browser, h
     summary_shows(browser, "for “scripts”")
     scripted = wait_for(browser, ".hit .source").text
     assert scripted == served and served.startswith("evil.txt, characters ")  # the corpus is in a temp folder
+
+
+def test_script_and_server_link_every_id_so_that_the_browser_opens_it(browser, hostile_site):
+    links = "return [...document.querySelectorAll('.hit a[data-slot=link]')].map((a) => a.href)"  # as resolved
+    browser.get(hostile_site + "/?q=quokka+ledger")
+    served = browser.execute_script(links)
+    browser.get(hostile_site + "/")
+    ask(browser, "quokka ledger")
+    summary_shows(browser, "for “quokka ledger”")
+    assert browser.execute_script(links) == served and len(served) == 5
+    opened = set()
+    for href in served[:4]:
+        browser.get(href)
+        opened.add(wait_for(browser, "h1").text)
+    assert opened == {f"Quokka {n}" for n in range(len(ODD_IDS))}
+
+
+def test_a_right_to_left_override_stays_inside_the_question(browser, hostile_site):
+    question = "scripts \u202e?sdrawkcab"
+    browser.get(hostile_site + "/?q=scripts+%E2%80%AE%3Fsdrawkcab")
+    assert browser.title == "scripts ?sdrawkcab · Ask the documents"
+    browser.get(hostile_site + "/")
+    ask(browser, question)
+    summary_shows(browser, "sdrawkcab")
+    assert browser.title == "scripts ?sdrawkcab · Ask the documents"
+    assert browser.execute_script("return document.querySelector('.summary bdi').textContent") == question

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from qa.documents import read_corpus
+from qa.documents import iso_date, read_corpus
 from qa.errors import CorpusError
 from qa.filters import Filter, InvalidFilter
 from qa.index import build_index
@@ -65,8 +65,9 @@ def test_date_and_source_filters(dated):
 
 @pytest.mark.parametrize(
     "query, message",
-    [({"q": "war", "from": "yesterday"}, "from must be a date"), ({"q": "war", "to": ""}, "to must be a date"),
-     ({"q": "war", "from": "2020-13-01"}, "from must be a date")],  # fmt: skip
+    [({"q": "war", "from": "yesterday"}, "from must be"), ({"q": "war", "to": ""}, "to must be"),
+     ({"q": "war", "from": "2020-13-01"}, "from must be"), ({"q": "war", "from": "2020-01-01garbage"}, "from must be"),
+     ({"q": "war", "to": "2020-01-01T25:99:99"}, "to must be")],  # fmt: skip
 )
 def test_bad_filters_in_the_query_string(dated, query, message):
     client = checking_client(create_app(dated.settings, dated))
@@ -87,12 +88,36 @@ def test_filters_over_http(dated):
     assert_error(client.post("/api/search", json={"q": "war", "filter": {"doc_ids": "x"}}), 400, "invalid_filter")
 
 
-@pytest.mark.parametrize("meta", ['{"date": 2020}', '{"date": "Sept 28, 2020"}', '{"date": "2020-9-28"}', "[1]"])
+@pytest.mark.parametrize("meta", ['{"date": 2020}', '{"date": "Sept 28, 2020"}', '{"date": "2020-9-28"}', "[1]",
+                                  '{"date": "2020-09-28garbage<script>"}', '{"date": "2020-09-28T25:99:99"}'])  # fmt: skip
 def test_a_malformed_sidecar_is_a_corpus_error(tmp_path, meta):
     (tmp_path / "a.txt").write_text("A title\nSome prose about things.\n")
     (tmp_path / "a.txt.meta.json").write_text(meta)
     with pytest.raises(CorpusError, match="meta.json"):
         read_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("date", ["2020-01-01garbage<script>", "2020-01-01T25:99:99", "2020-01-01x10:00", "20200101"])
+def test_a_jsonl_record_with_a_malformed_date_is_a_corpus_error(tmp_path, date):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a", "text": "Some prose.", "date": date}) + "\n")
+    with pytest.raises(CorpusError, match=r"a.jsonl:1: date"):
+        read_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "value, day",
+    [("2020-09-28", "2020-09-28"), ("2020-09-28T14:05", "2020-09-28"), ("2020-09-28 14:05:30.25Z", "2020-09-28"),
+     ("2020-09-28T23:59:59+02:00", "2020-09-28"), ("2020-09-28T00:00:00-0530", "2020-09-28"),
+     *((bad, None) for bad in ["2020-01-01garbage<script>", "2020-01-01T25:99:99", "2020-01-01T10:00:61", "2020-02-30",
+                               "2020-01-01T10:00+25:00", "2020-01-01x10:00", "2020-01-01T10", "20200101", "2020-W01-1",
+                               " 2020-01-01", "2020-01-01\n", "\uff12\uff10\uff12\uff10-01-01", ""])],
+)  # fmt: skip
+def test_dates_are_strict_iso_8601(value, day):
+    if day is None:
+        with pytest.raises(ValueError):
+            iso_date(value)
+    else:
+        assert iso_date(value) == day
 
 
 def test_filter_of_checks_its_values():

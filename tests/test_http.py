@@ -69,6 +69,8 @@ def test_off_topic_question_abstains(client):
         ({"q": "x" * 100_000}, "invalid_query"),
         ({"q": "war\x00"}, "invalid_query"),
         ({"q": "war\x1b[31m"}, "invalid_query"),
+        ({"q": "war\u009b31m"}, "invalid_query"),  # C1 controls: CSI
+        ({"q": "war\x80"}, "invalid_query"),
     ],
 )
 def test_get_bad_input_is_a_json_400(client, query, code):

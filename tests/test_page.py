@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import markupsafe
 import pytest
@@ -123,6 +125,8 @@ def hostile_client(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
     corpus.mkdir()
     (corpus / "evil.txt").write_text(HOSTILE_TEXT)
     (corpus / ".examples.txt").write_text("<script>alert(4)</script>\n")
+    record = {"id": "bidi", "title": "Invoice \u202bgpj.exe", "text": "An invoice about scripts and images."}
+    (corpus / "bidi.jsonl").write_text(json.dumps(record) + "\n")
     settings = fake_settings(tmp_path, corpus=corpus)
     build_index(settings, fake_embedder)
     return checking_client(create_app(settings, Searcher.open(settings, fake_embedder)))
@@ -143,6 +147,53 @@ def test_corpus_text_and_questions_are_escaped(hostile_client):
     assert len(scripts_of(empty)) == 1 and "&lt;script&gt;alert(4)&lt;/script&gt;" in empty
     doc = hostile_client.get("/documents/evil.txt?start=0&end=10").get_data(as_text=True)
     assert len(scripts_of(doc)) == 0 and "&lt;img src=x onerror=alert(2)&gt;" in doc
+
+
+ODD_IDS = ["../escape", "news/../b", "a/./b", "a//b", "/rooted", "trailing/", "q?x=1#frag", "back\\slash", "50%2F50",
+           "news/zebra.txt", "spaced ü id", "..."]  # fmt: skip
+
+
+def test_links_to_documents_survive_a_browser_for_every_id(tmp_path, fake_embedder):
+    """Ids from a user's .jsonl may hold anything: each link, resolved as a browser resolves it
+    (dot segments removed), opens its own document."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [{"id": doc_id, "title": f"Record {n}", "text": f"A zebra record number {n}."} for n, doc_id in enumerate(ODD_IDS)]
+    (corpus / "odd.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    settings = fake_settings(tmp_path, corpus=corpus)
+    build_index(settings, fake_embedder)
+    client = create_app(settings, Searcher.open(settings, fake_embedder)).test_client()
+    page = client.get("/", query_string={"q": "zebra record", "k": len(ODD_IDS)}).get_data(as_text=True)
+    page = page.split('<template id="hit-template">')[0]  # the cards, not search.js's template
+    links = [html.unescape(href) for href in re.findall(r'href="(/documents/[^"]*)"', page)]
+    reached = {}
+    for link in links:
+        resolved = urlsplit(urljoin("http://qa.test/?q=zebra", link))  # what a browser fetches
+        view = client.get(resolved.path, query_string=resolved.query)
+        assert view.status_code == 200, (link, resolved.path)
+        title = re.search(r"<h1>Record (\d+)</h1>", view.get_data(as_text=True))
+        reached[ODD_IDS[int(title.group(1))]] = link
+        api = client.get(resolved.path.replace("/documents/", "/api/documents/", 1))
+        assert api.get_json()["id"] == ODD_IDS[int(title.group(1))]
+    assert set(reached) == set(ODD_IDS)
+    assert reached["news/zebra.txt"].startswith("/documents/news/zebra.txt?")  # plain ids keep readable links
+
+
+def outside_isolation(page: str) -> str:
+    """The page without its <bdi> elements and attribute values: where a bidi control would turn
+    the text around it."""
+    return re.sub(r'"[^"]*"', "", re.sub(r"<bdi>[^<]*</bdi>", "", page))
+
+
+def test_bidi_controls_cannot_turn_the_page_around(hostile_client):
+    question = "scripts \u202e?sdrawkcab \u2067images"  # right-to-left override, right-to-left isolate
+    page = hostile_client.get("/", query_string={"q": question}).get_data(as_text=True)
+    assert re.search(r"<title>(.*?)</title>", page).group(1) == "scripts ?sdrawkcab images · Ask the documents"
+    assert f"for “<bdi>{question}</bdi>”" in page
+    assert "\u202e" not in outside_isolation(page) and "\u2067" not in outside_isolation(page)
+    doc = hostile_client.get("/documents/bidi", query_string={"q": question}).get_data(as_text=True)
+    assert re.search(r"<title>(.*?)</title>", doc).group(1) == "Invoice gpj.exe · Ask the documents"
+    assert f"Back to “<bdi>{question}</bdi>”" in doc
 
 
 def test_unknown_document_is_an_html_404_page(client):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from ..config import Settings
 from ..live import LiveSearcher
@@ -53,9 +54,20 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)  # type: ignore[method-assign]
 
     @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
+    def security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if "Location" in response.headers:
+            response.headers["Location"] = relative_location(response.headers["Location"], request.host)
         return response
 
     return app
+
+
+def relative_location(location: str, host: str) -> str:
+    """A redirect to this server as a path: the router's redirects (merged slashes, a missing
+    trailing slash) name the request's Host header, which the client chose."""
+    parts = urlsplit(location)
+    if parts.netloc and parts.netloc.lower() != host.lower():
+        return location  # elsewhere: not one of ours
+    return urlunsplit(("", "", "/" + parts.path.lstrip("/"), parts.query, parts.fragment))  # never //host

@@ -22,6 +22,7 @@ from ..live import LiveSearcher
 from ..queries import CONTROL_CHARACTERS
 from .api import json_body
 from .lockout import FailedAuthentication
+from .links import has_resolved_segments
 
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
@@ -44,7 +45,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         previous, current = live.rebuild()
         return jsonify(status="rebuilt", previous_version=previous, index_version=current)
 
-    @bp.put("/admin/documents/<path:doc_id>")
+    @bp.put("/admin/documents/<doc_id:doc_id>")
     def put_document(doc_id: str) -> tuple[Response, int]:
         authorize()
         settings = live.searcher.settings
@@ -55,7 +56,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             change = live.changes.submit(doc_id, "replaced" if replaced else "added", saved)
         return answer(change, settings.index_wait)
 
-    @bp.delete("/admin/documents/<path:doc_id>")
+    @bp.delete("/admin/documents/<doc_id:doc_id>")
     def delete_document(doc_id: str) -> tuple[Response, int]:
         authorize()
         folder = live.searcher.settings.corpus_dir
@@ -100,6 +101,8 @@ def answer(change: Change, wait_seconds: float) -> tuple[Response, int]:
 def document_record(doc_id: str, body: object, max_bytes: int) -> dict:
     if not 1 <= len(doc_id) <= corpus.MAX_ID_CHARS or CONTROL_CHARACTERS.search(doc_id):
         raise BadRequest(f"a document id has 1 to {corpus.MAX_ID_CHARS} characters and no control characters")
+    if has_resolved_segments(doc_id):
+        raise BadRequest(f"a document id has no empty, '.' or '..' segments between slashes, which URLs lose: {doc_id!r}")
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise BadRequest('the body must be a JSON object like {"title": "...", "text": "...", "source_url": "..."}')
     if len(body["text"].encode("utf-8", "surrogatepass")) > max_bytes:
@@ -109,12 +112,14 @@ def document_record(doc_id: str, body: object, max_bytes: int) -> dict:
     for field in ("title", "source_url", "date"):
         if not isinstance(body.get(field, ""), str):
             raise BadRequest(f'"{field}" must be a string')
+    if CONTROL_CHARACTERS.search(body.get("title", "")):
+        raise BadRequest('"title" contains control characters (such as NUL or ESC) or a lone surrogate')
     record = {"id": doc_id, "title": body.get("title", ""), "text": body["text"]}
     if body.get("date"):
         try:
             record["date"] = iso_date(body["date"])
         except ValueError:
-            raise BadRequest('"date" must be a date like 2020-09-28') from None
+            raise BadRequest('"date" must be an ISO 8601 date like 2020-09-28, or a date-time like 2020-09-28T14:05:00Z') from None
     return record | ({"source_url": body["source_url"]} if body.get("source_url") else {})
 
 

@@ -44,7 +44,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         response.call_on_close(give_back)  # a batch's buffers are freed in this thread's arena: hand them back
         return response
 
-    @bp.get("/api/documents/<path:doc_id>")
+    @bp.get("/api/documents/<doc_id:doc_id>")
     def document(doc_id: str) -> Response:
         return jsonify(live.searcher.document(doc_id).to_dict())
 

@@ -9,6 +9,7 @@ from ..live import LiveSearcher
 from ..search import Searcher
 from . import admin, api, pages
 from .errors import qa_error
+from .links import DocumentIdConverter
 
 
 def qa_blueprint(searcher: Searcher | LiveSearcher) -> Blueprint:
@@ -17,6 +18,7 @@ def qa_blueprint(searcher: Searcher | LiveSearcher) -> Blueprint:
     The blueprint is named "qa"; register it once per app."""
     live = searcher if isinstance(searcher, LiveSearcher) else LiveSearcher(searcher)
     bp = Blueprint("qa", __name__, template_folder="templates", static_folder="static", static_url_path="/static/qa")
+    bp.record_once(lambda state: state.app.url_map.converters.setdefault("doc_id", DocumentIdConverter))  # before the routes
     bp.register_error_handler(QAError, qa_error)
     api.add_routes(bp, live)
     pages.add_routes(bp, live)

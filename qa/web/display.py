@@ -5,6 +5,9 @@
 - `text_parts`: the document text cut for the document view: the cited passage, its answering
   sentence, and the runs that `cleaning.prose_regions` leaves out of passages (infobox rows,
   page furniture), which the page shows faded.
+- `without_bidi_controls`: text for the <title>, where no element can isolate it: a question
+  or title with U+202E (right-to-left override) would otherwise turn "· Ask the documents"
+  around. In the page itself such text is shown whole, inside <bdi>.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..config import PROJECT_ROOT
 from ..documents import Document, display_path
 
 ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:[\\/])")  # search.js has the same pattern
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates (search.js too)
 Piece = tuple[str, bool]  # (text, left out of passages by the cleaner)
 
 
@@ -34,6 +38,12 @@ def shown_source(source: str, prefix: str) -> str:
     if ABSOLUTE.match(source):
         return re.split(r"[\\/]", source)[-1]
     return source
+
+
+def without_bidi_controls(text: str) -> str:
+    """`text` without bidi embeddings, overrides and isolates; right-to-left script still reads
+    right to left (that comes from its letters, not from these controls)."""
+    return BIDI_CONTROLS.sub("", text)
 
 
 def left_out(doc: Document) -> list[tuple[int, int]]:

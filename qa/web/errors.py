@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import Overloaded, QAError, TooManyRequests
@@ -18,6 +18,8 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
+    431: "headers_too_large",  # waitress's own refusals (waitress_errors)
+    501: "not_implemented",
 }
 
 
@@ -41,10 +43,11 @@ def qa_error(e: QAError) -> tuple[Response, int]:
 
 def http_error(e: HTTPException) -> tuple[Response, int]:
     status = e.code or 500
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
     message = {
         404: "no such page or endpoint",
         405: "method not allowed here",
-        413: "the request body is too large",
+        413: "the request body is too large" + (f" (over {limit} bytes)" if limit else ""),
         429: f"too many requests from this address (limit: {e.description}, in cost units: a short question is 1, "
         "a batch the sum over its questions); retry after the time in Retry-After",
     }.get(status, e.description or e.name)

@@ -14,7 +14,7 @@ from ..errors import DocumentGone, DocumentNotFound, QAError
 from ..live import LiveSearcher
 from ..search import Searcher
 from .api import parse_k
-from .display import shown_source, source_prefix, text_parts
+from .display import shown_source, source_prefix, text_parts, without_bidi_controls
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def is_web_url(value: object) -> bool:
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     bp.add_app_template_test(is_web_url, "web_url")
     bp.add_app_template_filter(shown_source, "shown_source")
+    bp.add_app_template_filter(without_bidi_controls, "without_bidi_controls")
     examples = example_questions(live.searcher)
     cues = relevance_cues(live.searcher.settings.abstain_threshold)
 
@@ -70,7 +71,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             source_prefix=source_prefix(searcher.settings.corpus_dir),
         ), status
 
-    @bp.get("/documents/<path:doc_id>")
+    @bp.get("/documents/<doc_id:doc_id>")
     def document_page(doc_id: str) -> tuple[str, int]:
         searcher = live.searcher
         try:

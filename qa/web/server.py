@@ -60,9 +60,14 @@ def serve(app: Flask, listener: socket.socket, threads: int, drain_seconds: floa
     from waitress.channel import HTTPChannel
     from waitress.server import BaseWSGIServer
 
+    from .waitress_errors import QAChannel
+
     sockets: dict = {}  # waitress's socket map: listeners, connections and its wake-up trigger
+    # waitress refuses a body of max_request_body_size bytes or more; the app allows max_body itself
     server = waitress.create_server(app, map=sockets, sockets=[listener], threads=threads, ident="qa",
-                                    backlog=1024, max_request_body_size=max_body)  # fmt: skip
+                                    backlog=1024, max_request_body_size=max_body + 1)  # fmt: skip
+    for listening in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:
+        listening.channel_class = QAChannel  # its own refusals are JSON with the security headers
     stop, hup, idle = threading.Event(), threading.Event(), threading.Event()
     idle.set()  # no reload running
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -29,8 +29,22 @@
     return source;
   }
 
+  // An id in a URL path (qa/web/links.py id_path): each segment encoded, and every "/" too
+  // when a segment is empty, "." or "..", which the browser would resolve away.
+  function idPath(id) {
+    const segments = id.split("/");
+    const resolved = segments.length > 1 && segments.some((s) => s === "" || s === "." || s === "..");
+    return segments.map(encodeURIComponent).join(resolved ? "%2F" : "/");
+  }
+
+  // The page title for a question, without bidi embeddings, overrides and isolates, which would
+  // turn the rest of the title around (qa/web/display.py without_bidi_controls).
+  function titleOf(question) {
+    return question.replace(/[\u202a-\u202e\u2066-\u2069]/g, "") + " · Ask the documents";
+  }
+
   function docLink(hit, question) {
-    const base = documentUrl.replace(/_$/, hit.document.id.split("/").map(encodeURIComponent).join("/"));
+    const base = documentUrl.replace(/_$/, idPath(hit.document.id));
     const params = new URLSearchParams({
       start: hit.start, end: hit.end,
       sentence_start: hit.start + hit.highlight.start, sentence_end: hit.start + hit.highlight.end,
@@ -78,8 +92,9 @@
       parts.push(note);
     }
     const n = data.results.length;
-    const summary = el("p", "summary",
-      n + " passage" + (n === 1 ? "" : "s") + " for “" + data.query + "” · " + Math.round(data.took_ms) + " ms");
+    const summary = el("p", "summary");
+    summary.append(n + " passage" + (n === 1 ? "" : "s") + " for “", el("bdi", "", data.query),
+      "” · " + Math.round(data.took_ms) + " ms"); // the question isolated, as on the server's page
     summary.setAttribute("role", "status");
     const list = el("ol", "results");
     list.append(...data.results.map((hit) => card(hit, data.query)));
@@ -113,7 +128,7 @@
         return;
       }
       render(data);
-      document.title = question + " · Ask the documents";
+      document.title = titleOf(question);
       history.pushState({ q: question, data }, "", pageUrl + "?" + params);
       shown.search = location.search;
     } catch (e) {
@@ -154,7 +169,7 @@
     shown.search = location.search;
     if (state && state.data) {
       input.value = state.q;
-      document.title = state.q + " · Ask the documents";
+      document.title = titleOf(state.q);
       render(state.data);
     } else {
       window.location.reload(); // the server-rendered first page, or an entry we know nothing of

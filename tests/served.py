@@ -1,0 +1,59 @@
+"""A real server for raw-socket tests: `qa.web.server.serve` (waitress) on the fake embedder.
+
+Run as `python -m tests.served PORT ROOT MAX_BODY_BYTES`; it serves the default corpus, indexed
+in ROOT, on 127.0.0.1:PORT until SIGTERM."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from qa.config import PROJECT_ROOT
+
+
+@contextmanager
+def real_server(root: Path, max_body: int) -> Iterator[int]:
+    """The port of a fresh server process, stopped on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "tests.served", str(port), str(root), str(max_body)]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def main(port: int, root: Path, max_body: int) -> None:
+    from qa.index import build_index
+    from qa.search import Searcher
+    from qa.web import create_app
+    from qa.web.server import listen, serve
+
+    from .conftest import FakeEmbedder, fake_settings
+
+    settings = fake_settings(root, max_body_bytes=max_body)
+    embedder = FakeEmbedder()
+    build_index(settings, embedder)
+    app = create_app(settings, Searcher.open(settings, embedder))
+    serve(app, listen("127.0.0.1", port), threads=2, drain_seconds=1, max_body=settings.max_body_bytes)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
