@@ -74,7 +74,14 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
 
 
 def json_body(max_depth: int) -> object:
-    """The request's JSON body, or a clear 400/415: wrong type, bad UTF-8, too deep, not JSON."""
+    """The request's JSON body, or a clear 400/415: wrong type, bad UTF-8, too deep, not JSON.
+    Parsed once per request: admission weighs it (`cost`) before the view reads it."""
+    if "qa.json_body" not in request.environ:
+        request.environ["qa.json_body"] = _parsed_body(max_depth)
+    return request.environ["qa.json_body"]
+
+
+def _parsed_body(max_depth: int) -> object:
     if not request.is_json:
         raise UnsupportedMediaType(f"send JSON with Content-Type: application/json, not {request.mimetype or 'nothing'!r}")
     raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH turns a larger body into a 413 here
