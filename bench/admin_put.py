@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.serving import free_port  # noqa: E402
-from qa import cpu  # noqa: E402
+from qa.encode import cpu  # noqa: E402
 
 SEED = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev" / "dev-v1.1.json"
@@ -66,7 +66,9 @@ def searcher(port: int, questions: list[str], stop: threading.Event, log: list) 
     while not stop.is_set():
         began = time.perf_counter()
         try:
-            status, _ = call(port, "GET", "/api/search?" + urllib.parse.urlencode({"q": questions[n % len(questions)], "k": 5}), timeout=600)
+            status, _ = call(
+                port, "GET", "/api/search?" + urllib.parse.urlencode({"q": questions[n % len(questions)], "k": 5}), timeout=600
+            )
         except OSError:
             status = -1
         log.append((began, time.perf_counter(), status))

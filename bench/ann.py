@@ -25,10 +25,10 @@ import faiss
 import numpy as np
 
 from qa.config import PROJECT_ROOT, Settings
-from qa.embedder import SentenceTransformerEmbedder
-from qa.eval_data import load_dataset
-from qa.index import load_index
-from qa.vector_search import HNSW_EF_CONSTRUCTION, HNSW_M, build_hnsw
+from qa.encode.embedder import SentenceTransformerEmbedder
+from qa.eval.datasets import load_dataset
+from qa.index.build import load_index
+from qa.index.hnsw import HNSW_EF_CONSTRUCTION, HNSW_M, build_hnsw
 
 
 def main() -> None:
@@ -47,12 +47,16 @@ def main() -> None:
     queries = SentenceTransformerEmbedder(settings.model).encode(questions)
     rng = np.random.default_rng(20261122)
     rows = []
-    print("| vectors | index | efSearch | recall@10 | top 10 in 400 | p50 ms | p99 ms | build s | size MB |\n|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| vectors | index | efSearch | recall@10 | top 10 in 400 | p50 ms | p99 ms | build s | size MB |\n|---|---|---|---|---|---|---|---|---|"
+    )
     for size in [int(s) for s in args.sizes.split(",")]:
         vectors = np.empty((size, real.shape[1]), dtype=np.float32)
         for start in range(0, size, 100_000):
             n = min(100_000, size - start)
-            block = real[rng.integers(0, len(real), n)] + args.noise / np.sqrt(real.shape[1]) * rng.standard_normal((n, real.shape[1]), dtype=np.float32)
+            block = real[rng.integers(0, len(real), n)] + args.noise / np.sqrt(real.shape[1]) * rng.standard_normal(
+                (n, real.shape[1]), dtype=np.float32
+            )
             vectors[start : start + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
         flat = faiss.IndexFlatIP(vectors.shape[1])
         flat.add(vectors)
@@ -87,12 +91,17 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 
 
-def report(size: int, kind: str, ef: int, recall: float, pooled: float, latencies: list[float], built: float, nbytes: int) -> dict:
+def report(
+    size: int, kind: str, ef: int, recall: float, pooled: float, latencies: list[float], built: float, nbytes: int
+) -> dict:
     latencies.sort()
     row = {"vectors": size, "index": kind, "ef_search": ef, "recall_at_10": round(recall, 4), "top10_in_400": round(pooled, 4),
            "p50_ms": round(latencies[len(latencies) // 2], 3), "p99_ms": round(latencies[int(len(latencies) * 0.99)], 3),
            "build_s": round(built, 1), "size_mb": round(nbytes / 2**20)}  # fmt: skip
-    print(f"| {size:,} | {kind} | {ef or '—'} | {row['recall_at_10']} | {row['top10_in_400']} | {row['p50_ms']} | {row['p99_ms']} | {row['build_s']} | {row['size_mb']} |", flush=True)
+    print(
+        f"| {size:,} | {kind} | {ef or '—'} | {row['recall_at_10']} | {row['top10_in_400']} | {row['p50_ms']} | {row['p99_ms']} | {row['build_s']} | {row['size_mb']} |",
+        flush=True,
+    )
     return row
 
 

@@ -35,8 +35,10 @@ def main() -> None:
             timings.append((time.perf_counter() - started) * 1000)
             server.append(body["took_ms"])
     q90 = statistics.quantiles(timings, n=10)[-1]
-    print(f"{len(timings)} requests: HTTP p50 {statistics.median(timings):.1f} ms, p90 {q90:.1f} ms; "
-          f"in-process (took_ms) p50 {statistics.median(server):.1f} ms")
+    print(
+        f"{len(timings)} requests: HTTP p50 {statistics.median(timings):.1f} ms, p90 {q90:.1f} ms; "
+        f"in-process (took_ms) p50 {statistics.median(server):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from qa.config import Settings
-from qa.embedder import SentenceTransformerEmbedder
-from qa.eval_data import load_dataset
-from qa.index import build_index, load_index
+from qa.encode.embedder import SentenceTransformerEmbedder
+from qa.eval.datasets import load_dataset
+from qa.index.build import build_index, load_index
 
 NEW = {"id": "bench-new", "title": "Zebra crossing",
        "text": "A zebra crossing was painted on the Armenian border near Tavush in 2026. " * 6}  # fmt: skip
@@ -67,7 +67,9 @@ def main() -> None:
         new = corpus / "new.jsonl"
         new.unlink(missing_ok=True)
         settings = Settings.load(corpus_dir=corpus, index_dir=args.dir / str(copies) / "index")
-        embedder = embedder or Counting(SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision))
+        embedder = embedder or Counting(
+            SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision)
+        )
         full_seconds = seconds(lambda: build_index(settings, embedder))  # type: ignore[arg-type]
         passages = load_index(settings.index_dir).manifest["passages"]
         print(f"| {passages} | full build (or reuse of an earlier run) | {full_seconds:.1f} | {embedder.texts} |")

@@ -34,10 +34,10 @@ WORK = Path("/tmp/qa-ingest")
 
 
 def texts(paragraphs: int) -> tuple[list[str], int]:
-    from qa.documents import documents_from
-    from qa.eval_data import load_dataset
-    from qa.index import _distinct_sentences, embedding_text
-    from qa.passages import passages_of
+    from qa.eval.datasets import load_dataset
+    from qa.index.build import _distinct_sentences, embedding_text
+    from qa.ingest.documents import documents_from
+    from qa.ingest.passages import passages_of
 
     docs = documents_from(load_dataset("squad").documents)[:paragraphs]
     ps = passages_of(docs, 600, 1000, 1)
@@ -47,7 +47,7 @@ def texts(paragraphs: int) -> tuple[list[str], int]:
 
 def encoder(kind: str):  # type: ignore[no-untyped-def]
     from qa.config import Settings
-    from qa.embedder import SentenceTransformerEmbedder, passage_encoder
+    from qa.encode.embedder import SentenceTransformerEmbedder, passage_encoder
 
     settings = Settings.load(env={}, index_dir=WORK / "index", corpus_dir=ROOT / "corpus")
     if kind == "onnx-fp32":
@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.only:
         return measure(args.only, args.paragraphs, args.rounds)
-    from qa import cpu
+    from qa.encode import cpu
 
     WORK.mkdir(exist_ok=True)
     if not (WORK / "index" / "CURRENT").exists():  # an index of the default corpus makes the export

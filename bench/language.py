@@ -20,9 +20,9 @@ import statistics
 import time
 from pathlib import Path
 
-from qa import language
 from qa.config import PROJECT_ROOT, Settings
-from qa.eval_data import KNOWN, off_topic_questions
+from qa.eval.datasets import KNOWN, off_topic_questions
+from qa.retrieve import language
 
 KEYWORDS = [
     "Bayraktar TB2", "Lachin corridor", "OSCE Minsk Group", "ceasefire", "Shusha", "Ilham Aliyev", "Hadrut",
@@ -69,7 +69,7 @@ def main() -> None:
     print(f"| other languages ({', '.join(sorted({c for c, _ in others}))}) | {len(others)} | {len(others) - len(missed)} | |")
     print(f"\nnot called foreign: {missed}\ncalled foreign with another code: {wrong}")
     if args.index:
-        from qa.search import Searcher
+        from qa.retrieve.searcher import Searcher
 
         searcher = Searcher.open(Settings.load(index_dir=args.index, model_language="any"))
         results = searcher.search_many([text for _, text in others], 1)

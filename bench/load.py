@@ -35,13 +35,13 @@ import http.client
 import json
 import os
 import random
-import statistics
-import threading
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -205,10 +205,14 @@ def run_batch_starvation(args: argparse.Namespace, questions: list[str]) -> dict
 
 
 def print_batch_starvation(result: dict) -> None:
-    print(f"{result['batch_clients']} batch clients (32 questions x 1,000 characters, k=50, closed loop) for "
-          f"{result['seconds']} s; threads={result['threads']} max_inflight={result['max_inflight']} "
-          f"queue_timeout={result['queue_timeout']}; one batch alone: {result['batch_alone_ms']} ms\n")
-    print("| single-question probes | 200 | success | statuses | p50 ms | p90 ms | max ms | batches | batch statuses | batch 200 p50 ms |")
+    print(
+        f"{result['batch_clients']} batch clients (32 questions x 1,000 characters, k=50, closed loop) for "
+        f"{result['seconds']} s; threads={result['threads']} max_inflight={result['max_inflight']} "
+        f"queue_timeout={result['queue_timeout']}; one batch alone: {result['batch_alone_ms']} ms\n"
+    )
+    print(
+        "| single-question probes | 200 | success | statuses | p50 ms | p90 ms | max ms | batches | batch statuses | batch 200 p50 ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {result['probes']} | {result['probes_200']} | {result['probe_success_rate']:.0%} | {result['probe_statuses']} | "
           f"{result['probe_p50_ms']} | {result['probe_p90_ms']} | {result['probe_max_ms']} | {result['batches']} | "
@@ -247,9 +251,11 @@ def main() -> None:
     server, url = start_server(args)
     try:
         run_wrk(url, f.name, 1, 3)  # warm up
-        print(f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout} "
-              f"torch_threads={args.torch_threads}, "
-              f"{args.seconds} s a level, GET /api/search k=5\n")
+        print(
+            f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout} "
+            f"torch_threads={args.torch_threads}, "
+            f"{args.seconds} s a level, GET /api/search k=5\n"
+        )
         print("| connections | answers/s | 200/s | p50 ms | p90 ms | p99 ms | 200 | 429 | 503 | other | socket errors | RSS MB |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         rows = []

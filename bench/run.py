@@ -224,24 +224,50 @@ def main() -> None:
                 continue
             print(f"asking {system} on {dataset} ...", file=sys.stderr, flush=True)
             query = run_system(system, dataset, work, "query", args.questions, args.repeat)
-            rows.append({"dataset": dataset, "system": system, "build": build, "query": query, **({"error": query["error"]} if "error" in query else {})})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "system": system,
+                    "build": build,
+                    "query": query,
+                    **({"error": query["error"]} if "error" in query else {}),
+                }
+            )
         if "qa" in args.systems.split(","):
             print(f"serving {dataset} over HTTP ...", file=sys.stderr, flush=True)
             http_rows[dataset] = http(work, questions_of(dataset, args.questions))
     scale_rows = [scale(args.work, int(c)) for c in args.scale.split(",") if c.strip()]
     when = time.strftime("%Y-%m-%d")
-    result = {"date": when, "machine": machine(), "command": "bench/run.py " + " ".join(sys.argv[1:]), "rows": rows, "http": http_rows, "scale": scale_rows}
+    result = {
+        "date": when,
+        "machine": machine(),
+        "command": "bench/run.py " + " ".join(sys.argv[1:]),
+        "rows": rows,
+        "http": http_rows,
+        "scale": scale_rows,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "harness.json").write_text(json.dumps(result, indent=2) + "\n")
-    http_table = ["| dataset | first answer after start, s (median of 3) | HTTP p50 ms | HTTP p99 ms | answers/s, 4 clients |", "|---|---|---|---|---|"]
+    http_table = [
+        "| dataset | first answer after start, s (median of 3) | HTTP p50 ms | HTTP p99 ms | answers/s, 4 clients |",
+        "|---|---|---|---|---|",
+    ]
     for dataset, h in http_rows.items():
-        http_table.append(f"| {dataset} | {h['first_answer_s']} | {h['http_p50_ms']} | {h['http_p99_ms']} | {h['http_qps_4_clients']} |")
+        http_table.append(
+            f"| {dataset} | {h['first_answer_s']} | {h['http_p50_ms']} | {h['http_p99_ms']} | {h['http_qps_4_clients']} |"
+        )
     md = (
         f"Run {when} on {result['machine']}. Command: `{result['command']}`. Latency per question in-process "
         f"(question encoding included), p50 and p99 each the median of {args.repeat} rounds; R@k: the gold document "
         f"among the documents of the top k passages.\n\n{table(rows)}\n\n**Ratios (this run)**\n\n{ratios(rows)}\n\n"
-        f"**This project over HTTP** (`qa serve`, loopback)\n\n" + "\n".join(http_table) + "\n"
-        + (f"\n**The whole service at scale** (bench/scale.py: SQuAD dev copies, synthetic vectors)\n\n{scale_table(scale_rows)}\n" if scale_rows else "")
+        f"**This project over HTTP** (`qa serve`, loopback)\n\n"
+        + "\n".join(http_table)
+        + "\n"
+        + (
+            f"\n**The whole service at scale** (bench/scale.py: SQuAD dev copies, synthetic vectors)\n\n{scale_table(scale_rows)}\n"
+            if scale_rows
+            else ""
+        )
     )
     (RESULTS / "harness.md").write_text(md)
     print(md)

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import PROJECT_ROOT, Settings
-from qa.eval_data import load_dataset
-from qa.index import ENCODERS, _distinct_sentences, build_index, embedding_text, load_index
-from qa.search import Searcher
+from qa.eval.datasets import load_dataset
+from qa.index.build import ENCODERS, _distinct_sentences, build_index, embedding_text, load_index
+from qa.retrieve.searcher import Searcher
 
 COPY = re.compile(r" \(copy \d+\)")
 
@@ -52,7 +52,9 @@ class Synthetic:
         for row, text in enumerate(texts):
             base = self.vectors.get(COPY.sub("", text))
             rng = np.random.default_rng(zlib.crc32(text.encode()))
-            v = (base if base is not None else rng.standard_normal(self.dimension)) + self.noise / np.sqrt(self.dimension) * rng.standard_normal(self.dimension)
+            v = (base if base is not None else rng.standard_normal(self.dimension)) + self.noise / np.sqrt(
+                self.dimension
+            ) * rng.standard_normal(self.dimension)
             out[row] = v / np.linalg.norm(v)
         if progress:
             progress(len(texts), len(texts))
@@ -144,7 +146,12 @@ def main() -> None:
         result["http_p50_ms"] = statistics.median(r[0] for r in rounds)
         result["http_p99_ms"] = statistics.median(r[1] for r in rounds)
         status = Path(f"/proc/{server.pid}/status").read_text()
-        for field, key in (("VmRSS", "server_rss_mb"), ("VmHWM", "server_peak_rss_mb"), ("RssAnon", "server_rss_anon_mb"), ("RssFile", "server_rss_file_mb")):
+        for field, key in (
+            ("VmRSS", "server_rss_mb"),
+            ("VmHWM", "server_peak_rss_mb"),
+            ("RssAnon", "server_rss_anon_mb"),
+            ("RssFile", "server_rss_file_mb"),
+        ):
             result[key] = round(int(status.split(f"{field}:")[1].split()[0]) / 1024)
     finally:
         server.send_signal(signal.SIGTERM)

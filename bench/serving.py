@@ -31,8 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from qa import cpu  # noqa: E402
-from qa.loading import load_index  # noqa: E402
+from qa.encode import cpu  # noqa: E402
+from qa.index.load import load_index  # noqa: E402
 
 QA = str(ROOT / ".venv" / "bin" / "qa")
 SEED = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
@@ -49,7 +49,9 @@ def free_port() -> int:
 
 def ask(port: int, question: str) -> float:
     began = time.perf_counter()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?" + urllib.parse.urlencode({"q": question, "k": 5}), timeout=60) as r:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/api/search?" + urllib.parse.urlencode({"q": question, "k": 5}), timeout=60
+    ) as r:
         json.load(r)
     return (time.perf_counter() - began) * 1000
 
@@ -81,7 +83,10 @@ def main() -> None:
     args = parser.parse_args()
     questions = [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
     corpus, index = args.work / "corpus", args.work / "index"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(index)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | {
+        "QA_CORPUS_DIR": str(corpus),
+        "QA_INDEX_DIR": str(index),
+    }
     if not (index / "CURRENT").exists():
         shutil.copytree(ROOT / "corpus", corpus, dirs_exist_ok=True)
         subprocess.run([QA, "build"], env=env, check=True)
@@ -108,10 +113,14 @@ def main() -> None:
                        "answers_per_s_1_client": round(1000 * len(answered) / sum(answered), 1)}  # fmt: skip
         print(tier, tiers[tier], flush=True)
     passages = args.work / "passages.jsonl"
-    passages.write_text("".join(json.dumps({"id": p.id, "text": p.text}) + "\n" for p in (built.passages[i] for i in range(len(built.passages)))))
+    passages.write_text(
+        "".join(json.dumps({"id": p.id, "text": p.text}) + "\n" for p in (built.passages[i] for i in range(len(built.passages))))
+    )
     qa_port, peer_port = free_port(), free_port()
     qa_server, _ = start([QA, "serve", "--port", str(qa_port)], qa_port, env, questions[0])
-    peer, _ = start([sys.executable, str(ROOT / "bench" / "plain_server.py"), str(passages), str(peer_port)], peer_port, env, questions[0])
+    peer, _ = start(
+        [sys.executable, str(ROOT / "bench" / "plain_server.py"), str(passages), str(peer_port)], peer_port, env, questions[0]
+    )
     try:
         tier = json.load(urllib.request.urlopen(f"http://127.0.0.1:{qa_port}/healthz"))["question_encoder"]["tier"]
         timings: dict[str, list[float]] = {"qa": [], "plain": []}
@@ -122,7 +131,10 @@ def main() -> None:
     finally:
         stop(qa_server)
         stop(peer)
-    http = {name: {"p50_ms": round(statistics.median(t), 2), "p90_ms": round(statistics.quantiles(t, n=10)[-1], 2)} for name, t in timings.items()}
+    http = {
+        name: {"p50_ms": round(statistics.median(t), 2), "p90_ms": round(statistics.quantiles(t, n=10)[-1], 2)}
+        for name, t in timings.items()
+    }
     http["qa_over_plain_p50"] = round(http["qa"]["p50_ms"] / http["plain"]["p50_ms"], 3)  # type: ignore[index]
     result = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu.describe(), "cores": os.cpu_count(), "command": "bench/serving.py " + " ".join(sys.argv[1:]),
               "auto_tier": tier, "tiers": tiers, "http": http, "requests_each": len(timings["qa"])}  # fmt: skip

@@ -34,15 +34,15 @@ SYSTEMS = ("qa", "qa-torch", "plain", "bm25s", "txtai")
 def dataset(name: str, limit: int) -> tuple[list, list[tuple[str, set[str]]]]:
     """Documents and (question, gold document ids) pairs."""
     from qa.config import PROJECT_ROOT, Settings
-    from qa.documents import read_corpus
-    from qa.eval_data import load_dataset
+    from qa.eval.datasets import load_dataset
+    from qa.ingest.documents import read_corpus
 
     if name == "default":
         docs = read_corpus(Settings.load().corpus_dir, PROJECT_ROOT)
         data = load_dataset("seed")
         questions = [(q.text, set(q.relevant)) for q in data.questions if q.relevant]
     else:
-        from qa.documents import documents_from
+        from qa.ingest.documents import documents_from
 
         data = load_dataset("squad")
         docs = documents_from(data.documents or [])
@@ -53,7 +53,7 @@ def dataset(name: str, limit: int) -> tuple[list, list[tuple[str, set[str]]]]:
 def passages(docs: list) -> tuple[list[str], list[str]]:
     """(texts as peers index them, document id of each)."""
     from qa.config import Settings
-    from qa.passages import passages_of
+    from qa.ingest.passages import passages_of
 
     s = Settings.load()
     titles = {d.id: d.title for d in docs}
@@ -63,7 +63,7 @@ def passages(docs: list) -> tuple[list[str], list[str]]:
 
 def model_path() -> str:
     from qa.config import DEFAULT_MODEL
-    from qa.embedder import resolve_model_path
+    from qa.encode.embedder import resolve_model_path
 
     return resolve_model_path(DEFAULT_MODEL)
 
@@ -80,8 +80,8 @@ class QA(System):
 
     def build(self) -> int:
         """From a corpus folder of one .jsonl (so that `qa serve` can serve it unchanged)."""
-        from qa.embedder import SentenceTransformerEmbedder
-        from qa.index import build_index, load_index
+        from qa.encode.embedder import SentenceTransformerEmbedder
+        from qa.index.build import build_index, load_index
 
         corpus = self.work / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ class QA(System):
         return Settings.load(corpus_dir=self.work / "corpus", index_dir=self.work / "index", query_encoder=self.encoder)
 
     def open(self) -> None:
-        from qa.search import Searcher
+        from qa.retrieve.searcher import Searcher
 
         self.searcher = Searcher.open(self.settings())
 
@@ -152,7 +152,9 @@ class BM25s(System):
 
         texts, ids = passages(self.docs)
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False), show_progress=False)
+        retriever.index(
+            bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False), show_progress=False
+        )
         retriever.save(str(self.work))
         (self.work / "ids.json").write_text(json.dumps(ids))
         return len(texts)

@@ -17,15 +17,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from qa.encoder_choice import choose  # noqa: E402
-from qa.onnx_encoder import ENCODERS, RECIPE, read_export  # noqa: E402
+from qa.encode.choice import choose
+from qa.encode.onnx import ENCODERS, RECIPE, read_export
 
 
 def main() -> None:
     index = Path(sys.argv[1] if len(sys.argv) > 1 else "index")
     folder = next((index / ENCODERS).glob(f"*-r{RECIPE}"))
     choice = choose(folder, read_export(folder))
-    print(json.dumps({"export": folder.name, "tier": choice.tier, "why": choice.why, "checks": choice.checks}, indent=1, ensure_ascii=False))
+    print(
+        json.dumps(
+            {"export": folder.name, "tier": choice.tier, "why": choice.why, "checks": choice.checks}, indent=1, ensure_ascii=False
+        )
+    )
 
 
 if __name__ == "__main__":

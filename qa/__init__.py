@@ -1,25 +1,26 @@
 """Extractive question answering with citations: every answer is a verbatim, checkable quote.
 
-    import qa
-    qa.build_index_from("corpus/", index_dir="index/")
-    searcher = qa.open_index("index/")
-    for hit in searcher.search("How long did the war last?", k=3).hits:
-        print(hit.score, hit.document.title, hit.passage.text[slice(*hit.highlight)])
+import qa
+qa.build_index_from("corpus/", index_dir="index/")
+searcher = qa.open_index("index/")
+for hit in searcher.search("How long did the war last?", k=3).hits:
+    print(hit.score, hit.document.title, hit.passage.text[slice(*hit.highlight)])
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import QAError
 
 if TYPE_CHECKING:
-    from .documents import Document
-    from .passages import Passage
-    from .search import Hit, Searcher, SearchResult
+    from .ingest.documents import Document
+    from .ingest.passages import Passage
+    from .retrieve.searcher import Hit, Searcher, SearchResult
 
 _LAZY = {"Document": "documents", "Passage": "passages", "Hit": "search", "Searcher": "search", "SearchResult": "search"}
 
@@ -33,6 +34,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "Document", "Hit", "Passage", "QAError", "SearchResult", "Searcher", "Settings",
     "build_index_from", "open_index",
@@ -43,7 +45,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 def open_index(index_dir: str | Path | None = None, **settings: Any) -> Searcher:
     """Open a built index for searching (loads the model named in the settings)."""
-    from .search import Searcher
+    from .retrieve.searcher import Searcher
 
     return Searcher.open(Settings.load(index_dir=index_dir, **settings))
 
@@ -52,8 +54,8 @@ def build_index_from(
     source: str | Path | Iterable[Document | dict], index_dir: str | Path | None = None, **settings: Any
 ) -> Path:
     """Build an index from a corpus folder, or from documents in memory (dicts with id, title, text)."""
-    from .embedder import passage_encoder
-    from .index import build_index
+    from .encode.embedder import passage_encoder
+    from .index.build import build_index
 
     if isinstance(source, (str, Path)):
         config = Settings.load(corpus_dir=source, index_dir=index_dir, **settings)

@@ -8,8 +8,9 @@ import json
 import logging
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,9 +18,9 @@ from .config import PROJECT_ROOT, Settings
 from .errors import CorpusError, QAError
 
 if TYPE_CHECKING:
-    from .embedder import Embedder
-    from .eval_data import Dataset
-    from .search import Searcher
+    from .encode.embedder import Embedder
+    from .eval.datasets import Dataset
+    from .retrieve.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ strict_option = click.option("--strict", is_flag=True, help="Stop at the first f
 
 def index_settings(**given: object) -> Settings:
     """Settings for a command on an index: the corpus folder it was built from unless one is named."""
-    from .provenance import with_recorded_corpus
+    from .index.provenance import with_recorded_corpus
 
     return with_recorded_corpus(Settings.load(**given))
 
@@ -74,16 +75,16 @@ def build(corpus: Path | None, index: Path | None, full: bool, replace: bool, st
 
 
 def run_build(
-    settings: Settings, embedder: "Embedder | None" = None, documents: list | None = None, full: bool = False,
+    settings: Settings, embedder: Embedder | None = None, documents: list | None = None, full: bool = False,
     replace: bool = False, strict: bool = False,
 ) -> Path:  # fmt: skip
     """Check what can be checked at once (corpus folder, its corpus against the index's), then
     load the model and build."""
-    from .index import build_index
+    from .index.build import build_index
 
     if documents is None:
         check_corpus(settings.corpus_dir)
-    from .provenance import check_same_corpus, served_manifest
+    from .index.provenance import check_same_corpus, served_manifest
 
     check_same_corpus(served_manifest(settings.index_dir), settings, documents is not None, replace)
     embedder = embedder or load_embedder(settings)
@@ -93,7 +94,7 @@ def run_build(
 
 def check_corpus(corpus_dir: Path) -> None:
     """A missing folder, or one with no document to read, fails before any model loads."""
-    from .documents import SUFFIXES, corpus_files, skipped_files
+    from .ingest.documents import SUFFIXES, corpus_files, skipped_files
 
     if not corpus_files(corpus_dir):
         skipped = skipped_files(corpus_dir)
@@ -103,7 +104,7 @@ def check_corpus(corpus_dir: Path) -> None:
 
 def report_build(folder: Path, settings: Settings) -> None:
     """What a build made: counts, the files it skipped and why, the question encoder."""
-    from .storage import read_manifest
+    from .index.storage import read_manifest
 
     m = read_manifest(folder)
     click.echo(f"built {folder}: {m['documents']} documents, {m['passages']} passages", err=True)
@@ -115,7 +116,7 @@ def report_build(folder: Path, settings: Settings) -> None:
 
 
 def report_servers(settings: Settings) -> None:
-    from .servers import WATCH_SECONDS, running
+    from .index.servers import WATCH_SECONDS, running
 
     for server in running(settings.index_dir):
         click.echo(f"  the server at {server['url'] or 'pid ' + str(server['pid'])} serves this build "
@@ -128,7 +129,7 @@ def report_servers(settings: Settings) -> None:
 @index_option
 def add(paths: tuple[Path, ...], corpus: Path | None, index: Path | None) -> None:
     """Copy document files into the corpus folder and index them (a file of the same name is replaced)."""
-    from .corpus import add_files
+    from .ingest.corpus_folder import add_files
 
     settings = index_settings(corpus_dir=corpus, index_dir=index)
     names = add_files(list(paths), settings.corpus_dir)
@@ -142,7 +143,7 @@ def add(paths: tuple[Path, ...], corpus: Path | None, index: Path | None) -> Non
 @index_option
 def remove(doc_ids: tuple[str, ...], corpus: Path | None, index: Path | None) -> None:
     """Delete documents (their files) from the corpus folder and from the index."""
-    from .corpus import remove_files
+    from .ingest.corpus_folder import remove_files
 
     settings = index_settings(corpus_dir=corpus, index_dir=index)
     removed = remove_files(list(doc_ids), settings.corpus_dir)
@@ -156,11 +157,11 @@ def remove(doc_ids: tuple[str, ...], corpus: Path | None, index: Path | None) ->
 def status(corpus: Path | None, index: Path | None) -> None:
     """What the index holds, which build each running server serves, the question encoder on this
     CPU, and how the corpus folder differs from the index."""
-    from .corpus import status as corpus_status
-    from .documents import skipped_files
-    from .encoder_choice import known_choice
-    from .onnx_encoder import ENCODERS
-    from .servers import running
+    from .encode.choice import known_choice
+    from .encode.onnx import ENCODERS
+    from .index.provenance import status as corpus_status
+    from .index.servers import running
+    from .ingest.documents import skipped_files
 
     settings = index_settings(corpus_dir=corpus, index_dir=index)
     state = corpus_status(settings.corpus_dir, settings.index_dir)
@@ -169,12 +170,18 @@ def status(corpus: Path | None, index: Path | None) -> None:
     else:
         m = state.index
         click.echo(f"index: {settings.index_dir}, built {m.get('built_at')} with {m.get('model')}")
-        click.echo(f"  on disk: {state.build}, {m.get('documents')} documents, {m.get('passages')} passages, version {m.get('index_version')}")
+        click.echo(
+            f"  on disk: {state.build}, {m.get('documents')} documents, {m.get('passages')} passages, version {m.get('index_version')}"
+        )
         for server in running(settings.index_dir):
             behind = "" if server["build"] == state.build else " (older: it reloads within a second or two)"
             click.echo(f"  served at {server['url'] or 'pid ' + str(server['pid'])}: {server['build']}{behind}")
         choice = known_choice(settings.index_dir / ENCODERS, m.get("query_encoder") or {})
-        encoder = f"{choice.tier} ({choice.why})" if choice else "not measured on this CPU yet (the first `qa ask` or `qa serve` does, in about a second)"
+        encoder = (
+            f"{choice.tier} ({choice.why})"
+            if choice
+            else "not measured on this CPU yet (the first `qa ask` or `qa serve` does, in about a second)"
+        )
         if settings.query_encoder != "auto":
             encoder = f"{settings.query_encoder} (QA_QUERY_ENCODER); measured: {encoder}"
         click.echo(f"  question encoder on this CPU: {encoder}")
@@ -191,8 +198,8 @@ def status(corpus: Path | None, index: Path | None) -> None:
         click.echo("run `qa build` to index these changes")
 
 
-def load_embedder(settings: Settings) -> "Embedder":
-    from .embedder import passage_encoder
+def load_embedder(settings: Settings) -> Embedder:
+    from .encode.embedder import passage_encoder
 
     encoder = passage_encoder(settings)
     click.echo(f"encoding with {settings.model} ({getattr(encoder, 'tier', 'torch')}) ...", err=True)
@@ -222,12 +229,12 @@ def progress_bars(verb: str) -> Callable[[str, int, int], None]:
 @index_option
 def ask(question: str, k: int | None, as_json: bool, index: Path | None) -> None:
     """Answer QUESTION with the best-matching passages."""
-    from .queries import check_k, check_query
+    from .retrieve.queries import check_k, check_query
 
     settings = Settings.load(index_dir=index)
     question, k = check_query(question, settings), check_k(k, settings)  # before anything loads
     preload_language(settings)
-    from .search import Searcher
+    from .retrieve.searcher import Searcher
 
     searcher = Searcher.open(settings)
     result = searcher.search(question, k)
@@ -247,7 +254,7 @@ def preload_language(settings: Settings) -> None:
     from .config import ANY_LANGUAGE
 
     if settings.model_language != ANY_LANGUAGE:
-        from .language import preload
+        from .retrieve.language import preload
 
         preload()
 
@@ -272,7 +279,7 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
 
     Without --corpus, the index's own corpus folder is used. The port is taken first, so a port
     in use fails at once."""
-    from .index import stale_reason
+    from .index.build import stale_reason
     from .web import create_app
     from .web.server import listen
     from .web.server import serve as serve_app
@@ -294,7 +301,9 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
         url = f"http://{settings.host}:{settings.port}"
         app.config["QA_URL"] = url
         embedder = app.extensions["qa.live"].searcher.embedder
-        click.echo(f"questions encoded by {getattr(embedder, 'tier', type(embedder).__name__)}: {getattr(embedder, 'why', '')}", err=True)
+        click.echo(
+            f"questions encoded by {getattr(embedder, 'tier', type(embedder).__name__)}: {getattr(embedder, 'why', '')}", err=True
+        )
         click.echo(f"serving {app.extensions['qa.live'].searcher.settings.corpus_dir} on {url}", err=True)
         if not serve_app(app, listener, settings.threads, settings.drain_seconds, settings.max_body_bytes):
             raise click.ClickException(f"stopped after {settings.drain_seconds:g} s with requests still in progress")
@@ -303,8 +312,13 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
 
 @main.command("eval", short_help="Measure retrieval quality on SQuAD, the seed questions or BEIR.")
 @click.argument("dataset", default="squad")
-@click.option("--split", type=click.Choice(["tune", "test", "all"]), default="test", show_default=True,
-              help="SQuAD: articles 0-23 (tune) or 24-47 (test); off-topic questions: odd or even lines.")
+@click.option(
+    "--split",
+    type=click.Choice(["tune", "test", "all"]),
+    default="test",
+    show_default=True,
+    help="SQuAD: articles 0-23 (tune) or 24-47 (test); off-topic questions: odd or even lines.",
+)
 @click.option("--index", type=click.Path(path_type=Path), help="Index folder for the dataset [.eval-cache/NAME].")
 @click.option("--limit", type=int, default=None, help="Ask only the first N questions of the split.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results to this JSON file.")
@@ -314,11 +328,11 @@ def evaluate(
     dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None, modes: str | None, tune: bool
 ) -> None:
     """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
-    from . import evaluation
-    from .documents import documents_from
-    from .eval_data import load_dataset
-    from .index import stale_reason
-    from .search import Searcher
+    from .eval import measure as evaluation
+    from .eval.datasets import load_dataset
+    from .index.build import stale_reason
+    from .ingest.documents import documents_from
+    from .retrieve.searcher import Searcher
 
     data = load_dataset(dataset)
     chosen = [m.strip() for m in modes.split(",")] if modes else None
@@ -347,8 +361,8 @@ def evaluate(
         json_path.write_text(json.dumps({"dataset": data.name, "split": split, "results": rows}, indent=2) + "\n")
 
 
-def print_tuning(searcher: "Searcher", data: "Dataset", split: str) -> None:
-    from . import tuning
+def print_tuning(searcher: Searcher, data: Dataset, split: str) -> None:
+    from .eval import tuning
 
     if split != "tune" or data.groups < 2:
         click.echo(f"warning: tuning on {data.name} split {split}, which has no held-out part; report elsewhere", err=True)

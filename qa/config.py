@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -47,9 +48,7 @@ class Settings:
     max_json_depth: int = _setting(8, "Deepest nesting of arrays and objects accepted in a JSON body.")
     max_batch: int = _setting(32, "Most questions one batch request (`queries`) may hold.")
     ranking: str = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
-    source_diversity: float = _setting(
-        0.5, "Rank penalty per result already taken from the same document (0: off)."
-    )
+    source_diversity: float = _setting(0.5, "Rank penalty per result already taken from the same document (0: off).")
     abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
     model_language: str = _setting(
         "en", "Language the model understands (ISO 639-1); a question confidently in another abstains. `any`: no check."
@@ -67,7 +66,8 @@ class Settings:
     )
     max_inflight: int = _setting(2, "Requests answered at once; others wait for a turn (searches share one model).")
     max_heavy_cost: int = _setting(
-        320, "Cost units of heavy requests (costing more than one longest question) answered at once; "
+        320,
+        "Cost units of heavy requests (costing more than one longest question) answered at once; "
         "they never take the last free turn.",
     )
     queue_timeout: float = _setting(0.5, "Seconds a request may wait for a turn before 503 `overloaded`.")
@@ -80,7 +80,8 @@ class Settings:
         256 << 10, "Largest document text an admin PUT accepts, in UTF-8 bytes (larger: 413; add big files with `qa add`)."
     )
     index_wait: float = _setting(
-        10.0, "Seconds an admin PUT or DELETE waits for its change to be searchable; later it answers 202 (the change is on disk)."
+        10.0,
+        "Seconds an admin PUT or DELETE waits for its change to be searchable; later it answers 202 (the change is on disk).",
     )
     host: str = _setting("127.0.0.1", "Address `qa serve` listens on.")
     port: int = _setting(8000, "Port `qa serve` listens on.")
@@ -104,7 +105,7 @@ class Settings:
     given: frozenset[str] = field(default=frozenset(), compare=False, repr=False, metadata={"internal": True})
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `QA_*` environment variables, then explicit non-None overrides."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -128,7 +129,7 @@ class Settings:
     def examples_path(self) -> Path:
         return self.corpus_dir / self.examples_file
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes, given=self.given | frozenset(changes))
 
     def validate(self) -> None:

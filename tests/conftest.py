@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from qa.config import PROJECT_ROOT, Settings
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 
 from .openapi_check import CheckingClient
 
@@ -74,7 +74,7 @@ _EMBEDDERS: dict[str, object] = {}
 
 
 def real_embedder_for(settings: Settings):  # type: ignore[no-untyped-def]
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.encode.embedder import SentenceTransformerEmbedder
 
     key = f"{settings.model} {settings.build_precision}"
     if key not in _EMBEDDERS:

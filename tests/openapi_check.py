@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
-
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
@@ -21,8 +20,7 @@ class OpenAPIChecker:
         self.registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
         self.prefix = spec["servers"][0]["url"].rstrip("/")
         self.routes = [
-            (re.compile("^" + re.escape(self.prefix) + re.sub(r"\{[^}]+\}", "[^?]+", path) + "$"), path)
-            for path in spec["paths"]
+            (re.compile("^" + re.escape(self.prefix) + re.sub(r"\{[^}]+\}", "[^?]+", path) + "$"), path) for path in spec["paths"]
         ]
 
     def schema_for(self, path: str, method: str, status: int) -> str:
@@ -48,7 +46,6 @@ class OpenAPIChecker:
 
 def escape(path: str) -> str:
     return path.replace("~", "~0").replace("/", "~1")
-
 
 
 class CheckingClient(FlaskClient):

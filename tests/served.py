@@ -41,8 +41,8 @@ def real_server(root: Path, max_body: int) -> Iterator[int]:
 
 
 def main(port: int, root: Path, max_body: int) -> None:
-    from qa.index import build_index
-    from qa.search import Searcher
+    from qa.index.build import build_index
+    from qa.retrieve.searcher import Searcher
     from qa.web import create_app
     from qa.web.server import listen, serve
 

@@ -10,10 +10,10 @@ import threading
 import pytest
 
 from qa.errors import StorageError
-from qa.index import build_index
-from qa.live import LiveSearcher
-from qa.search import Searcher
-from qa.storage import current_build
+from qa.index.build import build_index
+from qa.index.storage import current_build
+from qa.retrieve.live import LiveSearcher
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -263,7 +263,9 @@ def test_concurrent_puts_lose_nothing(served):
 
 def test_an_id_of_another_jsonl_record_is_a_conflict_and_changes_nothing(served):
     settings, embedder, live, client = served
-    (settings.corpus_dir / "extra.jsonl").write_text(json.dumps({"id": "rec1", "title": "R", "text": "A record about zebras."}) + "\n")
+    (settings.corpus_dir / "extra.jsonl").write_text(
+        json.dumps({"id": "rec1", "title": "R", "text": "A record about zebras."}) + "\n"
+    )
     assert admin(client, "POST", "/admin/rebuild").status_code == 200
     assert_error(admin(client, "PUT", "/admin/documents/rec1", json=ZEBRA), 409, "conflict")
     assert not (settings.corpus_dir / "http-documents.jsonl").exists()
@@ -303,7 +305,7 @@ def test_line_separators_inside_text_title_and_id_round_trip(served, separator):
 
 
 def test_a_users_jsonl_with_a_raw_line_separator_is_read_whole(tmp_path):
-    from qa.documents import read_jsonl
+    from qa.ingest.documents import read_jsonl
 
     raw = '{"id": "a", "text": "One\u2028two\u2029three\u0085four"}\r\n{"id": "b", "text": "Five"}\n'
     assert [d.text for d in read_jsonl(raw, "x.jsonl")] == ["One\u2028two\u2029three\u0085four", "Five"]

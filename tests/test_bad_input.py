@@ -13,7 +13,14 @@ from .test_http import assert_error
 
 @pytest.mark.parametrize(
     "question",
-    ["Азербайджан и Армения 🕊️ война?", "מתי הסתיימה המלחמה?", "متى انتهت الحرب؟", "war\u202e?ecnefed", "war\ttime", "war\u0085time"],
+    [
+        "Азербайджан и Армения 🕊️ война?",
+        "מתי הסתיימה המלחמה?",
+        "متى انتهت الحرب؟",
+        "war\u202e?ecnefed",
+        "war\ttime",
+        "war\u0085time",
+    ],
 )
 def test_emoji_and_right_to_left_questions_are_answered(client, question):
     response = client.get("/api/search", query_string={"q": question, "k": 2})
@@ -65,13 +72,23 @@ def test_nesting_within_the_limit_is_accepted(client):
 
 
 def test_a_5_mb_body_is_a_413(client):
-    assert_error(client.post("/api/search", data=b"[" + b" " * (5 << 20) + b"]", content_type="application/json"), 413, "payload_too_large")
+    assert_error(
+        client.post("/api/search", data=b"[" + b" " * (5 << 20) + b"]", content_type="application/json"), 413, "payload_too_large"
+    )
 
 
 @pytest.mark.parametrize(
     "doc_id",
-    ["../../etc/passwd", "%2e%2e%2fetc%2fpasswd", "..%2F..%2Fetc%2Fpasswd", "%00", "corpus/001_4cb7d0521dd44a67.txt",
-     "001_4cb7d0521dd44a67.txt/..", "C:%5Cwindows%5Cwin.ini", "x" * 5000],
+    [
+        "../../etc/passwd",
+        "%2e%2e%2fetc%2fpasswd",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%00",
+        "corpus/001_4cb7d0521dd44a67.txt",
+        "001_4cb7d0521dd44a67.txt/..",
+        "C:%5Cwindows%5Cwin.ini",
+        "x" * 5000,
+    ],
 )
 def test_unknown_and_path_like_document_ids(client, doc_id):
     response = client.get(f"/api/documents/{doc_id}")

@@ -11,15 +11,15 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from werkzeug.serving import make_server
 
 from qa.config import PROJECT_ROOT
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
 from .conftest import fake_settings
@@ -276,7 +276,9 @@ def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-
     (root / "corpus").mkdir()
     (root / "corpus" / "evil.txt").write_text(HOSTILE)
     (root / "corpus" / "emoji.txt").write_text(ASTRAL)
-    records = [{"id": doc_id, "title": f"Quokka {n}", "text": f"A quokka ledger entry, number {n}."} for n, doc_id in enumerate(ODD_IDS)]
+    records = [
+        {"id": doc_id, "title": f"Quokka {n}", "text": f"A quokka ledger entry, number {n}."} for n, doc_id in enumerate(ODD_IDS)
+    ]
     (root / "corpus" / "odd.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     settings = fake_settings(root, corpus=root / "corpus", abstain_threshold=0.0)
     embedder = FakeEmbedder()

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from qa import corpus
-from qa.changes import Changes
 from qa.errors import StorageError
-from qa.index import build_index
-from qa.live import LiveSearcher
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.ingest import corpus_folder as corpus
+from qa.retrieve.changes import Changes
+from qa.retrieve.live import LiveSearcher
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -143,7 +143,9 @@ def test_a_failed_change_written_over_since_stays_for_the_next_build(tmp_path):
         assert gate.wait(30)
         raise StorageError("disk full")
 
-    changes = Changes(SimpleNamespace(rebuild=failing_rebuild, searcher=SimpleNamespace(settings=SimpleNamespace(corpus_dir=folder))))  # type: ignore[arg-type]
+    changes = Changes(
+        SimpleNamespace(rebuild=failing_rebuild, searcher=SimpleNamespace(settings=SimpleNamespace(corpus_dir=folder)))
+    )  # type: ignore[arg-type]
 
     def put(doc_id: str):  # type: ignore[no-untyped-def]
         with corpus.editing(folder):

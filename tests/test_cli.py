@@ -26,7 +26,9 @@ def env_for(settings) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_ask_json_matches_the_http_shape(runner, real_settings):
-    result = runner.invoke(main, ["ask", "How long did the war last?", "-k", "2", "--json", "--index", str(real_settings.index_dir)])
+    result = runner.invoke(
+        main, ["ask", "How long did the war last?", "-k", "2", "--json", "--index", str(real_settings.index_dir)]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["query"] == "How long did the war last?"
@@ -78,7 +80,7 @@ def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setattr("qa.index.np.save", no_space)
+    monkeypatch.setattr("qa.index.build.np.save", no_space)
     result = runner.invoke(main, ["build", "--index", str(tmp_path / "index")], env={"QA_MODEL": FakeEmbedder.name})
     assert result.exit_code == 1
     last = result.output.strip().splitlines()[-1]
@@ -93,7 +95,12 @@ def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
     def heavy(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("loaded something heavy before checking the input")
 
-    for name in ("qa.cli.load_embedder", "qa.search.Searcher.open", "qa.index.build_index", "qa.index.stale_reason"):
+    for name in (
+        "qa.cli.load_embedder",
+        "qa.retrieve.searcher.Searcher.open",
+        "qa.index.build.build_index",
+        "qa.index.build.stale_reason",
+    ):
         monkeypatch.setattr(name, heavy)
 
 
@@ -111,7 +118,7 @@ def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
 def test_bad_input_fails_before_anything_heavy_loads(runner, tmp_path, nothing_heavy, monkeypatch, args, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.pdf").write_bytes(b"%PDF-1.4")
-    monkeypatch.setattr("qa.index.stale_reason", lambda settings, documents=None: "no index yet")
+    monkeypatch.setattr("qa.index.build.stale_reason", lambda settings, documents=None: "no index yet")
     fill = {"tmp": str(tmp_path)}
     result = runner.invoke(main, [a.format(**fill) for a in args] + (["--port", "0"] if args[0] == "serve" else []))
     assert result.exit_code == 1, result.output
@@ -152,7 +159,7 @@ def fake_cli(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 def test_an_index_remembers_its_corpus_and_another_needs_replace(fake_cli, tmp_path):
     from qa.cli import index_settings
-    from qa.index import stale_reason
+    from qa.index.build import stale_reason
 
     big, small = tmp_path / "big", tmp_path / "small"
     shutil.copytree(CORPUS, big)
@@ -176,7 +183,7 @@ def test_an_index_remembers_its_corpus_and_another_needs_replace(fake_cli, tmp_p
 
 
 def test_files_that_cannot_be_read_are_skipped_listed_and_the_rest_indexed(fake_cli, tmp_path):
-    from qa.index import load_index
+    from qa.index.build import load_index
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(CORPUS, corpus)

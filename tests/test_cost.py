@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
 from qa.errors import Overloaded
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 from qa.web.admission import Admission
 from qa.web.cost import body_cost, light_cost, question_cost

@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from markupsafe import escape
 
-from qa.cleaning import prose_regions
 from qa.config import PROJECT_ROOT
-from qa.documents import read_corpus
-from qa.index import build_index
-from qa.passages import make_passages
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.ingest.cleaning import prose_regions
+from qa.ingest.documents import read_corpus
+from qa.ingest.passages import make_passages
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 from qa.web.display import shown_source, source_prefix, text_parts
 
@@ -123,9 +123,7 @@ def test_document_view_fades_what_the_cleaner_left_out_and_keeps_every_character
     _, client = outside
     prose_start = INFOBOX.index("The oven")
     page = client.get(f"/documents/notes/oven.txt?start={prose_start}&end={len(INFOBOX) - 1}").get_data(as_text=True)
-    assert re.findall(r'<span class="left-out">([^<]*)</span>', page.split("<pre>")[1]) == [
-        str(escape(INFOBOX_JUNK))
-    ]
+    assert re.findall(r'<span class="left-out">([^<]*)</span>', page.split("<pre>")[1]) == [str(escape(INFOBOX_JUNK))]
     assert f'<mark id="cited" tabindex="-1">{escape(INFOBOX[prose_start:-1])}</mark>' in page
     assert "faded text</span> is left out of answers" in page
     assert pre_of(page) == INFOBOX

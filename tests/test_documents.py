@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from qa.documents import read_corpus
 from qa.errors import CorpusError
-from qa.passages import passages_of
+from qa.ingest.documents import read_corpus
+from qa.ingest.passages import passages_of
 
 
 def write(path, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -40,7 +40,9 @@ def test_every_format_is_read_with_its_title(tmp_path):
 
 
 def test_citations_hold_for_jsonl_records(tmp_path):
-    records = [{"id": f"r{i}", "title": "T", "text": f"Record {i} begins here. It says a second thing.\n\nAnd more."} for i in range(3)]
+    records = [
+        {"id": f"r{i}", "title": "T", "text": f"Record {i} begins here. It says a second thing.\n\nAnd more."} for i in range(3)
+    ]
     write(tmp_path / "c.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
     docs = read_corpus(tmp_path)
     by_id = {r["id"]: r for r in records}

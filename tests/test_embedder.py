@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa.config import PROJECT_ROOT
-from qa.embedder import resolve_model_path
+from qa.encode import choice as encoder_choice
+from qa.encode import cpu
+from qa.encode.choice import MIN_COSINE, check, decide, passes
+from qa.encode.embedder import resolve_model_path
+from qa.encode.onnx import ENCODERS, TIER_NAMES, TIERS, OnnxEmbedder, read_export
 from qa.errors import ModelError
-from qa.index import build_index, load_index
-from qa import cpu, encoder_choice
-from qa.encoder_choice import MIN_COSINE, check, decide, passes
-from qa.onnx_encoder import ENCODERS, TIER_NAMES, TIERS, OnnxEmbedder, read_export
-from qa.search import Searcher
+from qa.index.build import build_index, load_index
+from qa.retrieve.searcher import Searcher
 
 from .conftest import real_embedder_for
 
@@ -37,7 +37,7 @@ def test_real_model_gives_unit_vectors(real_settings):
 
 
 def test_an_unknown_model_fails_at_once_without_the_network():
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.encode.embedder import SentenceTransformerEmbedder
 
     with pytest.raises(ModelError, match="cannot load model 'no-such-org/no-such-model' offline"):
         SentenceTransformerEmbedder("no-such-org/no-such-model")
@@ -70,9 +70,7 @@ def test_the_build_exports_onnx_tiers_and_serving_uses_one_that_passes_its_check
     alone = np.stack([real_searcher.embedder.encode([q])[0] for q in questions[:4]])
     assert np.array_equal(real_searcher.embedder.encode(questions[:4]), alone)
     with_torch = Searcher(real_searcher.index, torch, real_settings)
-    same_top = sum(
-        real_searcher.search(q, 1).hits[0].passage.id == with_torch.search(q, 1).hits[0].passage.id for q in questions
-    )
+    same_top = sum(real_searcher.search(q, 1).hits[0].passage.id == with_torch.search(q, 1).hits[0].passage.id for q in questions)
     assert same_top >= len(questions) - 1
 
 
@@ -82,7 +80,7 @@ def test_every_tier_is_exported_and_checked_against_torch_on_this_cpu(real_setti
     for tier in TIERS:
         assert (folder / tier.file).is_file() and meta["sha256"][tier.file]
         result = check(folder, meta, tier.name)
-        assert 0 < result["ms"] and 0.9 < result["question_min_cosine"] <= 1.0001, (tier.name, result)
+        assert result["ms"] > 0 and 0.9 < result["question_min_cosine"] <= 1.0001, (tier.name, result)
     assert check(folder, meta, "fp32")["question_min_cosine"] >= 0.9999  # fp32 is the model itself
 
 
@@ -139,7 +137,7 @@ def test_a_tier_that_fails_its_check_on_this_cpu_is_passed_over_and_the_reason_s
 
 
 def test_when_no_tier_passes_questions_go_to_torch_with_a_warning(copied_index, monkeypatch, caplog):
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.encode.embedder import SentenceTransformerEmbedder
 
     simulate_cpu(monkeypatch, "Neoverse-N1 (simulated)", "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid")
     monkeypatch.setattr(encoder_choice, "check", failing({t: 0.95 for t in TIER_NAMES}))
@@ -152,7 +150,7 @@ def test_when_no_tier_passes_questions_go_to_torch_with_a_warning(copied_index, 
 
 
 def test_a_damaged_export_falls_back_with_the_reason_logged(copied_index, caplog):
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.encode.embedder import SentenceTransformerEmbedder
 
     torch_searcher = Searcher.open(copied_index.replace(query_encoder="torch"))
     assert isinstance(torch_searcher.embedder, SentenceTransformerEmbedder)
@@ -213,7 +211,7 @@ def test_onnx_is_refused_for_an_index_without_it(tmp_path):
 
 
 def test_a_rebuild_never_encodes_passages_with_an_int8_question_encoder(real_searcher):
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.encode.embedder import SentenceTransformerEmbedder
 
     encoder = real_searcher.passage_encoder()
     assert encoder is not real_searcher.embedder
@@ -222,7 +220,7 @@ def test_a_rebuild_never_encodes_passages_with_an_int8_question_encoder(real_sea
 
 
 def test_builds_are_bf16_only_where_the_cpu_has_amx(monkeypatch):
-    from qa.embedder import resolve_precision
+    from qa.encode.embedder import resolve_precision
 
     simulate_cpu(monkeypatch, "Intel Xeon Platinum 8488C (simulated)", AVX2_ONLY + " avx512f avx512_vnni amx_tile amx_bf16")
     assert resolve_precision("auto") == "bf16" and resolve_precision("fp32") == "fp32"
@@ -231,9 +229,9 @@ def test_builds_are_bf16_only_where_the_cpu_has_amx(monkeypatch):
 
 
 def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
-    from qa.documents import read_corpus
-    from qa.embedder import resolve_precision
-    from qa.passages import passages_of
+    from qa.encode.embedder import resolve_precision
+    from qa.ingest.documents import read_corpus
+    from qa.ingest.passages import passages_of
 
     texts = [p.text for p in passages_of(read_corpus(real_settings.corpus_dir), 600, 1000, 1)][:64]
     fp32 = real_embedder_for(real_settings.replace(build_precision="fp32"))
@@ -246,9 +244,9 @@ def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
 
 
 def test_builds_encode_passages_with_the_fp32_export_as_torch_would(real_settings, tmp_path, monkeypatch):
-    from qa.documents import read_corpus
-    from qa.embedder import SentenceTransformerEmbedder, passage_encoder
-    from qa.passages import passages_of
+    from qa.encode.embedder import SentenceTransformerEmbedder, passage_encoder
+    from qa.ingest.documents import read_corpus
+    from qa.ingest.passages import passages_of
 
     fp32 = real_settings.replace(build_precision="fp32")
     encoder = passage_encoder(fp32)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import ir_measures
+import pytest
 from click.testing import CliRunner
 
-from qa import evaluation
 from qa.cli import main
 from qa.errors import ConfigError
-from qa.eval_data import KNOWN, beir, load_dataset, off_topic_questions, squad
-from qa.index import build_index
-from qa.search import Searcher
+from qa.eval import measure as evaluation
+from qa.eval.datasets import KNOWN, beir, load_dataset, off_topic_questions, squad
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 
 from .conftest import fake_settings
 
@@ -29,7 +29,10 @@ def write_beir(folder: Path) -> Path:
     (folder / "qrels").mkdir(parents=True)
     corpus = [{"_id": i, "title": t, "text": x} for i, (t, x) in DOCS.items()]
     (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in corpus))
-    queries = [{"_id": "q1", "text": "Which drones struck the columns?"}, {"_id": "q2", "text": "Where was the ceasefire brokered?"}]
+    queries = [
+        {"_id": "q1", "text": "Which drones struck the columns?"},
+        {"_id": "q2", "text": "Where was the ceasefire brokered?"},
+    ]
     (folder / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\nq2\td3\t0\n")
     return folder
@@ -51,8 +54,15 @@ def test_a_broken_beir_folder_is_a_clear_error(tmp_path):
 
 def test_squad_is_one_document_per_paragraph_split_by_article(tmp_path):
     articles = [
-        {"title": f"Article_{a}", "paragraphs": [{"context": f"Paragraph {a}.", "qas": [
-            {"id": f"{a}", "question": f"What is {a}?", "answers": [{"text": f"{a}", "answer_start": 10}]}]}]}
+        {
+            "title": f"Article_{a}",
+            "paragraphs": [
+                {
+                    "context": f"Paragraph {a}.",
+                    "qas": [{"id": f"{a}", "question": f"What is {a}?", "answers": [{"text": f"{a}", "answer_start": 10}]}],
+                }
+            ],
+        }
         for a in range(4)
     ]
     path = tmp_path / "mini.json"
@@ -98,8 +108,11 @@ def test_answer_recall_and_highlight_are_counted_by_folded_strings(tmp_path, fak
 @pytest.mark.skipif(not KNOWN["seed"].exists(), reason="../shared/eval/seed_dev.jsonl is not beside the checkout")
 def test_qa_eval_seed_on_the_default_corpus(real_settings, tmp_path):
     out = tmp_path / "seed.json"
-    result = CliRunner().invoke(main, ["eval", "seed", "--index", str(real_settings.index_dir), "--json", str(out)],
-                                env={"QA_CORPUS_DIR": str(real_settings.corpus_dir)})
+    result = CliRunner().invoke(
+        main,
+        ["eval", "seed", "--index", str(real_settings.index_dir), "--json", str(out)],
+        env={"QA_CORPUS_DIR": str(real_settings.corpus_dir)},
+    )
     assert result.exit_code == 0, result.output
     assert "| mode | R@1 |" in result.output
     default = json.loads(out.read_text())["results"][-1]
@@ -115,9 +128,9 @@ def test_qa_eval_with_an_unknown_dataset_is_one_clear_line(tmp_path):
 
 
 def test_a_repeated_document_takes_a_slot_in_the_ranking():
-    from qa.documents import Document
-    from qa.passages import Passage
-    from qa.search import Hit
+    from qa.ingest.documents import Document
+    from qa.ingest.passages import Passage
+    from qa.retrieve.searcher import Hit
 
     def hit(rank, doc):  # type: ignore[no-untyped-def]
         return Hit(rank, 1.0, Passage(f"p{rank}", doc, 0, 1, "x", ((0, 1),)), Document(doc, doc, "x", ""), (0, 1))
@@ -134,7 +147,7 @@ def test_datasets_without_articles_have_no_held_out_split(tmp_path):
 
 
 def test_tuning_chooses_every_constant_on_a_split(tmp_path, fake_embedder):
-    from qa import tuning
+    from qa.eval import tuning
 
     data = load_dataset(str(write_beir(tmp_path / "mini")))
     settings = fake_settings(tmp_path)

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from qa.fair_lock import FairLock
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.fair_lock import FairLock
+from qa.retrieve.searcher import Searcher
 
 from .conftest import FakeEmbedder, fake_settings
 from .test_cost import LONG, in_thread, wait_until

@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from qa.documents import iso_date, read_corpus
 from qa.errors import CorpusError
-from qa.filters import Filter, InvalidFilter
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.ingest.documents import iso_date, read_corpus
+from qa.retrieve.filters import Filter, InvalidFilter
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -40,7 +40,9 @@ def dated(tmp_path):  # type: ignore[no-untyped-def]
     shutil.copytree(CORPUS, tmp_path / "corpus")
     meta = {"000_abdca20c2aa4f4be.txt": "2020-07-20", "002_97eb6d87a007548f.txt": "2020-09-28", SEPT_2022: "2022-09-14"}
     for name, date in meta.items():
-        (tmp_path / "corpus" / f"{name}.meta.json").write_text(json.dumps({"date": date, "source_url": f"https://news.example/{name}"}))
+        (tmp_path / "corpus" / f"{name}.meta.json").write_text(
+            json.dumps({"date": date, "source_url": f"https://news.example/{name}"})
+        )
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     build_index(settings, FakeEmbedder())
     return Searcher.open(settings, FakeEmbedder())
@@ -56,7 +58,10 @@ def test_sidecar_metadata_reaches_documents_and_results(dated):
 def test_date_and_source_filters(dated):
     in_2020 = dated.search("clashes between Armenia and Azerbaijan", 10, Filter.of(date_from="2020-01-01", date_to="2020-12-31"))
     assert {h.document.id for h in in_2020.hits} == {  # 003's date comes with the default corpus
-        "000_abdca20c2aa4f4be.txt", "002_97eb6d87a007548f.txt", "003_d560007ba48ee34c.txt"}
+        "000_abdca20c2aa4f4be.txt",
+        "002_97eb6d87a007548f.txt",
+        "003_d560007ba48ee34c.txt",
+    }
     since = dated.search("clashes", 10, Filter.of(date_from="2022-01-01"))
     assert {h.document.id for h in since.hits} == {SEPT_2022}
     by_url = dated.search("clashes", 10, Filter.of(source="https://news.example/002"))
@@ -65,9 +70,13 @@ def test_date_and_source_filters(dated):
 
 @pytest.mark.parametrize(
     "query, message",
-    [({"q": "war", "from": "yesterday"}, "from must be"), ({"q": "war", "to": ""}, "to must be"),
-     ({"q": "war", "from": "2020-13-01"}, "from must be"), ({"q": "war", "from": "2020-01-01garbage"}, "from must be"),
-     ({"q": "war", "to": "2020-01-01T25:99:99"}, "to must be")],  # fmt: skip
+    [
+        ({"q": "war", "from": "yesterday"}, "from must be"),
+        ({"q": "war", "to": ""}, "to must be"),
+        ({"q": "war", "from": "2020-13-01"}, "from must be"),
+        ({"q": "war", "from": "2020-01-01garbage"}, "from must be"),
+        ({"q": "war", "to": "2020-01-01T25:99:99"}, "to must be"),
+    ],  # fmt: skip
 )
 def test_bad_filters_in_the_query_string(dated, query, message):
     client = checking_client(create_app(dated.settings, dated))

@@ -7,12 +7,22 @@ import os
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
-OPERATIONS = ["GET /api/search", "POST /api/search", "GET /api/documents/{doc_id}", "GET /api/passages/{passage_id}", "GET /healthz", "POST /admin/reload",
-              "POST /admin/rebuild", "PUT /admin/documents/{doc_id}", "DELETE /admin/documents/{doc_id}", "GET /admin/status",
-              "GET /admin/changes/{change_id}"]
+OPERATIONS = [
+    "GET /api/search",
+    "POST /api/search",
+    "GET /api/documents/{doc_id}",
+    "GET /api/passages/{passage_id}",
+    "GET /healthz",
+    "POST /admin/reload",
+    "POST /admin/rebuild",
+    "PUT /admin/documents/{doc_id}",
+    "DELETE /admin/documents/{doc_id}",
+    "GET /admin/status",
+    "GET /admin/changes/{change_id}",
+]
 CASES = 40  # per operation: about 10 s in all with the real model
 # Under CI the examples are derandomised (the same every run, so a landing never hangs on a new
 # draw); elsewhere every run draws new ones, which is how the bugs this test found were found.

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from qa.errors import ConfigError
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
 from .conftest import FakeEmbedder, fake_settings

@@ -20,7 +20,16 @@ def test_get_search_returns_cited_passages(client):
     response = client.get("/api/search", query_string={"q": "How long did the Second Nagorno-Karabakh War last?"})
     assert response.status_code == 200
     data = response.get_json()
-    assert set(data) == {"query", "results", "abstained", "abstain_reason", "abstain_message", "confidence", "language", "took_ms"}
+    assert set(data) == {
+        "query",
+        "results",
+        "abstained",
+        "abstain_reason",
+        "abstain_message",
+        "confidence",
+        "language",
+        "took_ms",
+    }
     assert data["abstained"] is False and data["took_ms"] > 0 and 0 < data["confidence"] <= 1
     assert data["abstain_reason"] == data["abstain_message"] == "" and data["language"] in ("en", "")
     assert len(data["results"]) == 5
@@ -96,7 +105,9 @@ def test_post_bad_input_is_a_json_400(client, body, code):
 
 def test_malformed_json_and_wrong_content_type(client):
     assert_error(client.post("/api/search", data="{not json", content_type="application/json"), 400, "bad_request")
-    assert_error(client.post("/api/search", data="q=war", content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type")
+    assert_error(
+        client.post("/api/search", data="q=war", content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type"
+    )
 
 
 def test_documents(client):
@@ -135,7 +146,11 @@ def test_oversized_body_is_a_json_413(client):
 
 
 def test_batch_answers_each_question_in_order(client):
-    questions = ["Who was the Russian co-chair of the OSCE Minsk Group?", "What is the recipe for chocolate cake?", "Which drones did Azerbaijan use?"]
+    questions = [
+        "Who was the Russian co-chair of the OSCE Minsk Group?",
+        "What is the recipe for chocolate cake?",
+        "Which drones did Azerbaijan use?",
+    ]
     response = client.post("/api/search", json={"queries": questions, "k": 2})
     assert response.status_code == 200
     data = response.get_json()
@@ -204,8 +219,11 @@ def test_cors_allows_only_the_configured_origins(real_settings, real_searcher):
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     preflight = client.options(
         "/api/search",
-        headers={"Origin": "https://tools.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": "https://tools.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://tools.example"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]

@@ -9,10 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa import segments
-from qa.index import MAX_SEGMENTS, build_index, load_index
-from qa.storage import current_build
-from qa.search import Searcher
+from qa.index.build import MAX_SEGMENTS, build_index, load_index, segments
+from qa.index.storage import current_build
+from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 
@@ -96,8 +95,11 @@ def test_add_remove_and_status(cli, tmp_path):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["remove", "no-such.txt"], "no document file 'no-such.txt'"), (["add", "/no/such/file.txt"], "no such file"),
-     (["add", "{tmp}/notes.pdf"], "not a document")],  # fmt: skip
+    [
+        (["remove", "no-such.txt"], "no document file 'no-such.txt'"),
+        (["add", "/no/such/file.txt"], "no such file"),
+        (["add", "{tmp}/notes.pdf"], "not a document"),
+    ],  # fmt: skip
 )
 def test_add_and_remove_errors_are_one_line(cli, tmp_path, args, message):
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
@@ -136,7 +138,7 @@ def test_no_reuse_across_a_change_of_cleaning_rules(tmp_path, monkeypatch):
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     first = CountingEmbedder()
     build_index(settings, first)
-    monkeypatch.setattr("qa.cleaning.RULES_VERSION", "changed-for-the-test")
+    monkeypatch.setattr("qa.ingest.cleaning.RULES_VERSION", "changed-for-the-test")
     again = CountingEmbedder()
     build_index(settings, again)
     assert again.texts == first.texts  # everything encoded again under the new rules
@@ -193,14 +195,14 @@ def test_many_small_changes_keep_few_segments_and_still_equal_a_full_build(tmp_p
 
 
 def test_a_build_reads_only_changed_files_and_links_the_kept_segment(tmp_path, monkeypatch):
-    import qa.index
+    import qa.index.build
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     first = build_index(settings, FakeEmbedder())
     read = []
     real_read_file = qa.index.read_file
-    monkeypatch.setattr("qa.index.read_file", lambda path, *rest: read.append(path.name) or real_read_file(path, *rest))
+    monkeypatch.setattr("qa.index.build.read_file", lambda path, *rest: read.append(path.name) or real_read_file(path, *rest))
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the border.\n")
     second = build_index(settings, FakeEmbedder())
     assert read == ["zebra.txt"]
@@ -284,7 +286,7 @@ def test_a_build_holds_the_lock_from_reading_the_served_build_to_switching(tmp_p
     import threading
     import time
 
-    from qa import storage
+    from qa.index.build import storage
 
     settings = fake_settings(tmp_path)
     done = []

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import catalog, segments, storage
 from qa.errors import IndexMismatchError, IndexMissingError, StorageError
-from qa.index import FORMAT_VERSION, build_index, load_index, stale_reason
-from qa.search import Searcher
+from qa.index.build import FORMAT_VERSION, build_index, catalog, load_index, segments, stale_reason, storage
+from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 
@@ -113,7 +112,7 @@ def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embed
     def broken_save(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("qa.segments.np.save", broken_save)
+    monkeypatch.setattr("qa.index.segments.np.save", broken_save)
     with pytest.raises(StorageError, match="No space left on device.*the index being served is unchanged"):
         build_index(settings, fake_embedder, full=True)
     assert current(settings) == before
@@ -176,8 +175,15 @@ def current_of(index_dir):  # type: ignore[no-untyped-def]
 
 def test_the_catalog_keeps_every_entry_as_written(tmp_path):
     entries = {
-        doc_id: {"segment": f"seg-{n % 2}", "digest": f"{n:064x}", "file": f"f{n % 3}.jsonl", "source": f"corpus/f{n % 3}.jsonl",
-                 "row": n, "passages": [2 * n, 2 * n + 2], "sentences": [5 * n, 5 * n + 5]}  # fmt: skip
+        doc_id: {
+            "segment": f"seg-{n % 2}",
+            "digest": f"{n:064x}",
+            "file": f"f{n % 3}.jsonl",
+            "source": f"corpus/f{n % 3}.jsonl",
+            "row": n,
+            "passages": [2 * n, 2 * n + 2],
+            "sentences": [5 * n, 5 * n + 5],
+        }  # fmt: skip
         for n, doc_id in enumerate(["a", "line\nbreak", "é/ü 中", "", "x" * 300])
     }
     catalog.write(tmp_path / catalog.FILE, entries)

@@ -17,8 +17,8 @@ import sys
 import time
 
 from qa.config import PROJECT_ROOT
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from qa import language
 from qa.cli import main
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.eval_data import KNOWN, off_topic_questions
+from qa.eval.datasets import KNOWN, off_topic_questions
+from qa.retrieve import language
 
 from .conftest import CORPUS
 
@@ -115,7 +115,7 @@ def test_any_model_language_turns_the_check_off(real_searcher):
 
 
 def test_a_filter_that_allows_nothing_says_so(fake_searcher):
-    from qa.filters import Filter
+    from qa.retrieve.filters import Filter
 
     result = fake_searcher.search(RUSSIAN, 2, Filter.of(["no-such-document"]))
     assert result.abstained and result.abstain_reason == "filter" and result.hits == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.lexical import Lexical, Tokens, tokenize
+from qa.index.lexical import Lexical, Tokens, tokenize
 
 TEXTS = ["The drones were attacking the convoy.", "A ceasefire was signed in Moscow.", "Nothing here at all."]
 
@@ -59,8 +59,8 @@ def test_the_weights_are_bm25s_own():
     bm25s's own index does."""
     import bm25s
 
-    from qa.documents import read_corpus
-    from qa.passages import passages_of
+    from qa.ingest.documents import read_corpus
+    from qa.ingest.passages import passages_of
 
     from .conftest import CORPUS
 
@@ -77,8 +77,8 @@ def test_the_weights_are_bm25s_own():
 
 
 def test_ranked_picks_the_best_rows_among_those_holding_a_word():
-    from qa.documents import read_corpus
-    from qa.passages import passages_of
+    from qa.ingest.documents import read_corpus
+    from qa.ingest.passages import passages_of
 
     from .conftest import CORPUS
 
@@ -99,7 +99,7 @@ def test_each_thread_stems_with_its_own_stemmer():
     meanwhile each get their own."""
     import threading
 
-    from qa.lexical import _stemmer, tokenize
+    from qa.index.lexical import _stemmer, tokenize
 
     theirs: list = []
     thread = threading.Thread(target=lambda: theirs.append(_stemmer()))

@@ -9,10 +9,9 @@ import platform
 
 import pytest
 
-from qa import memory
-from qa.loading import load_index
-from qa.onnx_encoder import ENCODERS, SHRINK_ARENA, OnnxEmbedder
-from qa.web import create_app
+from qa.encode.onnx import ENCODERS, SHRINK_ARENA, OnnxEmbedder
+from qa.index.load import load_index
+from qa.web import create_app, memory
 
 from .conftest import fake_settings
 

@@ -10,17 +10,15 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import markupsafe
 import pytest
 
-from qa.index import build_index
-from qa.search import Searcher
+from qa.index.build import build_index
+from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 from qa.web.pages import relevance_cues
 
 from .conftest import CORPUS, fake_settings
 from .openapi_check import checking_client
 
-EXAMPLES = [
-    line for line in (CORPUS / ".examples.txt").read_text().splitlines() if line.strip() and not line.startswith("#")
-]
+EXAMPLES = [line for line in (CORPUS / ".examples.txt").read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
 def scripts_of(page: str) -> list[str]:
@@ -90,7 +88,7 @@ def test_abstained_page_says_so_and_still_lists_passages(client):
     page = client.get("/", query_string={"q": "What is the recipe for chocolate cake?"}).get_data(as_text=True)
     assert "No confident answer in these documents." in page
     assert page.count('<li class="hit">') == 5 + 1  # five results and the card <template>
-    assert 'cue cue-weak' in page
+    assert "cue cue-weak" in page
 
 
 def test_relevance_cues_cover_every_similarity():

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from qa.cleaning import is_table_row
 from qa.config import PROJECT_ROOT
-from qa.documents import Document, read_corpus
-from qa.passages import Passage, cut_long, group_sentences, make_passages, passages_of, split_sentences
+from qa.ingest.cleaning import is_table_row
+from qa.ingest.documents import Document, read_corpus
+from qa.ingest.passages import Passage, cut_long, group_sentences, make_passages, passages_of, split_sentences
 
 from .conftest import CORPUS
 
@@ -120,9 +120,12 @@ def test_overlap_means_shared_characters_of_the_same_document():
         ("---|---|---|", True),
         ("Per SOHR: See Casualties for details | Per Armenia/Artsakh:", True),
         ("Azerbaijani claim: |", True),
-        ("For instance, the language {xx | x is any binary string} can be solved in linear time on a "
-         "multi-tape Turing machine, but necessarily requires quadratic time in the model of single-tape "
-         "Turing machines, so the class depends on the model chosen.", False),
+        (
+            "For instance, the language {xx | x is any binary string} can be solved in linear time on a "
+            "multi-tape Turing machine, but necessarily requires quadratic time in the model of single-tape "
+            "Turing machines, so the class depends on the model chosen.",
+            False,
+        ),
         ("completing with respect to the p-adic norm |−|p yields the field of p-adic numbers.", False),
         ("", False),
     ],

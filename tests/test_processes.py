@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from qa.search import Searcher
+from qa.retrieve.searcher import Searcher
 
 from .test_serve import free_port
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa import ranking
+from qa.index.rows import SentenceMap
+from qa.retrieve import ranking
 
 
 def test_sentence_map_takes_each_passages_best_sentence():
-    sentences = ranking.SentenceMap.of([[0, 1], [1, 2, 3], [4]])
+    sentences = SentenceMap.of([[0, 1], [1, 2, 3], [4]])
     assert sentences.best(np.array([0.1, 0.9, 0.2, 0.3, -1.0])).tolist() == pytest.approx([0.9, 0.9, -1.0])
 
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from qa.cli import main
 from qa.config import Settings
-from qa.index import build_index
+from qa.index.build import build_index
 
 from .conftest import CORPUS, real_embedder_for
 
@@ -43,7 +43,18 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env["QA_QUERY_ENCODER"] = "torch"  # slow enough (~1 s a batch) to be caught in progress by SIGTERM
     env["QA_QUEUE_TIMEOUT"] = "30"  # the second batch waits for its turn (one batch at a time) rather than 503
-    command = [sys.executable, "-m", "qa", "serve", "--port", str(port), "--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    command = [
+        sys.executable,
+        "-m",
+        "qa",
+        "serve",
+        "--port",
+        str(port),
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(tmp_path / "index"),
+    ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 180

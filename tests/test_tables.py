@@ -9,11 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
-from qa.disk_rows import DiskRows, RowFile
-from qa.index import build_index, load_index
-from qa.passages import passage_id
-from qa.storage import current_build
-from qa.tables import Lines
+from qa.index.build import build_index, load_index
+from qa.index.records import Lines
+from qa.index.row_files import DiskRows, RowFile
+from qa.index.storage import current_build
+from qa.ingest.passages import passage_id
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 
@@ -33,7 +33,9 @@ def test_passages_are_the_records_of_the_segment_file(index):  # type: ignore[no
     assert len(loaded.passages) == len(records) > 100
     for row in (0, 57, len(records) - 1):
         p = loaded.passages[row]
-        assert (p.id, p.doc_id, p.start, p.end, p.text) == tuple(records[row][k] for k in ("id", "doc_id", "start", "end", "text"))
+        assert (p.id, p.doc_id, p.start, p.end, p.text) == tuple(
+            records[row][k] for k in ("id", "doc_id", "start", "end", "text")
+        )
         assert p.id == passage_id(p.doc_id, p.start, p.text)
         assert loaded.passages.doc_id(row) == p.doc_id and tuple(loaded.passages.spans[row]) == (p.start, p.end)
     assert [p.id for p in loaded.passages[:3]] == [r["id"] for r in records[:3]]

@@ -7,10 +7,9 @@ import shutil
 
 import numpy as np
 
-from qa import segments
-from qa.index import build_index, load_index
-from qa.search import Searcher
-from qa.vector_search import Nearest, build_hnsw
+from qa.index.build import build_index, load_index, segments
+from qa.index.hnsw import Nearest, build_hnsw
+from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 
@@ -79,7 +78,7 @@ def test_rows_no_longer_served_do_not_crowd_out_live_ones():
 
 
 def test_a_filtered_search_in_a_large_index_ranks_the_allowed_passages_as_an_exact_one_does(tmp_path):
-    from qa.filters import Filter
+    from qa.retrieve.filters import Filter
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
     small = fake_settings(tmp_path, corpus=tmp_path / "corpus")
@@ -89,7 +88,11 @@ def test_a_filtered_search_in_a_large_index_ranks_the_allowed_passages_as_an_exa
     exact, candidates = Searcher.open(small, FakeEmbedder()), Searcher.open(large, FakeEmbedder())
     lavrov = "003_d560007ba48ee34c.txt"
     source = exact.index.documents[lavrov].source
-    for only in (Filter(doc_ids=(lavrov, "no-such-document")), Filter(source=source[: source.rindex("/") + 3]), Filter(date_from="2020-08-01")):
+    for only in (
+        Filter(doc_ids=(lavrov, "no-such-document")),
+        Filter(source=source[: source.rindex("/") + 3]),
+        Filter(date_from="2020-08-01"),
+    ):
         for question in QUESTIONS:
             a, b = exact.search(question, 5, only), candidates.search(question, 5, only)
             assert [h.passage.id for h in a.hits] == [h.passage.id for h in b.hits] and b.hits

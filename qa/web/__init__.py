@@ -8,12 +8,12 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask, Response, request
 
 from ..config import Settings
-from ..live import LiveSearcher
-from ..memory import keep_heaps_small
-from ..search import Searcher
+from ..retrieve.live import LiveSearcher
+from ..retrieve.searcher import Searcher
 from .blueprint import qa_blueprint
 from .errors import init_errors
 from .guard import init_guard
+from .memory import keep_heaps_small
 
 __all__ = ["create_app", "qa_blueprint"]
 

@@ -14,15 +14,16 @@ import hmac
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from .. import corpus
-from ..changes import Change
 from ..errors import BadRequest, DocumentTooLarge, NotFound, Unauthorized
-from ..documents import iso_date
-from ..live import LiveSearcher
-from ..queries import CONTROL_CHARACTERS
+from ..index import provenance
+from ..ingest import corpus_folder as corpus
+from ..ingest.documents import iso_date
+from ..retrieve.changes import Change
+from ..retrieve.live import LiveSearcher
+from ..retrieve.queries import CONTROL_CHARACTERS
 from .api import json_body
-from .lockout import FailedAuthentication
 from .links import has_resolved_segments
+from .lockout import FailedAuthentication
 
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
@@ -79,7 +80,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def status() -> Response:
         authorize()
         settings = live.searcher.settings
-        state = dataclasses.asdict(corpus.status(settings.corpus_dir, settings.index_dir))
+        state = dataclasses.asdict(provenance.status(settings.corpus_dir, settings.index_dir))
         if state["index"]:  # the history lists only grow; the summary is what an operator reads
             state["index"] = {k: v for k, v in state["index"].items() if k not in ("removed_documents", "retired_passages")}
         return jsonify({**state, "served_version": live.searcher.index.version})
@@ -119,7 +120,9 @@ def document_record(doc_id: str, body: object, max_bytes: int) -> dict:
         try:
             record["date"] = iso_date(body["date"])
         except ValueError:
-            raise BadRequest('"date" must be an ISO 8601 date like 2020-09-28, or a date-time like 2020-09-28T14:05:00Z') from None
+            raise BadRequest(
+                '"date" must be an ISO 8601 date like 2020-09-28, or a date-time like 2020-09-28T14:05:00Z'
+            ) from None
     return record | ({"source_url": body["source_url"]} if body.get("source_url") else {})
 
 

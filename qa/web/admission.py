@@ -64,11 +64,7 @@ class Admission:
         if ticket is None:
             return self.active < self.limit
         kept = 1 if self.limit > 1 else 0  # the last free turn, kept for light requests
-        return (
-            self._heavy_queue[0] is ticket
-            and self.active < self.limit - kept
-            and self.heavy_cost + units <= self.heavy_units
-        )
+        return self._heavy_queue[0] is ticket and self.active < self.limit - kept and self.heavy_cost + units <= self.heavy_units
 
     def _refusal(self, heavy: bool) -> Overloaded:
         kept = "; the last turn is kept for single questions" if heavy and self.limit > 1 else ""

@@ -9,13 +9,13 @@ import time
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..config import PROJECT_ROOT
-from ..documents import display_path
 from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
-from ..filters import Filter, InvalidFilter
-from ..live import LiveSearcher
-from ..memory import give_back
-from ..provenance import IN_MEMORY
-from ..search import Searcher
+from ..index.provenance import IN_MEMORY
+from ..ingest.documents import display_path
+from ..retrieve.filters import Filter, InvalidFilter
+from ..retrieve.live import LiveSearcher
+from ..retrieve.searcher import Searcher
+from .memory import give_back
 from .openapi import openapi_document
 
 INTEGER = re.compile(r"[+-]?\d{1,9}")
@@ -64,7 +64,9 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             passages=manifest["passages"],
             model=manifest["model"],
             index_version=manifest["index_version"],
-            corpus=display_path(searcher.settings.corpus_dir, PROJECT_ROOT) if manifest.get("corpus_dir") != IN_MEMORY else IN_MEMORY,
+            corpus=display_path(searcher.settings.corpus_dir, PROJECT_ROOT)
+            if manifest.get("corpus_dir") != IN_MEMORY
+            else IN_MEMORY,
             question_encoder=searcher.encoder_info(),
         )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..errors import QAError
-from ..live import LiveSearcher
-from ..search import Searcher
+from ..retrieve.live import LiveSearcher
+from ..retrieve.searcher import Searcher
 from . import admin, api, pages
 from .errors import qa_error
 from .links import DocumentIdConverter

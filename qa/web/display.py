@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cleaning import prose_regions, trim_span
 from ..config import PROJECT_ROOT
-from ..documents import Document, display_path
+from ..ingest.cleaning import prose_regions, trim_span
+from ..ingest.documents import Document, display_path
 
 ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:[\\/])")  # search.js has the same pattern
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates (search.js too)

@@ -24,8 +24,18 @@ from ..errors import ConfigError
 from .admission import Admission
 from .cost import light_cost, request_cost
 
-UNLIMITED = {"qa.healthz", "qa.static", "qa.favicon", "qa.openapi", "qa.reload", "qa.rebuild",
-             "qa.put_document", "qa.delete_document", "qa.change_status", "qa.status"}  # cheap, or for monitors and operators (who have the token)
+UNLIMITED = {
+    "qa.healthz",
+    "qa.static",
+    "qa.favicon",
+    "qa.openapi",
+    "qa.reload",
+    "qa.rebuild",
+    "qa.put_document",
+    "qa.delete_document",
+    "qa.change_status",
+    "qa.status",
+}  # cheap, or for monitors and operators (who have the token)
 
 
 def uses_the_model() -> bool:

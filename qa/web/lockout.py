@@ -33,8 +33,7 @@ class FailedAuthentication:
             if not self._window.test(item, SCOPE, client):
                 reset = self._window.get_window_stats(item, SCOPE, client).reset_time
                 raise TooManyRequests(
-                    f"too many wrong admin tokens from this address (limit: {item}); "
-                    "retry after the time in Retry-After",
+                    f"too many wrong admin tokens from this address (limit: {item}); retry after the time in Retry-After",
                     retry_after=max(1, math.ceil(reset - time.time())),
                 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..queries import CONTROLS
+from ..retrieve.queries import CONTROLS
 
 
 @lru_cache(maxsize=1)

@@ -11,8 +11,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from ..errors import DocumentGone, DocumentNotFound, QAError
-from ..live import LiveSearcher
-from ..search import Searcher
+from ..retrieve.live import LiveSearcher
+from ..retrieve.searcher import Searcher
 from .api import parse_k
 from .display import shown_source, source_prefix, text_parts, without_bidi_controls
 

@@ -14,8 +14,8 @@ import time
 
 from flask import Flask
 
-from .. import servers
-from ..servers import WATCH_SECONDS
+from ..index import servers
+from ..index.servers import WATCH_SECONDS
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,239 @@
+"""Segments: the immutable parts an index is made of.
+
+A segment holds some documents with their passages, passage and sentence vectors, and BM25
+tokens, in files named `<segment>.<part>`. It is written once and never changed: a build
+hard-links the files of the segments it keeps into its own folder and writes one new segment
+for the documents that are new or changed (plus the live rows of segments it merges), so the
+work of a build follows what changed, not the size of the corpus.
+
+Which rows of which segment serve a document is said by the manifest's catalog; a document that
+changed or went is simply no longer listed there, and its old rows are dropped when their
+segment is next merged.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+
+from ..ingest.documents import Document
+from .lexical import Postings, Tokens
+from ..ingest.passages import Passage
+from .rows import ranges
+from .records import Lines, passage_of
+from .hnsw import build_hnsw, write_hnsw
+
+PARTS = ("documents.jsonl", "passages.jsonl", "rows.npz", "vectors.npy", "sentences.npy") + tuple(
+    f"{part}-{kind}" for part in ("passage", "sentence") for kind in ("tokens.npz", "postings.npy", "postings-starts.npy")
+)
+GRAPH = "hnsw.faiss"  # only in a segment of at least settings.ann_min_passages passages
+
+
+class Span(NamedTuple):
+    """Where one document's rows are in its segment: its line in documents.jsonl, then the
+    [start, end) rows of its passages and of its sentences (each document's are contiguous)."""
+
+    row: int
+    passages: tuple[int, int]
+    sentences: tuple[int, int]
+
+    @classmethod
+    def of(cls, entry: dict) -> "Span":
+        return cls(entry["row"], tuple(entry["passages"]), tuple(entry["sentences"]))  # type: ignore[arg-type]
+
+
+@dataclass
+class Segment:
+    documents: list[Document]
+    passages: list[Passage]
+    sentence_rows: list[list[int]]  # per passage: rows of `sentence_vectors`
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    passage_tokens: Tokens  # of the title-prefixed passages, rows as in `passages`
+    sentence_tokens: Tokens  # rows as in `sentence_vectors`
+
+    def spans(self) -> list[Span]:
+        """Each document's rows, in document order."""
+        bounds: dict[str, list[int]] = {}
+        for row, (p, sentences) in enumerate(zip(self.passages, self.sentence_rows)):
+            b = bounds.setdefault(p.doc_id, [row, row + 1, -1, -1])
+            b[1] = row + 1
+            if sentences:
+                b[2] = sentences[0] if b[2] < 0 else min(b[2], sentences[0])
+                b[3] = max(b[3], sentences[-1] + 1)
+        spans, p_end, s_end = [], 0, 0
+        for row, doc in enumerate(self.documents):
+            p0, p1, s0, s1 = bounds.get(doc.id, [p_end, p_end, s_end, s_end])
+            s0, s1 = (s_end, s_end) if s0 < 0 else (s0, s1)
+            spans.append(Span(row, (p0, p1), (s0, s1)))
+            p_end, s_end = p1, s1
+        return spans
+
+
+def files(folder: Path, name: str) -> list[str]:
+    """The files of segment `name` in a build folder."""
+    return sorted(p.name for p in folder.glob(f"{name}.*"))
+
+
+def write(folder: Path, name: str, segment: Segment, graph: bool = False) -> None:
+    """Write a segment's files; with `graph`, also an HNSW graph over its passage vectors.
+
+    rows.npz holds what a search needs of every row without parsing a record: each line's
+    offset in documents.jsonl and passages.jsonl, each passage's span, sentence rows and id."""
+    base = folder / name
+    if graph:
+        write_hnsw(build_hnsw(segment.vectors), Path(f"{base}.{GRAPH}"))
+    document_lines = _write_jsonl(Path(f"{base}.documents.jsonl"), (d.to_dict() for d in segment.documents))
+    passage_lines = _write_jsonl(Path(f"{base}.passages.jsonl"), (asdict(p) for p in segment.passages))
+    sentence_starts = np.zeros(len(segment.passages) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in segment.sentence_rows], out=sentence_starts[1:])
+    with open(f"{base}.rows.npz", "wb") as f:
+        np.savez(
+            f,
+            document_lines=document_lines,
+            passage_lines=passage_lines,
+            spans=np.array([(p.start, p.end) for p in segment.passages], dtype=np.int64).reshape(-1, 2),
+            sentence_starts=sentence_starts,
+            sentence_rows=np.fromiter((r for rows in segment.sentence_rows for r in rows), dtype=np.int64),
+            ids=np.array([p.id.encode("utf-8") for p in segment.passages], dtype="S"),
+        )
+    np.save(f"{base}.vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
+    np.save(f"{base}.sentences.npy", np.ascontiguousarray(segment.sentence_vectors, dtype=np.float32))
+    for part, tokens in (("passage", segment.passage_tokens), ("sentence", segment.sentence_tokens)):
+        tokens.save(Path(f"{base}.{part}-tokens.npz"))
+        Postings.of(tokens).save(f"{base}.{part}")
+
+
+def link(source: Path, folder: Path, name: str) -> None:
+    """Put a kept segment's files in a new build folder: hard links (nothing copied), or copies
+    where the file system has no hard links."""
+    for file in files(source, name):
+        try:
+            os.link(source / file, folder / file)
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                raise
+            shutil.copyfile(source / file, folder / file)
+
+
+@dataclass
+class Stored:
+    """A segment as opened for serving: records stay on disk (`Lines`), arrays are mapped or small."""
+
+    base: Path  # <folder>/<segment>: its files are <base>.<part>
+    documents: Lines
+    passages: Lines
+    spans: np.ndarray  # (passages, 2): each passage's [start, end) in its document
+    sentence_starts: np.ndarray  # passage i's sentence rows are sentence_rows[starts[i]:starts[i + 1]]
+    sentence_rows: np.ndarray
+    ids: np.ndarray  # passage ids, bytes
+    vectors: np.ndarray  # memory-mapped
+    sentence_vectors: np.ndarray  # memory-mapped
+    graph: Path | None  # its HNSW graph's file (a large segment): read by whoever searches it
+
+    def tokens(self, part: str) -> Tokens:
+        return Tokens.load(Path(f"{self.base}.{part}-tokens.npz"))
+
+    def postings(self, part: str) -> Postings:
+        return Postings.load(f"{self.base}.{part}")
+
+
+def open_stored(folder: Path, name: str) -> Stored:
+    base = folder / name
+    with np.load(f"{base}.rows.npz") as rows:
+        arrays = {key: rows[key] for key in rows.files}
+    return Stored(
+        base,
+        Lines(Path(f"{base}.documents.jsonl"), arrays["document_lines"]),
+        Lines(Path(f"{base}.passages.jsonl"), arrays["passage_lines"]),
+        arrays["spans"],
+        arrays["sentence_starts"],
+        arrays["sentence_rows"],
+        arrays["ids"],
+        np.load(f"{base}.vectors.npy", mmap_mode="r"),
+        np.load(f"{base}.sentences.npy", mmap_mode="r"),
+        Path(f"{base}.{GRAPH}") if Path(f"{base}.{GRAPH}").is_file() else None,
+    )
+
+
+def read(folder: Path, name: str) -> Segment:
+    """A whole segment, records parsed (for a merge); its vectors are memory-mapped."""
+    s = open_stored(folder, name)
+    starts = s.sentence_starts.tolist()
+    return Segment(
+        [Document(**s.documents[i]) for i in range(len(s.documents))],
+        [passage_of(s.passages[i]) for i in range(len(s.passages))],
+        [s.sentence_rows[a:z].tolist() for a, z in zip(starts, starts[1:])],
+        s.vectors,
+        s.sentence_vectors,
+        s.tokens("passage"),
+        s.tokens("sentence"),
+    )
+
+
+def read_some(folder: Path, name: str, spans: Sequence[Span]) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray]]:
+    """Only these documents of a segment: each one's document, passages, passage vectors and
+    sentence vectors (the lines of other documents are not parsed)."""
+    s = open_stored(folder, name)
+    return (
+        [Document(**s.documents[span.row]) for span in spans],
+        [[passage_of(s.passages[i]) for i in range(*span.passages)] for span in spans],
+        [np.array(s.vectors[slice(*span.passages)]) for span in spans],
+        [np.array(s.sentence_vectors[slice(*span.sentences)]) for span in spans],
+    )
+
+
+def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
+    """One segment of these documents (each given by its segment and span), in this order."""
+    segments = list({id(seg): seg for seg, _ in pieces}.values())
+    p_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.passages) for s in segments]).tolist()))
+    s_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.sentence_vectors) for s in segments]).tolist()))
+    p_rows = ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])[0]
+    s_rows = ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])[0]
+    new_sentence = np.full(sum(len(s.sentence_vectors) for s in segments), -1, dtype=np.int64)
+    new_sentence[s_rows] = np.arange(len(s_rows))
+    passages, sentence_rows = [], []
+    for seg, span in pieces:
+        base = s_base[id(seg)]
+        for row in range(*span.passages):
+            passages.append(seg.passages[row])
+            sentence_rows.append(new_sentence[np.asarray(seg.sentence_rows[row], dtype=np.int64) + base].tolist())
+    dimension = segments[0].vectors.shape[1] if segments else 0
+    return Segment(
+        documents=[seg.documents[span.row] for seg, span in pieces],
+        passages=passages,
+        sentence_rows=sentence_rows,
+        vectors=stack_rows([s.vectors for s in segments], p_rows, dimension),
+        sentence_vectors=stack_rows([s.sentence_vectors for s in segments], s_rows, dimension),
+        passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(p_rows),
+        sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(s_rows),
+    )
+
+
+def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:
+    """These rows of the arrays put end to end. When they are all of one array in order, that
+    array itself: memory-mapped, so processes serving one index share its pages."""
+    if not arrays:
+        return np.zeros((0, dimension), dtype=np.float32)
+    if len(arrays) == 1 and len(rows) == len(arrays[0]) and np.array_equal(rows, np.arange(len(rows))):
+        return arrays[0]
+    whole = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    return np.ascontiguousarray(whole[rows], dtype=np.float32)
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> np.ndarray:
+    """Write one JSON record per line; returns each line's first byte, then the file's size."""
+    offsets = [0]
+    with open(path, "wb") as f:
+        for row in rows:
+            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            f.write(line)
+            offsets.append(offsets[-1] + len(line))
+    return np.array(offsets, dtype=np.int64)

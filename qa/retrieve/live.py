@@ -1,0 +1,64 @@
+"""The searcher being served, swapped whole when the index on disk is reloaded.
+
+A request takes `live.searcher` once and uses that object throughout, so it is answered wholly
+from the index it started with; a reload builds a complete new `Searcher` (sharing the loaded
+model) before it replaces the reference. A reload that fails (missing, damaged or mismatched
+index) raises and leaves the served searcher as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import nullcontext
+from pathlib import Path
+
+from ..errors import QAError
+from ..index import storage
+from ..index.load import load_index
+from .changes import Changes
+from .searcher import Searcher
+
+log = logging.getLogger(__name__)
+
+
+class LiveSearcher:
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self.changing = threading.RLock()  # one rebuild or reload at a time
+        self.changes = Changes(self)  # corpus changes made through this server, indexed in the background
+
+    def rebuild(self) -> tuple[str, str]:
+        """Build from the corpus folder (encoding only what changed) and serve the result.
+
+        Searches go on meanwhile, answered from the served index: the build has an encoder and a
+        stemmer of its own. Only where passages and questions share one torch model do searches
+        wait for the build. Returns (previous version, new version)."""
+        from ..index.build import build_index
+
+        with self.changing:
+            searcher = self.searcher
+            encoder = searcher.passage_encoder()
+            with searcher._lock if encoder is searcher.embedder else nullcontext():
+                build_index(searcher.settings, encoder)
+            return self._swap()
+
+    def behind(self) -> bool:
+        """Whether CURRENT names another build than the one served (another process built one)."""
+        served = self.searcher.index.folder
+        try:
+            return served is not None and storage.current_build(served.parent).name != served.name
+        except QAError:  # no complete build named: keep serving this one
+            return False
+
+    def reload(self) -> tuple[str, str]:
+        """Open the index at CURRENT and serve it; returns (previous version, new version)."""
+        with self.changing:
+            return self._swap()
+
+    def _swap(self) -> tuple[str, str]:
+        old = self.searcher
+        index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
+        self.searcher = old.with_index(index)
+        log.info("serving index %s (was %s)", index.version, old.index.version)
+        return old.index.version, index.version
