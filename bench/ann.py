@@ -27,8 +27,8 @@ import numpy as np
 from qa.config import PROJECT_ROOT, Settings
 from qa.encode.embedder import SentenceTransformerEmbedder
 from qa.eval.datasets import load_dataset
-from qa.index.build import load_index
 from qa.index.hnsw import HNSW_EF_CONSTRUCTION, HNSW_M, build_hnsw
+from qa.index.load import load_index
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 from qa.config import Settings
 from qa.encode.embedder import SentenceTransformerEmbedder
 from qa.eval.datasets import load_dataset
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 
 NEW = {"id": "bench-new", "title": "Zebra crossing",
        "text": "A zebra crossing was painted on the Armenian border near Tavush in 2026. " * 6}  # fmt: skip

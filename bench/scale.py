@@ -30,7 +30,8 @@ import numpy as np
 
 from qa.config import PROJECT_ROOT, Settings
 from qa.eval.datasets import load_dataset
-from qa.index.build import ENCODERS, _distinct_sentences, build_index, embedding_text, load_index
+from qa.index.build import ENCODERS, _distinct_sentences, build_index, embedding_text
+from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
 COPY = re.compile(r" \(copy \d+\)")

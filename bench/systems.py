@@ -81,7 +81,8 @@ class QA(System):
     def build(self) -> int:
         """From a corpus folder of one .jsonl (so that `qa serve` can serve it unchanged)."""
         from qa.encode.embedder import SentenceTransformerEmbedder
-        from qa.index.build import build_index, load_index
+        from qa.index.build import build_index
+        from qa.index.load import load_index
 
         corpus = self.work / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)

@@ -183,7 +183,7 @@ def test_an_index_remembers_its_corpus_and_another_needs_replace(fake_cli, tmp_p
 
 
 def test_files_that_cannot_be_read_are_skipped_listed_and_the_rest_indexed(fake_cli, tmp_path):
-    from qa.index.build import load_index
+    from qa.index.load import load_index
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(CORPUS, corpus)

@@ -16,7 +16,8 @@ from qa.encode.choice import MIN_COSINE, check, decide, passes
 from qa.encode.embedder import resolve_model_path
 from qa.encode.onnx import ENCODERS, TIER_NAMES, TIERS, OnnxEmbedder, read_export
 from qa.errors import ModelError
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
 from .conftest import real_embedder_for

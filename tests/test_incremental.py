@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.index.build import MAX_SEGMENTS, build_index, load_index, segments
+from qa.index import segments
+from qa.index.build import MAX_SEGMENTS, build_index
+from qa.index.load import load_index
 from qa.index.storage import current_build
 from qa.retrieve.searcher import Searcher
 
@@ -201,7 +203,7 @@ def test_a_build_reads_only_changed_files_and_links_the_kept_segment(tmp_path, m
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     first = build_index(settings, FakeEmbedder())
     read = []
-    real_read_file = qa.index.read_file
+    real_read_file = qa.index.build.read_file
     monkeypatch.setattr("qa.index.build.read_file", lambda path, *rest: read.append(path.name) or real_read_file(path, *rest))
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the border.\n")
     second = build_index(settings, FakeEmbedder())
@@ -286,7 +288,7 @@ def test_a_build_holds_the_lock_from_reading_the_served_build_to_switching(tmp_p
     import threading
     import time
 
-    from qa.index.build import storage
+    from qa.index import storage
 
     settings = fake_settings(tmp_path)
     done = []

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from qa.errors import IndexMismatchError, IndexMissingError, StorageError
-from qa.index.build import FORMAT_VERSION, build_index, catalog, load_index, segments, stale_reason, storage
+from qa.index import catalog, segments, storage
+from qa.index.build import build_index, stale_reason
+from qa.index.load import FORMAT_VERSION, load_index
 from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings

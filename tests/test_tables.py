@@ -9,7 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from qa.index.records import Lines
 from qa.index.row_files import DiskRows, RowFile
 from qa.index.storage import current_build

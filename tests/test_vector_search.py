@@ -7,8 +7,10 @@ import shutil
 
 import numpy as np
 
-from qa.index.build import build_index, load_index, segments
+from qa.index import segments
+from qa.index.build import build_index
 from qa.index.hnsw import Nearest, build_hnsw
+from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings

@@ -40,7 +40,7 @@ from ..errors import CorpusError, QAError
 from .lexical import Tokens
 from ..ingest.passages import Passage, passages_of
 from ..encode.cache import EmbeddingCache
-from .load import BM25_B, BM25_K1, FORMAT_VERSION, Index, load_index  # noqa: F401  (the index's API)
+from .load import BM25_B, BM25_K1, FORMAT_VERSION
 from ..encode.onnx import ENCODERS
 from .provenance import IN_MEMORY
 from .segments import Segment, Span
