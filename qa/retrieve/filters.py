@@ -24,13 +24,14 @@ class Filter:
 
     @classmethod
     def of(cls, doc_ids: object = (), source: object = None, date_from: object = None, date_to: object = None) -> Filter:
-        """A checked filter from request values (None means no condition)."""
+        """A checked filter from Python values (None means no condition); the JSON API parses its
+        requests with `qa.web.models.Filter`, which builds this."""
         doc_ids = () if doc_ids is None else doc_ids
         if not isinstance(doc_ids, (list, tuple)) or not all(isinstance(i, str) for i in doc_ids):
             raise InvalidFilter("doc_ids must be a list of document ids")
         if source is not None and not isinstance(source, str):
             raise InvalidFilter("source must be a string")
-        return cls(tuple(doc_ids), source or "", _date(date_from, "from"), _date(date_to, "to"))
+        return cls(tuple(doc_ids), source or "", filter_date(date_from, "from"), filter_date(date_to, "to"))
 
     def __bool__(self) -> bool:
         return bool(self.doc_ids or self.source or self.date_from or self.date_to)
@@ -46,7 +47,8 @@ class Filter:
         return True
 
 
-def _date(value: object, name: str) -> str:
+def filter_date(value: object, name: str) -> str:
+    """A date bound as an ISO date ("" for None); InvalidFilter for anything but an ISO date or date-time."""
     if value is None:
         return ""
     try:

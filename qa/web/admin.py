@@ -14,15 +14,13 @@ import hmac
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..errors import BadRequest, DocumentTooLarge, NotFound, Unauthorized
+from ..errors import NotFound, Unauthorized
 from ..index import provenance
 from ..ingest import corpus_folder as corpus
-from ..ingest.documents import iso_date
 from ..retrieve.changes import Change
 from ..retrieve.live import LiveSearcher
-from ..retrieve.queries import CONTROL_CHARACTERS
+from . import models, responses
 from .api import json_body
-from .links import has_resolved_segments
 from .lockout import FailedAuthentication
 
 
@@ -37,20 +35,21 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         """Serve the index now at CURRENT (after `qa build`); a damaged one is refused, the old one kept."""
         authorize()
         previous, current = live.reload()
-        return jsonify(status="reloaded", previous_version=previous, index_version=current)
+        return jsonify(responses.Reloaded(status="reloaded", previous_version=previous, index_version=current).body())
 
     @bp.post("/admin/rebuild")
     def rebuild() -> Response:
         """Index what changed in the corpus folder and serve it."""
         authorize()
         previous, current = live.rebuild()
-        return jsonify(status="rebuilt", previous_version=previous, index_version=current)
+        return jsonify(responses.Reloaded(status="rebuilt", previous_version=previous, index_version=current).body())
 
     @bp.put("/admin/documents/<doc_id:doc_id>")
     def put_document(doc_id: str) -> tuple[Response, int]:
         authorize()
         settings = live.searcher.settings
-        record = document_record(doc_id, json_body(settings.max_json_depth), settings.max_document_bytes)
+        models.check_document_id(doc_id)
+        record = models.parse(models.AdminDocument, json_body(settings.max_json_depth), settings).record(doc_id)
         with corpus.editing(settings.corpus_dir):  # one writer at a time, in this server or another
             saved = corpus.backup(settings.corpus_dir, doc_id)
             replaced = corpus.put_document(settings.corpus_dir, record, live.searcher.index.documents)
@@ -74,7 +73,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         change = live.changes.get(change_id)
         if change is None:
             raise NotFound(f"no change {change_id!r} on this server (each server knows the last changes it accepted)")
-        return jsonify(change.as_json())
+        return jsonify(responses.ChangeState.model_validate(change.as_json()).body())
 
     @bp.get("/admin/status")
     def status() -> Response:
@@ -83,7 +82,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         state = dataclasses.asdict(provenance.status(settings.corpus_dir, settings.index_dir))
         if state["index"]:  # the history lists only grow; the summary is what an operator reads
             state["index"] = {k: v for k, v in state["index"].items() if k not in ("removed_documents", "retired_passages")}
-        return jsonify({**state, "served_version": live.searcher.index.version})
+        return jsonify(responses.CorpusStatus(**state, served_version=live.searcher.index.version).body())
 
 
 def answer(change: Change, wait_seconds: float) -> tuple[Response, int]:
@@ -91,39 +90,19 @@ def answer(change: Change, wait_seconds: float) -> tuple[Response, int]:
     undone); 202 with where to ask when indexing takes longer than `wait_seconds`."""
     if not change.wait(wait_seconds):
         where = url_for("qa.change_status", change_id=change.id)
-        response = jsonify(status="accepted", id=change.doc_id, change=change.id, state=change.state, status_url=where)
+        # "indexing" when the wait ran out (it may have finished since: the status URL tells)
+        accepted = responses.ChangeAccepted(
+            status="accepted", id=change.doc_id, change=change.id, state="indexing", status_url=where
+        )
+        response = jsonify(accepted.body())
         response.headers["Location"] = where
         return response, 202
     if change.error is not None:
         raise change.error
-    return jsonify(status=change.status, id=change.doc_id, index_version=change.index_version), 200
-
-
-def document_record(doc_id: str, body: object, max_bytes: int) -> dict:
-    if not 1 <= len(doc_id) <= corpus.MAX_ID_CHARS or CONTROL_CHARACTERS.search(doc_id):
-        raise BadRequest(f"a document id has 1 to {corpus.MAX_ID_CHARS} characters and no control characters")
-    if has_resolved_segments(doc_id):
-        raise BadRequest(f"a document id has no empty, '.' or '..' segments between slashes, which URLs lose: {doc_id!r}")
-    if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
-        raise BadRequest('the body must be a JSON object like {"title": "...", "text": "...", "source_url": "..."}')
-    if len(body["text"].encode("utf-8", "surrogatepass")) > max_bytes:
-        raise DocumentTooLarge(
-            f"the document's text is over {max_bytes} bytes (QA_MAX_DOCUMENT_BYTES); add a large file with `qa add`"
-        )
-    for field in ("title", "source_url", "date"):
-        if not isinstance(body.get(field, ""), str):
-            raise BadRequest(f'"{field}" must be a string')
-    if CONTROL_CHARACTERS.search(body.get("title", "")):
-        raise BadRequest('"title" contains control characters (such as NUL or ESC) or a lone surrogate')
-    record = {"id": doc_id, "title": body.get("title", ""), "text": body["text"]}
-    if body.get("date"):
-        try:
-            record["date"] = iso_date(body["date"])
-        except ValueError:
-            raise BadRequest(
-                '"date" must be an ISO 8601 date like 2020-09-28, or a date-time like 2020-09-28T14:05:00Z'
-            ) from None
-    return record | ({"source_url": body["source_url"]} if body.get("source_url") else {})
+    done = responses.DocumentChange.model_validate(
+        {"status": change.status, "id": change.doc_id, "index_version": change.index_version}
+    )
+    return jsonify(done.body()), 200
 
 
 def check_token(live: LiveSearcher, failures: FailedAuthentication) -> None:

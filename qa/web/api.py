@@ -1,46 +1,38 @@
-"""The JSON API: search (one question or a batch), documents, health, and its OpenAPI description."""
+"""The JSON API: search (one question or a batch), documents, health, and its OpenAPI description.
+Request bodies are parsed into the typed models of `models`; their errors are the API's 4xx."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..config import PROJECT_ROOT
-from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
+from ..errors import BadRequest, UnsupportedMediaType
 from ..index.provenance import IN_MEMORY
 from ..ingest.documents import display_path
-from ..retrieve.filters import Filter, InvalidFilter
 from ..retrieve.live import LiveSearcher
 from ..retrieve.searcher import Searcher
+from . import models, responses
 from .memory import give_back
 from .openapi import openapi_document
-
-INTEGER = re.compile(r"[+-]?\d{1,9}")
 
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.get("/api/search")
     def search_get() -> Response:
-        k = parse_k(request.args.get("k"))
-        args = request.args
-        where = Filter.of(args.getlist("doc"), args.get("source"), args.get("from"), args.get("to"))
-        return jsonify(live.searcher.search(args.get("q", ""), k, where).to_dict())
+        searcher = live.searcher
+        asked = models.search_args(request.args, searcher.settings)
+        return jsonify(searcher.search(asked.q, asked.k, asked.where()).to_dict())
 
     @bp.post("/api/search")
     def search_post() -> Response:
         searcher = live.searcher
-        body = json_body(searcher.settings.max_json_depth)
-        if not isinstance(body, dict):
-            raise BadRequest('the body must be a JSON object like {"q": "...", "k": 5} or {"queries": [...], "k": 5}')
-        where = filter_of(body.get("filter"))
-        if "queries" not in body:
-            return jsonify(searcher.search(body.get("q", ""), body.get("k"), where).to_dict())
-        if "q" in body:
-            raise BadRequest('give either "q" (one question) or "queries" (a list), not both')
-        response = jsonify(search_batch(searcher, body["queries"], body.get("k"), where))
+        asked = models.search_request(json_body(searcher.settings.max_json_depth), searcher.settings)
+        if isinstance(asked, models.SearchRequest):
+            return jsonify(searcher.search(asked.q, asked.k, asked.where()).to_dict())
+        response = jsonify(search_batch(searcher, asked))
         response.call_on_close(give_back)  # a batch's buffers are freed in this thread's arena: hand them back
         return response
 
@@ -52,23 +44,27 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def passage(passage_id: str) -> Response:
         """Check a citation by passage id: 200 with the passage, or 410 moved/gone, or 404."""
         passage, doc = live.searcher.passage(passage_id)
-        return jsonify(passage_id=passage.id, text=passage.text, start=passage.start, end=passage.end, document=doc.ref())
+        ref = responses.DocumentRef(**doc.ref())
+        cited = responses.CitedPassage(
+            passage_id=passage.id, text=passage.text, start=passage.start, end=passage.end, document=ref
+        )
+        return jsonify(cited.body())
 
     @bp.get("/healthz")
     def healthz() -> Response:
         searcher = live.searcher
         manifest = searcher.index.manifest
-        return jsonify(
+        in_memory = manifest.get("corpus_dir") == IN_MEMORY
+        health = responses.Health(
             status="ok",
             documents=manifest["documents"],
             passages=manifest["passages"],
             model=manifest["model"],
             index_version=manifest["index_version"],
-            corpus=display_path(searcher.settings.corpus_dir, PROJECT_ROOT)
-            if manifest.get("corpus_dir") != IN_MEMORY
-            else IN_MEMORY,
-            question_encoder=searcher.encoder_info(),
+            corpus=IN_MEMORY if in_memory else display_path(searcher.settings.corpus_dir, PROJECT_ROOT),
+            question_encoder=responses.QuestionEncoder(**searcher.encoder_info()),
         )
+        return jsonify(health.body())
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
@@ -115,34 +111,9 @@ def nesting_depth(value: object) -> int:
     return deepest
 
 
-def filter_of(raw: object) -> Filter | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise InvalidFilter('"filter" must be an object like {"doc_ids": [...], "source": "...", "from": "2020-01-01"}')
-    return Filter.of(raw.get("doc_ids"), raw.get("source"), raw.get("from"), raw.get("to"))
-
-
-def search_batch(searcher: Searcher, queries: object, k: object, where: Filter | None = None) -> dict:
+def search_batch(searcher: Searcher, batch: models.BatchRequest) -> dict:
     """`{"responses": [...], "took_ms": ...}`: one search result per question, in order."""
-    limit = searcher.settings.max_batch
-    if not isinstance(queries, list) or not 1 <= len(queries) <= limit:
-        raise BadRequest(f'"queries" must be a list of 1 to {limit} questions')
-    for i, query in enumerate(queries):
-        try:
-            searcher.check_query(query)
-        except InvalidQuery as e:
-            raise InvalidQuery(f"queries[{i}]: {e.message}") from None
     started = time.perf_counter()
-    results = searcher.search_many(queries, k, where)  # type: ignore[arg-type]
+    results = searcher.search_many(batch.queries, batch.k, batch.where())
     took = (time.perf_counter() - started) * 1000
     return {"responses": [r.to_dict() for r in results], "took_ms": round(took, 2)}
-
-
-def parse_k(raw: str | None) -> int | None:
-    """k from a query string: absent means the default; anything else but an integer is an error."""
-    if raw is None:
-        return None
-    if not INTEGER.fullmatch(raw.strip()):
-        raise InvalidK(f"k must be an integer, not {raw!r}")
-    return int(raw)

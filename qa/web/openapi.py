@@ -1,5 +1,6 @@
-"""The OpenAPI 3.1 description of the JSON API (`openapi.json` beside this file), completed with
-the limits of the running settings and the URL prefix the API is mounted under."""
+"""The OpenAPI 3.1 description of the JSON API: the paths from `openapi.json` beside this file
+(they carry the descriptions and examples), the body schemas generated from the typed models
+(`models`, `responses`), and the limits of the running settings filled into those schemas."""
 
 from __future__ import annotations
 
@@ -9,8 +10,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+
 from ..config import Settings
-from ..retrieve.queries import CONTROLS
+from . import models, responses
+
+REQUESTS = (models.SearchRequest, models.BatchRequest, models.AdminDocument)
+RESPONSES = (
+    responses.SearchResult,
+    responses.BatchResult,
+    responses.Document,
+    responses.CitedPassage,
+    responses.Health,
+    responses.Reloaded,
+    responses.Error,
+    responses.DocumentChange,
+    responses.ChangeAccepted,
+    responses.ChangeState,
+    responses.CorpusStatus,
+)
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+class Schemas(GenerateJsonSchema):
+    """JSON Schema 2020-12 (what OpenAPI 3.1 uses), without a title on every field."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -18,13 +44,22 @@ def _template() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("openapi.json")).read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1)
+def component_schemas() -> dict[str, Any]:
+    """The schema of every request and response body, and of the types they share, by name."""
+    validation: JsonSchemaMode = "validation"
+    serialization: JsonSchemaMode = "serialization"
+    models_in = [(model, validation) for model in REQUESTS] + [(model, serialization) for model in RESPONSES]
+    _, top = models_json_schema(models_in, ref_template=REF_TEMPLATE, schema_generator=Schemas)
+    return top["$defs"]
+
+
 def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
     """The whole document; `server` is the URL prefix the API is mounted under ("" at the root)."""
     document = copy.deepcopy(_template())
     document["servers"] = [{"url": server or "/"}]
-    schemas = document["components"]["schemas"]
+    schemas = document["components"]["schemas"] = copy.deepcopy(component_schemas())
     schemas["Question"]["maxLength"] = settings.max_query_chars
-    schemas["Question"]["pattern"] = f"^[^{CONTROLS}]*[^\\s{CONTROLS}][^{CONTROLS}]*$"
     schemas["K"].update(maximum=settings.max_k, default=settings.default_k)
     schemas["BatchRequest"]["properties"]["queries"]["maxItems"] = settings.max_batch
     return document

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from pathlib import Path
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -13,8 +14,8 @@ from werkzeug.wrappers import Response
 from ..errors import DocumentGone, DocumentNotFound, QAError
 from ..retrieve.live import LiveSearcher
 from ..retrieve.searcher import Searcher
-from .api import parse_k
 from .display import shown_source, source_prefix, text_parts, without_bidi_controls
+from .models import parse_k
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,12 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     bp.add_app_template_test(is_web_url, "web_url")
     bp.add_app_template_filter(shown_source, "shown_source")
     bp.add_app_template_filter(without_bidi_controls, "without_bidi_controls")
-    examples = example_questions(live.searcher)
-    cues = relevance_cues(live.searcher.settings.abstain_threshold)
-
-    def cue(similarity: float) -> tuple[str, str]:
-        return next((level, label) for lowest, level, label in cues if similarity >= lowest)
+    examples = ExampleQuestions()  # the served searcher's, read again after a rebuild or reload
 
     @bp.get("/")
     def page() -> tuple[str, int]:
         searcher = live.searcher
+        cues = relevance_cues(searcher.settings.abstain_threshold)
         q = request.args.get("q", "")
         result, error, status = None, None, 200
         if q.strip():
@@ -62,10 +60,10 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             q=q,
             result=result,
             error=error,
-            examples=examples,
+            examples=examples.of(searcher),
             documents=list(itertools.islice(searcher.index.documents.values(), LISTED_DOCUMENTS)),
             manifest=searcher.index.manifest,
-            cue=cue,
+            cue=lambda similarity: next((level, label) for lowest, level, label in cues if similarity >= lowest),
             cues_json=json.dumps(cues),
             max_query=searcher.settings.max_query_chars,
             source_prefix=source_prefix(searcher.settings.corpus_dir),
@@ -93,6 +91,31 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.get("/favicon.ico")
     def favicon() -> Response:
         return redirect(url_for("qa.static", filename="favicon.svg"), 301)
+
+
+class ExampleQuestions:
+    """The page's example questions, remembered for one served index and one version of the
+    examples file: a rebuild, a reload or an edited file shows new ones."""
+
+    def __init__(self) -> None:
+        self._remembered: tuple[tuple[object, ...], list[str]] = ((), [])  # (what they were read for, questions)
+
+    def of(self, searcher: Searcher) -> list[str]:
+        key = (searcher.index.version, searcher.settings.examples_path, file_version(searcher.settings.examples_path))
+        read_for, questions = self._remembered
+        if read_for != key:
+            questions = example_questions(searcher)
+            self._remembered = (key, questions)  # one assignment: other threads see the old pair or the new
+        return questions
+
+
+def file_version(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, or None when there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def example_questions(searcher: Searcher) -> list[str]:
