@@ -200,6 +200,43 @@ def test_bad_document_puts(served, doc_id, body, status, code):
     assert not (settings.corpus_dir / "http-documents.jsonl").exists()
 
 
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"title": "no text"}, '"text" is missing'),
+        ({"text": "   "}, '"text" is blank: send a JSON object like {"title": "...", "text": "..."'),
+        ({"text": 7}, '"text" must be a string'),
+        ({"text": "ok", "title": 7}, '"title" must be a string'),
+        ({"text": "ok", "source_url": None}, '"source_url" must be a string'),
+        ("text", 'the body must be a JSON object like {"title": "...", "text": "..."'),
+    ],
+)
+def test_a_bad_document_put_says_what_is_wrong_in_words(served, body, message):
+    response = admin(served[3], "PUT", "/admin/documents/x", json=body)
+    assert_error(response, 400, "bad_request")
+    said = response.get_json()["error"]["message"]
+    assert said.startswith(message) and "Input should" not in said, said
+
+
+def test_the_documented_document_id_pattern_is_the_servers_rule(served):
+    import re
+
+    from qa.errors import BadRequest
+    from qa.web.models import check_document_id
+
+    schema = served[3].get("/openapi.json").get_json()["components"]["schemas"]["DocumentId"]
+    pattern = re.compile(schema["pattern"])
+    accepted_ids = ["a", "news/x", "a.b", "..a", ".../x", "a/.b", "a\nb", "x" * 200]
+    refused_ids = ["x" * 201, "", "x\x9b", "x\x00", "../x", "news/../x", "news/./x", "news//x", "news/", "/a", "..", ".", "a/.."]
+    for doc_id in accepted_ids + refused_ids:
+        documented = bool(pattern.search(doc_id)) and schema["minLength"] <= len(doc_id) <= schema["maxLength"]
+        try:
+            accepted = check_document_id(doc_id) == doc_id
+        except BadRequest:
+            accepted = False
+        assert documented == accepted == (doc_id in accepted_ids), doc_id
+
+
 def test_a_put_date_time_is_stored_as_its_date(served):
     settings, embedder, live, client = served
     assert admin(client, "PUT", "/admin/documents/dated", json={**ZEBRA, "date": "2026-11-22T14:05:00+02:00"}).status_code == 200

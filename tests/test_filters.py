@@ -97,6 +97,28 @@ def test_filters_over_http(dated):
     assert_error(client.post("/api/search", json={"q": "war", "filter": {"doc_ids": "x"}}), 400, "invalid_filter")
 
 
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        (["x"], '"filter" must be an object like {"doc_ids": [...]'),
+        ("2020", '"filter" must be an object like {"doc_ids": [...]'),
+        ({"doc_ids": "x"}, '"filter.doc_ids" must be a list'),
+        ({"doc_ids": ["a", 7]}, '"filter.doc_ids[1]" must be a string'),
+        ({"source": 7}, '"filter.source" must be a string'),
+        ({"from": 20200101}, '"filter.from" must be a string'),
+        ({"from": "yesterday"}, "from must be an ISO 8601 date"),
+    ],
+)
+def test_a_bad_filter_in_a_body_says_what_is_wrong_in_words(dated, where, message):
+    client = checking_client(create_app(dated.settings, dated))
+    for body in ({"q": "war", "filter": where}, {"queries": ["war"], "filter": where}):
+        response = client.post("/api/search", json=body)
+        assert_error(response, 400, "invalid_filter")
+        said = response.get_json()["error"]["message"]
+        assert said.startswith(message), said
+        assert "Input should" not in said and "pydantic" not in said  # not pydantic's own words
+
+
 @pytest.mark.parametrize("meta", ['{"date": 2020}', '{"date": "Sept 28, 2020"}', '{"date": "2020-9-28"}', "[1]",
                                   '{"date": "2020-09-28garbage<script>"}', '{"date": "2020-09-28T25:99:99"}'])  # fmt: skip
 def test_a_malformed_sidecar_is_a_corpus_error(tmp_path, meta):

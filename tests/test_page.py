@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import markupsafe
@@ -17,6 +18,7 @@ from qa.web.pages import relevance_cues
 
 from .conftest import CORPUS, fake_settings
 from .openapi_check import checking_client
+from .test_admin import TOKEN
 
 EXAMPLES = [line for line in (CORPUS / ".examples.txt").read_text().splitlines() if line.strip() and not line.startswith("#")]
 
@@ -70,6 +72,44 @@ def test_examples_fall_back_to_document_titles(fake_searcher):
     page = client.get("/").get_data(as_text=True)
     examples = re.search(r'<ul class="examples">(.*?)</ul>', page, re.S).group(1)
     assert "July 2020 Armenian–Azerbaijani clashes" in examples and examples.count("<li>") == 5
+
+
+def shown_examples(client) -> str:  # type: ignore[no-untyped-def]
+    return re.search(r'<ul class="examples">(.*?)</ul>', client.get("/").get_data(as_text=True), re.S).group(1)
+
+
+@pytest.fixture
+def editable(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
+    """A copy of the corpus served with the admin endpoints on."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN)
+    build_index(settings, fake_embedder)
+    return settings, checking_client(create_app(settings, Searcher.open(settings, fake_embedder)))
+
+
+def rebuild(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/admin/rebuild", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and response.get_json()["status"] == "rebuilt"
+
+
+def test_example_questions_follow_the_corpus_after_a_rebuild(editable):
+    settings, client = editable
+    assert EXAMPLES[0] in shown_examples(client)
+    settings.examples_path.write_text("# new examples\nWhen was the zebra crossing painted?\n")
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted near Tavush in May.\n")
+    rebuild(client)
+    examples = shown_examples(client)
+    assert "When was the zebra crossing painted?" in examples and EXAMPLES[0] not in examples
+
+
+def test_example_titles_follow_the_documents_after_a_rebuild(editable):
+    settings, client = editable
+    settings.examples_path.unlink()  # examples are then the first documents' titles
+    assert "July 2020 Armenian–Azerbaijani clashes" in shown_examples(client)
+    (settings.corpus_dir / "000_abdca20c2aa4f4be.txt").unlink()
+    rebuild(client)
+    examples = shown_examples(client)
+    assert "July 2020 Armenian–Azerbaijani clashes" not in examples and examples.count("<li>") == 4
 
 
 def test_results_mark_the_answering_sentence_cue_the_match_and_link_to_the_document(client):

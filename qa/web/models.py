@@ -40,6 +40,21 @@ Question = TypeAliasType(
         ),
     ],
 )
+DocumentId = TypeAliasType(
+    "DocumentId",
+    Annotated[
+        str,
+        Field(
+            description="A document id: no control characters, and no empty, '.' or '..' segments between '/'s, "
+            "since clients resolve such paths (`check_document_id`).",
+            json_schema_extra={
+                "minLength": 1,
+                "maxLength": corpus_folder.MAX_ID_CHARS,
+                "pattern": f"^(?!(?:[\\s\\S]*/)?\\.{{0,2}}(?:/|$))[^{CONTROLS}]*$",
+            },
+        ),
+    ],
+)
 K = TypeAliasType("K", Annotated[int, Field(description="How many passages to return.", json_schema_extra={"minimum": 1})])
 INTEGER = re.compile(r"[+-]?\d{1,9}")
 ISO_DATE = "ISO date, inclusive; documents without a date are left out."
@@ -148,7 +163,7 @@ class AdminDocument(RequestModel):
     text: str = Field(
         description="The document's text: what citations will point into.", json_schema_extra={"minLength": 1, "pattern": r"\S"}
     )
-    title: str = ""
+    title: str = Field("", json_schema_extra={"pattern": f"^[^{CONTROLS}]*$"})
     source_url: str = ""
     date: str = Field(
         "",

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
 from ..config import Settings
@@ -51,7 +52,8 @@ def component_schemas() -> dict[str, Any]:
     serialization: JsonSchemaMode = "serialization"
     models_in = [(model, validation) for model in REQUESTS] + [(model, serialization) for model in RESPONSES]
     _, top = models_json_schema(models_in, ref_template=REF_TEMPLATE, schema_generator=Schemas)
-    return top["$defs"]
+    document_id = TypeAdapter(models.DocumentId).json_schema(ref_template=REF_TEMPLATE, schema_generator=Schemas)
+    return top["$defs"] | {"DocumentId": document_id}  # a path parameter's
 
 
 def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
