@@ -6,9 +6,14 @@ import json
 import os
 import shutil
 import threading
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
+from qa.config import Settings
 from qa.errors import StorageError
 from qa.index.build import build_index
 from qa.index.storage import current_build
@@ -24,7 +29,7 @@ TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture
-def served(tmp_path):  # type: ignore[no-untyped-def]
+def served(tmp_path: Path) -> tuple[Settings, FakeEmbedder, LiveSearcher, FlaskClient]:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN)
     embedder = FakeEmbedder()
@@ -33,12 +38,12 @@ def served(tmp_path):  # type: ignore[no-untyped-def]
     return settings, embedder, live, checking_client(create_app(settings, live))
 
 
-def reload(client, token: str | None = TOKEN):  # type: ignore[no-untyped-def]
+def reload(client: FlaskClient, token: str | None = TOKEN) -> TestResponse:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     return client.post("/admin/reload", headers=headers)
 
 
-def top(client, question: str) -> str:  # type: ignore[no-untyped-def]
+def top(client: FlaskClient, question: str) -> str:
     return client.get("/api/search", query_string={"q": question, "k": 1}).get_json()["results"][0]["text"]
 
 
@@ -71,7 +76,7 @@ def test_reload_serves_a_new_build(served):
 
 
 def test_a_damaged_build_is_refused_and_the_old_index_kept(served):
-    settings, embedder, live, client = served
+    settings, embedder, _live, client = served
     before = top(client, "Who was the Russian co-chair of the OSCE Minsk Group?")
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted.\n")
     build_index(settings, embedder)
@@ -135,16 +140,20 @@ def test_queries_during_repeated_rebuilds_and_reloads_never_fail_or_mix(served):
     assert any(not set(found) <= ids["False"] for _, found in answers)  # the zebra index was really served
 
 
-ZEBRA = {"title": "Zebra news", "text": "A zebra crossing was painted on the Armenian border near Tavush.",
-         "source_url": "https://news.example/zebra", "date": "2026-11-22"}  # fmt: skip
+ZEBRA = {
+    "title": "Zebra news",
+    "text": "A zebra crossing was painted on the Armenian border near Tavush.",
+    "source_url": "https://news.example/zebra",
+    "date": "2026-11-22",
+}
 
 
-def admin(client, method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+def admin(client: FlaskClient, method: str, path: str, **kwargs: Any) -> TestResponse:
     return client.open(path, method=method, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
 
 
 def test_a_document_put_over_http_is_searchable_and_durable_when_acknowledged(served):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     response = admin(client, "PUT", "/admin/documents/news/zebra-1", json=ZEBRA)
     assert response.status_code == 200 and response.get_json()["status"] == "added"
     assert "zebra" in top(client, "zebra crossing Tavush")
@@ -158,7 +167,7 @@ def test_a_document_put_over_http_is_searchable_and_durable_when_acknowledged(se
 
 
 def test_a_removed_document_is_gone_410_and_no_longer_found(served):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     admin(client, "PUT", "/admin/documents/zebra-2", json=ZEBRA)
     response = admin(client, "DELETE", "/admin/documents/zebra-2")
     assert response.status_code == 200 and response.get_json()["status"] == "removed"
@@ -195,7 +204,7 @@ def test_a_removed_document_is_gone_410_and_no_longer_found(served):
     ],
 )
 def test_bad_document_puts(served, doc_id, body, status, code):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     assert_error(admin(client, "PUT", f"/admin/documents/{doc_id}", json=body), status, code)
     assert not (settings.corpus_dir / "http-documents.jsonl").exists()
 
@@ -238,13 +247,13 @@ def test_the_documented_document_id_pattern_is_the_servers_rule(served):
 
 
 def test_a_put_date_time_is_stored_as_its_date(served):
-    settings, embedder, live, client = served
+    _settings, _embedder, _live, client = served
     assert admin(client, "PUT", "/admin/documents/dated", json={**ZEBRA, "date": "2026-11-22T14:05:00+02:00"}).status_code == 200
     assert client.get("/api/documents/dated").get_json()["date"] == "2026-11-22"
 
 
 def test_status_and_rebuild_pick_up_files_changed_on_disk(served):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     assert admin(client, "GET", "/admin/status").get_json()["added"] == []
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted near Tavush.\n")
     assert admin(client, "GET", "/admin/status").get_json()["added"] == ["zebra.txt"]
@@ -254,14 +263,16 @@ def test_status_and_rebuild_pick_up_files_changed_on_disk(served):
     assert admin(client, "GET", "/admin/status").get_json()["added"] == []
 
 
-@pytest.mark.parametrize("method, path", [("POST", "/admin/rebuild"), ("PUT", "/admin/documents/x"),
-                                          ("DELETE", "/admin/documents/x"), ("GET", "/admin/status")])  # fmt: skip
+@pytest.mark.parametrize(
+    "method, path",
+    [("POST", "/admin/rebuild"), ("PUT", "/admin/documents/x"), ("DELETE", "/admin/documents/x"), ("GET", "/admin/status")],
+)
 def test_every_admin_endpoint_needs_the_token(served, method, path):
     assert_error(served[3].open(path, method=method, json=ZEBRA), 401, "unauthorized")
 
 
 def test_old_citations_resolve_or_say_moved_or_gone(served):
-    settings, embedder, live, client = served
+    _settings, _embedder, _live, client = served
     admin(client, "PUT", "/admin/documents/zebra-3", json=ZEBRA)
     cited = client.get("/api/search", query_string={"q": "zebra crossing Tavush", "k": 1}).get_json()["results"][0]
     still = client.get(f"/api/passages/{cited['passage_id']}").get_json()
@@ -278,14 +289,15 @@ def test_old_citations_resolve_or_say_moved_or_gone(served):
 
 
 def test_concurrent_puts_lose_nothing(served):
-    settings, embedder, live, client = served
+    settings, _embedder, live, _client = served
     app = create_app(settings, live)
 
     def put(i: int) -> None:
         response = app.test_client().put(
-            f"/admin/documents/doc-{i}", json={"text": f"Document number {i} about zebras."},
+            f"/admin/documents/doc-{i}",
+            json={"text": f"Document number {i} about zebras."},
             headers={"Authorization": f"Bearer {TOKEN}"},
-        )  # fmt: skip
+        )
         assert response.status_code == 200
 
     writers = [threading.Thread(target=put, args=(i,)) for i in range(8)]
@@ -299,7 +311,7 @@ def test_concurrent_puts_lose_nothing(served):
 
 
 def test_an_id_of_another_jsonl_record_is_a_conflict_and_changes_nothing(served):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     (settings.corpus_dir / "extra.jsonl").write_text(
         json.dumps({"id": "rec1", "title": "R", "text": "A record about zebras."}) + "\n"
     )
@@ -310,11 +322,11 @@ def test_an_id_of_another_jsonl_record_is_a_conflict_and_changes_nothing(served)
 
 
 def test_a_change_whose_indexing_fails_is_undone(served, monkeypatch):
-    settings, embedder, live, client = served
+    settings, _embedder, live, client = served
     admin(client, "PUT", "/admin/documents/kept", json=ZEBRA)
     before = (settings.corpus_dir / "http-documents.jsonl").read_bytes()
 
-    def full_disk():  # type: ignore[no-untyped-def]
+    def full_disk() -> NoReturn:
         raise StorageError("cannot write the index (No space left on device); the index being served is unchanged")
 
     monkeypatch.setattr(live, "rebuild", full_disk)
@@ -326,15 +338,18 @@ def test_a_change_whose_indexing_fails_is_undone(served, monkeypatch):
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
 def test_line_separators_inside_text_title_and_id_round_trip(served, separator):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     doc_id = f"sep{separator}2028"
     record = {"title": f"Sep{separator}title", "text": f"First line about zebras.{separator}Second line in Tavush."}
     assert admin(client, "PUT", f"/admin/documents/{doc_id}", json=record).status_code == 200
     assert admin(client, "PUT", "/admin/documents/after", json=ZEBRA).status_code == 200  # the file is read again
     document = client.get(f"/api/documents/{doc_id}").get_json()
     assert (document["text"], document["title"]) == (record["text"], record["title"])
-    hit = next(h for h in client.get("/api/search", query_string={"q": "zebras Tavush", "k": 10}).get_json()["results"]
-               if h["document"]["id"] == doc_id)  # fmt: skip
+    hit = next(
+        h
+        for h in client.get("/api/search", query_string={"q": "zebras Tavush", "k": 10}).get_json()["results"]
+        if h["document"]["id"] == doc_id
+    )
     assert record["text"][hit["start"] : hit["end"]] == hit["text"]
     assert client.get(f"/api/passages/{hit['passage_id']}").status_code == 200
     restarted = Searcher.open(settings, FakeEmbedder())
@@ -349,12 +364,12 @@ def test_a_users_jsonl_with_a_raw_line_separator_is_read_whole(tmp_path):
 
 
 def test_a_full_disk_while_writing_a_document_is_507_and_leaves_nothing(served, monkeypatch):
-    settings, embedder, live, client = served
+    settings, _embedder, _live, client = served
     admin(client, "PUT", "/admin/documents/kept", json=ZEBRA)
     before = (settings.corpus_dir / "http-documents.jsonl").read_bytes()
     real_fsync = os.fsync
 
-    def full(fd):  # type: ignore[no-untyped-def]
+    def full(fd: int) -> NoReturn:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)

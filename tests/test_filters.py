@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_a_filter_matching_nothing_gives_no_hits_and_abstains(real_searcher):
 
 
 @pytest.fixture
-def dated(tmp_path):  # type: ignore[no-untyped-def]
+def dated(tmp_path: Path) -> Searcher:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     meta = {"000_abdca20c2aa4f4be.txt": "2020-07-20", "002_97eb6d87a007548f.txt": "2020-09-28", SEPT_2022: "2022-09-14"}
     for name, date in meta.items():
@@ -76,7 +77,7 @@ def test_date_and_source_filters(dated):
         ({"q": "war", "from": "2020-13-01"}, "from must be"),
         ({"q": "war", "from": "2020-01-01garbage"}, "from must be"),
         ({"q": "war", "to": "2020-01-01T25:99:99"}, "to must be"),
-    ],  # fmt: skip
+    ],
 )
 def test_bad_filters_in_the_query_string(dated, query, message):
     client = checking_client(create_app(dated.settings, dated))
@@ -119,12 +120,21 @@ def test_a_bad_filter_in_a_body_says_what_is_wrong_in_words(dated, where, messag
         assert "Input should" not in said and "pydantic" not in said  # not pydantic's own words
 
 
-@pytest.mark.parametrize("meta", ['{"date": 2020}', '{"date": "Sept 28, 2020"}', '{"date": "2020-9-28"}', "[1]",
-                                  '{"date": "2020-09-28garbage<script>"}', '{"date": "2020-09-28T25:99:99"}'])  # fmt: skip
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '{"date": 2020}',
+        '{"date": "Sept 28, 2020"}',
+        '{"date": "2020-9-28"}',
+        "[1]",
+        '{"date": "2020-09-28garbage<script>"}',
+        '{"date": "2020-09-28T25:99:99"}',
+    ],
+)
 def test_a_malformed_sidecar_is_a_corpus_error(tmp_path, meta):
     (tmp_path / "a.txt").write_text("A title\nSome prose about things.\n")
     (tmp_path / "a.txt.meta.json").write_text(meta)
-    with pytest.raises(CorpusError, match="meta.json"):
+    with pytest.raises(CorpusError, match=r"meta\.json"):
         read_corpus(tmp_path)
 
 
@@ -137,12 +147,32 @@ def test_a_jsonl_record_with_a_malformed_date_is_a_corpus_error(tmp_path, date):
 
 @pytest.mark.parametrize(
     "value, day",
-    [("2020-09-28", "2020-09-28"), ("2020-09-28T14:05", "2020-09-28"), ("2020-09-28 14:05:30.25Z", "2020-09-28"),
-     ("2020-09-28T23:59:59+02:00", "2020-09-28"), ("2020-09-28T00:00:00-0530", "2020-09-28"),
-     *((bad, None) for bad in ["2020-01-01garbage<script>", "2020-01-01T25:99:99", "2020-01-01T10:00:61", "2020-02-30",
-                               "2020-01-01T10:00+25:00", "2020-01-01x10:00", "2020-01-01T10", "20200101", "2020-W01-1",
-                               " 2020-01-01", "2020-01-01\n", "\uff12\uff10\uff12\uff10-01-01", ""])],
-)  # fmt: skip
+    [
+        ("2020-09-28", "2020-09-28"),
+        ("2020-09-28T14:05", "2020-09-28"),
+        ("2020-09-28 14:05:30.25Z", "2020-09-28"),
+        ("2020-09-28T23:59:59+02:00", "2020-09-28"),
+        ("2020-09-28T00:00:00-0530", "2020-09-28"),
+        *(
+            (bad, None)
+            for bad in [
+                "2020-01-01garbage<script>",
+                "2020-01-01T25:99:99",
+                "2020-01-01T10:00:61",
+                "2020-02-30",
+                "2020-01-01T10:00+25:00",
+                "2020-01-01x10:00",
+                "2020-01-01T10",
+                "20200101",
+                "2020-W01-1",
+                " 2020-01-01",
+                "2020-01-01\n",
+                "\uff12\uff10\uff12\uff10-01-01",
+                "",
+            ]
+        ),
+    ],
+)
 def test_dates_are_strict_iso_8601(value, day):
     if day is None:
         with pytest.raises(ValueError):

@@ -11,8 +11,9 @@ import shutil
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
+from schemathesis import BaseSchema, Case, GenerationMode
 
+from qa.config import Settings
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
@@ -42,13 +43,13 @@ DERANDOMIZE = bool(os.environ.get("CI"))
 
 
 @pytest.fixture(scope="module")
-def api_schema(real_settings, real_searcher):  # type: ignore[no-untyped-def]
+def api_schema(real_settings: Settings, real_searcher: Searcher) -> BaseSchema:
     """The real model and corpus; batches of at most 4 questions keep the run short."""
     return schemathesis.openapi.from_wsgi("/openapi.json", create_app(real_settings, real_searcher.with_settings(max_batch=4)))
 
 
 @pytest.fixture(scope="module")
-def admin_schema(tmp_path_factory):  # type: ignore[no-untyped-def]
+def admin_schema(tmp_path_factory: pytest.TempPathFactory) -> BaseSchema:
     """Admin on (a token) over a throwaway copy of the corpus; the fake embedder keeps rebuilds quick."""
     root = tmp_path_factory.mktemp("fuzz-admin")
     shutil.copytree(CORPUS, root / "corpus")
@@ -58,7 +59,7 @@ def admin_schema(tmp_path_factory):  # type: ignore[no-untyped-def]
     return schemathesis.openapi.from_wsgi("/openapi.json", create_app(settings, Searcher.open(settings, FakeEmbedder())))
 
 
-def schema_for(request, label: str):  # type: ignore[no-untyped-def]
+def schema_for(request: pytest.FixtureRequest, label: str) -> BaseSchema:
     return request.getfixturevalue("admin_schema" if label in ADMIN else "api_schema")
 
 
@@ -66,7 +67,7 @@ def test_every_operation_is_fuzzed(api_schema):
     assert sorted(op.ok().label for op in api_schema.get_all_operations()) == sorted(OPERATIONS)
 
 
-def fuzz(api_schema, label: str, mode: GenerationMode) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+def fuzz(api_schema: BaseSchema, label: str, mode: GenerationMode) -> list[tuple[int, str]]:
     """Send CASES generated requests for one operation; each must be below 500 and match the schema.
     Returns (status, error message or "") of each; admin operations carry the admin token."""
     method, path = label.split(" ", 1)
@@ -74,9 +75,8 @@ def fuzz(api_schema, label: str, mode: GenerationMode) -> list[tuple[int, str]]:
     seen: list[tuple[int, str]] = []
 
     @given(case=api_schema[path][method].as_strategy(generation_mode=mode))
-    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-              derandomize=DERANDOMIZE)  # fmt: skip
-    def check(case):  # type: ignore[no-untyped-def]
+    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
+    def check(case: Case) -> None:
         response = case.call(headers=headers)
         error = response.json().get("error", {}) if response.headers.get("Content-Type") == "application/json" else {}
         seen.append((response.status_code, error.get("message", "") if isinstance(error, dict) else ""))

@@ -6,17 +6,20 @@ import html
 import json
 import re
 import shutil
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import markupsafe
 import pytest
+from flask.testing import FlaskClient
 
+from qa.config import Settings
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 from qa.web.pages import relevance_cues
 
-from .conftest import CORPUS, fake_settings
+from .conftest import CORPUS, FakeEmbedder, fake_settings
 from .openapi_check import checking_client
 from .test_admin import TOKEN
 
@@ -71,15 +74,17 @@ def test_examples_fall_back_to_document_titles(fake_searcher):
     client = checking_client(create_app(fake_searcher.settings, fake_searcher.with_settings(examples_file="no-such-file")))
     page = client.get("/").get_data(as_text=True)
     examples = re.search(r'<ul class="examples">(.*?)</ul>', page, re.S).group(1)
-    assert "July 2020 Armenian–Azerbaijani clashes" in examples and examples.count("<li>") == 5
+    assert "July 2020 Armenian\u2013Azerbaijani clashes" in examples and examples.count("<li>") == 5
 
 
-def shown_examples(client) -> str:  # type: ignore[no-untyped-def]
-    return re.search(r'<ul class="examples">(.*?)</ul>', client.get("/").get_data(as_text=True), re.S).group(1)
+def shown_examples(client: FlaskClient) -> str:
+    examples = re.search(r'<ul class="examples">(.*?)</ul>', client.get("/").get_data(as_text=True), re.S)
+    assert examples is not None, "the empty page lists no example questions"
+    return examples.group(1)
 
 
 @pytest.fixture
-def editable(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
+def editable(tmp_path: Path, fake_embedder: FakeEmbedder) -> tuple[Settings, FlaskClient]:
     """A copy of the corpus served with the admin endpoints on."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN)
@@ -87,7 +92,7 @@ def editable(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
     return settings, checking_client(create_app(settings, Searcher.open(settings, fake_embedder)))
 
 
-def rebuild(client) -> None:  # type: ignore[no-untyped-def]
+def rebuild(client: FlaskClient) -> None:
     response = client.post("/admin/rebuild", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200 and response.get_json()["status"] == "rebuilt"
 
@@ -105,11 +110,11 @@ def test_example_questions_follow_the_corpus_after_a_rebuild(editable):
 def test_example_titles_follow_the_documents_after_a_rebuild(editable):
     settings, client = editable
     settings.examples_path.unlink()  # examples are then the first documents' titles
-    assert "July 2020 Armenian–Azerbaijani clashes" in shown_examples(client)
+    assert "July 2020 Armenian\u2013Azerbaijani clashes" in shown_examples(client)
     (settings.corpus_dir / "000_abdca20c2aa4f4be.txt").unlink()
     rebuild(client)
     examples = shown_examples(client)
-    assert "July 2020 Armenian–Azerbaijani clashes" not in examples and examples.count("<li>") == 4
+    assert "July 2020 Armenian\u2013Azerbaijani clashes" not in examples and examples.count("<li>") == 4
 
 
 def test_results_mark_the_answering_sentence_cue_the_match_and_link_to_the_document(client):
@@ -148,7 +153,7 @@ def test_document_view_marks_the_cited_passage_and_links_back(client, real_searc
     url = f"/documents/{hit.document.id}?start={hit.passage.start}&end={hit.passage.end}&q=Harop"
     page = client.get(url).get_data(as_text=True)
     assert f'<mark id="cited" tabindex="-1">{markupsafe.escape(hit.passage.text)}</mark>' in page
-    assert 'href="/?q=Harop"' in page and f"characters {hit.passage.start}–{hit.passage.end}" in page
+    assert 'href="/?q=Harop"' in page and f"characters {hit.passage.start}\u2013{hit.passage.end}" in page
 
 
 @pytest.mark.parametrize("offsets", ["start=5&end=2", "start=x&end=4", "start=0&end=99999999", "start=%C2%B2&end=9", ""])
@@ -158,7 +163,7 @@ def test_document_view_ignores_bad_offsets(client, offsets):
 
 
 @pytest.fixture
-def hostile_client(tmp_path, fake_embedder):  # type: ignore[no-untyped-def]
+def hostile_client(tmp_path: Path, fake_embedder: FakeEmbedder) -> FlaskClient:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "evil.txt").write_text(HOSTILE_TEXT)
@@ -187,8 +192,20 @@ def test_corpus_text_and_questions_are_escaped(hostile_client):
     assert len(scripts_of(doc)) == 0 and "&lt;img src=x onerror=alert(2)&gt;" in doc
 
 
-ODD_IDS = ["../escape", "news/../b", "a/./b", "a//b", "/rooted", "trailing/", "q?x=1#frag", "back\\slash", "50%2F50",
-           "news/zebra.txt", "spaced ü id", "..."]  # fmt: skip
+ODD_IDS = [
+    "../escape",
+    "news/../b",
+    "a/./b",
+    "a//b",
+    "/rooted",
+    "trailing/",
+    "q?x=1#frag",
+    "back\\slash",
+    "50%2F50",
+    "news/zebra.txt",
+    "spaced ü id",
+    "...",
+]
 
 
 def test_links_to_documents_survive_a_browser_for_every_id(tmp_path, fake_embedder):

@@ -230,14 +230,18 @@ def request_error(model: type[RequestModel], error: ErrorDetails) -> QAError:
     loc = error["loc"]
     if not loc:
         return BadRequest(f"the body must be a JSON object like {model.example}")
-    field = model.model_fields.get(str(loc[0]))
     problem = PROBLEMS.get(error["type"], error["msg"][:1].lower() + error["msg"][1:])
-    nested = field.annotation if field is not None else None
-    shape = next((arg for arg in getattr(nested, "__args__", (nested,)) if isinstance(arg, type)), None)
-    if error["type"] == "model_type" and shape is not None and issubclass(shape, RequestModel):
-        problem += f" like {shape.example}"
-    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)[1:]
+    if error["type"] == "model_type" and len(loc) == 1:
+        problem += f" like {nested_model(model, str(loc[0])).example}"
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)[1:]  # filter.doc_ids[1]
     return model.field_errors.get(str(loc[0]), BadRequest)(f'"{where}" {problem}')
+
+
+def nested_model(model: type[RequestModel], name: str) -> type[RequestModel]:
+    """The model of the field `name` (Filter for `filter: Filter | None`); RequestModel if none."""
+    field = model.model_fields.get(name)
+    kinds = getattr(field.annotation, "__args__", (field.annotation,)) if field is not None else ()
+    return next((kind for kind in kinds if isinstance(kind, type) and issubclass(kind, RequestModel)), RequestModel)
 
 
 def search_request(body: object, settings: Settings) -> SearchRequest | BatchRequest:

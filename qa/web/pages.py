@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -31,6 +32,11 @@ def relevance_cues(abstain_threshold: float) -> list[tuple[float, str, str]]:
         (abstain_threshold, "fair", "Partial match"),
         (-1.0, "weak", "Weak match"),
     ]
+
+
+def cue_of(cues: list[tuple[float, str, str]], similarity: float) -> tuple[str, str]:
+    """(level, label) of a hit's similarity among `relevance_cues`."""
+    return next((level, label) for lowest, level, label in cues if similarity >= lowest)
 
 
 def is_web_url(value: object) -> bool:
@@ -63,7 +69,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             examples=examples.of(searcher),
             documents=list(itertools.islice(searcher.index.documents.values(), LISTED_DOCUMENTS)),
             manifest=searcher.index.manifest,
-            cue=lambda similarity: next((level, label) for lowest, level, label in cues if similarity >= lowest),
+            cue=functools.partial(cue_of, cues),
             cues_json=json.dumps(cues),
             max_query=searcher.settings.max_query_chars,
             source_prefix=source_prefix(searcher.settings.corpus_dir),
