@@ -20,9 +20,16 @@ from .errors import QAError
 if TYPE_CHECKING:
     from .ingest.documents import Document
     from .ingest.passages import Passage
-    from .retrieve.searcher import Hit, Searcher, SearchResult
+    from .retrieve.results import Hit, SearchResult
+    from .retrieve.searcher import Searcher
 
-_LAZY = {"Document": "documents", "Passage": "passages", "Hit": "search", "Searcher": "search", "SearchResult": "search"}
+_LAZY = {
+    "Document": "ingest.documents",
+    "Passage": "ingest.passages",
+    "Hit": "retrieve.results",
+    "Searcher": "retrieve.searcher",
+    "SearchResult": "retrieve.results",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from .test_cost import LONG, in_thread, wait_until
 
 
 def queued(lock: FairLock) -> int:
-    return len(lock._waiters)
+    return lock.waiting()
 
 
 def test_the_lock_goes_to_the_longest_waiter_not_back_to_the_releaser():
@@ -69,7 +69,7 @@ def test_a_question_asked_during_a_batch_waits_for_one_chunk_not_the_batch(tmp_p
         batch, batch_out = in_thread(lambda: searcher.search_many([LONG] * 3, 2))
         assert embedder.waiting.wait(10)  # the batch's first chunk holds the lock
         single, single_out = in_thread(lambda: searcher.search("When did the war start?", 2))
-        wait_until(lambda: queued(searcher._lock) == 1)
+        wait_until(lambda: queued(searcher.encoder.lock) == 1)
     finally:
         embedder.gate.set()
     batch.join(10)
