@@ -25,19 +25,47 @@ from qa.retrieve.searcher import Searcher
 from .conftest import FakeEmbedder, fake_settings
 
 DOCUMENTS = [
-    Document("war", "The war", "The war lasted forty-four days. It ended with a ceasefire in November. "
-             "Drones decided many battles. The ceasefire was signed in Moscow at night.", "news/war.txt", date="2020-11-10"),
-    Document("drones", "Loitering munitions", "The Harop is a loitering munition. It circles before it strikes. "
-             "Drones were bought from Israel and Turkey. The Bayraktar TB2 flew from bases in the south.", "news/drones.txt"),
-    Document("talks", "Talks", "Lavrov gave an interview to Trud. He spoke about the Minsk Group. "
-             "The Minsk Group has three co-chairs. France, Russia and the United States chair it.", "talks/trud.txt",
-             date="2021-01-05"),
-    Document("cease", "Ceasefire", "A ceasefire began at midnight. Peacekeepers arrived the next day. "
-             "The corridor stayed open. Refugees returned slowly over the winter.", "news/cease.txt"),
+    Document(
+        "war",
+        "The war",
+        "The war lasted forty-four days. It ended with a ceasefire in November. "
+        "Drones decided many battles. The ceasefire was signed in Moscow at night.",
+        "news/war.txt",
+        date="2020-11-10",
+    ),
+    Document(
+        "drones",
+        "Loitering munitions",
+        "The Harop is a loitering munition. It circles before it strikes. "
+        "Drones were bought from Israel and Turkey. The Bayraktar TB2 flew from bases in the south.",
+        "news/drones.txt",
+    ),
+    Document(
+        "talks",
+        "Talks",
+        "Lavrov gave an interview to Trud. He spoke about the Minsk Group. "
+        "The Minsk Group has three co-chairs. France, Russia and the United States chair it.",
+        "talks/trud.txt",
+        date="2021-01-05",
+    ),
+    Document(
+        "cease",
+        "Ceasefire",
+        "A ceasefire began at midnight. Peacekeepers arrived the next day. "
+        "The corridor stayed open. Refugees returned slowly over the winter.",
+        "news/cease.txt",
+    ),
     Document("zebra", "Zebras", "A zebra crossing was painted in the town. Zebras are not found there.", "misc/zebra.txt"),
-]  # fmt: skip
-QUESTIONS = ["How long did the war last?", "Harop loitering munition", "Lavrov interview Trud", "Minsk Group co-chair",
-             "When did the ceasefire begin?", "zebra", "nothing matches this xyzzy"]  # fmt: skip
+]
+QUESTIONS = [
+    "How long did the war last?",
+    "Harop loitering munition",
+    "Lavrov interview Trud",
+    "Minsk Group co-chair",
+    "When did the ceasefire begin?",
+    "zebra",
+    "nothing matches this xyzzy",
+]
 
 
 class BruteForce:
@@ -51,7 +79,8 @@ class BruteForce:
         titles = {d.id: d.title for d in documents}
         self.vectors = embedder.encode([embedding_text(p, titles[p.doc_id], True) for p in self.rows])
         sentence_of: dict[tuple[str, int, int], int] = {}
-        texts, per_passage = [], []
+        texts: list[str] = []
+        per_passage: list[list[int]] = []
         for p in self.rows:  # each sentence once, as overlapping passages share sentences
             for s, e in p.sentences:
                 if (p.doc_id, p.start + s, p.start + e) not in sentence_of:

@@ -4,9 +4,12 @@ question asked during a batch waits for one chunk, not for the whole batch (issu
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
+from qa.encode.embedder import Progress
 from qa.index.build import build_index
 from qa.retrieve.fair_lock import FairLock
 from qa.retrieve.searcher import Searcher
@@ -50,7 +53,7 @@ class RecordingEmbedder(FakeEmbedder):
         self.encoded: list[list[str]] = []
         self.gate, self.waiting = threading.Event(), threading.Event()
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         if self.armed:
             self.encoded.append(list(texts))
             if len(self.encoded) == 1:

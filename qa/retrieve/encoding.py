@@ -22,10 +22,12 @@ from .fair_lock import FairLock
 class QuestionEncoder:
     """An embedder for questions, its lock, and the passage encoder loaded beside it for rebuilds."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, passages: Embedder | None = None) -> None:
+        """`passages`: the model that encodes passages for rebuilds, when not the default
+        (see `passage_encoder`)."""
         self.embedder = embedder
         self.lock = FairLock()  # held while the model or BLAS runs (see the module's docstring)
-        self._passages: Embedder | None = None  # the passage encoder, once loaded
+        self._passages = passages  # the passage encoder: given, or once loaded
 
     def encode(self, texts: list[str], max_chars: int) -> np.ndarray:
         """The texts' vectors, encoded in chunks of up to `max_chars` characters (or one text),
@@ -50,7 +52,7 @@ class QuestionEncoder:
         """The model that encodes passages for a rebuild in this process: the fp32 ONNX export or
         torch (loaded on first use when questions are encoded by an ONNX tier); see
         `embedder.passage_encoder`."""
-        if not isinstance(self.embedder, OnnxEmbedder):
+        if self._passages is None and not isinstance(self.embedder, OnnxEmbedder):
             return self.embedder
         with self.lock:
             if self._passages is None:
