@@ -212,3 +212,12 @@ def test_filters_and_citations_go_through_the_seam(both, filter):
         memory.passage("no-such-passage")
     with pytest.raises(DocumentNotFound):
         memory.document("no-such-document")
+
+
+def test_the_library_names_still_import_lazily():
+    import qa
+    from qa.retrieve import results, searcher
+
+    assert (qa.Hit, qa.SearchResult, qa.Searcher) == (results.Hit, results.SearchResult, searcher.Searcher)
+    assert (qa.Document, qa.Passage) == (Document, Passage)
+    assert (searcher.Hit, searcher.SearchResult) == (results.Hit, results.SearchResult)  # where callers import them from
