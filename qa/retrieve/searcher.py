@@ -114,7 +114,7 @@ class Searcher:
         settings = provenance.with_recorded_corpus(settings, index.manifest)  # what a rebuild reads
         if embedder is None:
             embedder = question_encoder(
-                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), index.manifest
+                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), index.manifest.query_encoder
             )
         return cls(index, embedder, settings)
 
@@ -241,7 +241,7 @@ class Searcher:
     def document(self, doc_id: str) -> Document:
         if doc_id in self.index.documents:
             return self.index.documents[doc_id]
-        removed = self.index.manifest.get("removed_documents", {}).get(doc_id)
+        removed = self.index.manifest.removed_documents.get(doc_id)
         if removed:
             raise DocumentGone(f"document {doc_id!r} was removed from these documents ({removed})")
         raise DocumentNotFound(f"no document with id {doc_id!r}")
@@ -252,7 +252,7 @@ class Searcher:
         if row is not None:
             passage = self.index.passages[row]
             return passage, self.index.documents[passage.doc_id]
-        doc_id = self.index.manifest.get("retired_passages", {}).get(passage_id)
+        doc_id = self.index.manifest.retired_passages.get(passage_id)
         if doc_id is None:
             raise PassageNotFound(f"no passage with id {passage_id!r}")
         if doc_id in self.index.documents:
