@@ -112,7 +112,8 @@ def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
         (["build", "--corpus", "{tmp}/missing", "--index", "{tmp}/i"], "Error: corpus folder not found: {tmp}/missing"),
         (["build", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
          "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
-        (["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"], "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
+        (["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
+         "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
     ],
 )  # fmt: skip
 def test_bad_input_fails_before_anything_heavy_loads(runner, tmp_path, nothing_heavy, monkeypatch, args, message):

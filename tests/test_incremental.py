@@ -103,7 +103,7 @@ def test_add_remove_and_status(cli, tmp_path):
         (["remove", "no-such.txt"], "no document file 'no-such.txt'"),
         (["add", "/no/such/file.txt"], "no such file"),
         (["add", "{tmp}/notes.pdf"], "not a document"),
-    ],  # fmt: skip
+    ],
 )
 def test_add_and_remove_errors_are_one_line(cli, tmp_path, args, message):
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
@@ -185,7 +185,7 @@ def test_many_small_changes_keep_few_segments_and_still_equal_a_full_build(tmp_p
     assert a.passages == b.passages and a.documents == b.documents and a.version == b.version
     assert a.sentence_rows == b.sentence_rows and np.array_equal(a.sentence_vectors, b.sentence_vectors)
     sa, sb = Searcher(a, FakeEmbedder(), settings), Searcher(b, FakeEmbedder(), settings)
-    for question in QUESTIONS + ["crossing 12 repainted"]:
+    for question in [*QUESTIONS, "crossing 12 repainted"]:
         assert sa.search(question, 5).to_dict()["results"] == sb.search(question, 5).to_dict()["results"]
         for part in ("lexical", "sentence_lexical"):  # BM25 over segments with rows no longer served
             scores = getattr(a, part).scores(question)
@@ -243,7 +243,7 @@ def test_a_mostly_deleted_segment_is_merged_away(tmp_path):
     docs = [{"id": f"d{n}", "title": f"Doc {n}", "text": f"Document {n} tells of crossing number {n}."} for n in range(10)]
     build_index(settings, FakeEmbedder(), documents=docs)
     embedder = CountingEmbedder()
-    build_index(settings, embedder, documents=docs[:4] + [{"id": "new", "title": "Zebras", "text": "A new one about zebras."}])
+    build_index(settings, embedder, documents=[*docs[:4], {"id": "new", "title": "Zebras", "text": "A new one about zebras."}])
     manifest = manifest_of(settings)
     assert [s.documents for s in manifest.segments] == [5]  # 4 of 10 live: copied into the new one
     assert embedder.texts == 2  # only the new document's passage and sentence were encoded

@@ -58,7 +58,7 @@ def test_missing_index_says_how_to_build(tmp_path):
 def test_index_of_another_model_is_refused(tmp_path, fake_embedder):
     settings = fake_settings(tmp_path)
     build_index(settings, fake_embedder)
-    with pytest.raises(IndexMismatchError, match="built with model 'fake-hash-256'.*qa build"):
+    with pytest.raises(IndexMismatchError, match=r"built with model 'fake-hash-256'.*qa build"):
         load_index(settings.index_dir, model="sentence-transformers/all-MiniLM-L6-v2")
 
 
@@ -116,7 +116,7 @@ def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embed
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.index.segments.np.save", broken_save)
-    with pytest.raises(StorageError, match="No space left on device.*the index being served is unchanged"):
+    with pytest.raises(StorageError, match=r"No space left on device.*the index being served is unchanged"):
         build_index(settings, fake_embedder, full=True)
     assert current(settings) == before
     assert not list(settings.index_dir.glob(".tmp-*"))
