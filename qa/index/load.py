@@ -22,18 +22,18 @@ from . import segments, storage
 from .backend import DocumentCondition, LexicalCandidates, Placement
 from .hnsw import Nearest, read_hnsw
 from .lexical import Lexical
+from .manifest import BM25_B, BM25_K1, FORMAT_VERSION, Manifest, mismatch
 from .row_files import DiskRows, RowFile
 from .rows import SentenceMap
 
-FORMAT_VERSION = 4
-BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
+__all__ = ["BM25_B", "BM25_K1", "FORMAT_VERSION", "Index", "load_index"]
 
 
 @dataclass
 class Index:
     """Everything a search needs: arrays in memory or mapped, records read when used (`tables`)."""
 
-    manifest: dict
+    manifest: Manifest
     documents: tables.DocumentTable  # by id, in corpus order
     passages: tables.PassageTable
     sentence_rows: SentenceMap  # per passage: its rows of `sentence_vectors`, one per sentence
@@ -46,7 +46,7 @@ class Index:
 
     @property
     def version(self) -> str:
-        return self.manifest["index_version"]
+        return self.manifest.index_version
 
     # The segment store as an `IndexBackend` (see backend.py for what each method promises).
 
@@ -95,10 +95,10 @@ class Index:
         return Placement(self.passages.doc[rows], self.passages.spans[rows])
 
     def removed_document(self, doc_id: str) -> str | None:
-        return self.manifest.get("removed_documents", {}).get(doc_id) or None
+        return self.manifest.removed_documents.get(doc_id) or None
 
     def retired_passage(self, passage_id: str) -> str | None:
-        return self.manifest.get("retired_passages", {}).get(passage_id)
+        return self.manifest.retired_passages.get(passage_id)
 
     def allowed_rows(self, condition: DocumentCondition) -> np.ndarray:
         """A condition on ids alone looks them up; one on sources or dates reads every document."""
@@ -128,22 +128,15 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     """Load the served build, checking format, model, files and checksums."""
     build = storage.current_build(index_dir)
     manifest = storage.read_manifest(build)
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index in {index_dir} has format {manifest.get('format_version')}, this qa reads "
-            f"format {FORMAT_VERSION}: rebuild it with `qa build`"
-        )
-    if model is not None and manifest.get("model") != model:
-        raise IndexMismatchError(
-            f"index in {index_dir} was built with model {manifest.get('model')!r}, but the configured "
-            f"model is {model!r}: rebuild it with `qa build` (or set QA_MODEL to the index's model)"
-        )
+    wrong = mismatch(manifest, model)
+    if wrong is not None:
+        raise IndexMismatchError(f"index in {index_dir} {wrong.detail}: {wrong.advice}")
     storage.verify_checksums(build, manifest)
     try:
-        stored = {s["name"]: segments.open_stored(build, s["name"]) for s in manifest["segments"]}
+        stored = {s.name: segments.open_stored(build, s.name) for s in manifest.segments}
         rows = tables.layout(stored, catalog_file.read(build / catalog_file.FILE))
         parts = [stored[name] for name in rows.segments]  # in the order rows.passage_rows counts them
-        dimension = int(manifest.get("dimension", 0))
+        dimension = manifest.dimension
         vectors: np.ndarray | DiskRows
         sentence_vectors: np.ndarray | DiskRows
         if any(s.graph is not None for s in parts):  # a large index: rows are read as questions need them
@@ -167,7 +160,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, AssertionError) as e:
         raise IndexMismatchError(f"index in {index_dir} cannot be read ({e}): rebuild it with `qa build --full`") from None
     counts = (len(rows.passages), len(vectors), passage_bm25.size, len(sentence_vectors), sentence_bm25.size)
-    if counts != (manifest.get("passages"),) * 3 + (manifest.get("sentences"),) * 2:
+    if counts != (manifest.passages,) * 3 + (manifest.sentences,) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
     return Index(
         manifest,

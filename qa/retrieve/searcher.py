@@ -66,8 +66,9 @@ class Searcher(Generic[B]):
         index = load_index(Path(settings.index_dir), model=settings.model)
         settings = provenance.with_recorded_corpus(settings, index.manifest)  # what a rebuild reads
         if embedder is None:
+            encoders = index.manifest.query_encoder
             embedder = question_encoder(
-                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), index.manifest
+                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), encoders
             )
         return Searcher(index, embedder, settings)
 

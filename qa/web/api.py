@@ -60,12 +60,12 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         manifest = searcher.index.manifest
         return jsonify(
             status="ok",
-            documents=manifest["documents"],
-            passages=manifest["passages"],
-            model=manifest["model"],
-            index_version=manifest["index_version"],
+            documents=manifest.documents,
+            passages=manifest.passages,
+            model=manifest.model,
+            index_version=manifest.index_version,
             corpus=display_path(searcher.settings.corpus_dir, PROJECT_ROOT)
-            if manifest.get("corpus_dir") != IN_MEMORY
+            if manifest.corpus_dir != IN_MEMORY
             else IN_MEMORY,
             question_encoder=searcher.encoder_info(),
         )
