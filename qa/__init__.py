@@ -20,9 +20,16 @@ from .errors import QAError
 if TYPE_CHECKING:
     from .ingest.documents import Document
     from .ingest.passages import Passage
-    from .retrieve.searcher import Hit, Searcher, SearchResult
+    from .retrieve.results import Hit, SearchResult
+    from .retrieve.searcher import Searcher
 
-_LAZY = {"Document": "documents", "Passage": "passages", "Hit": "search", "Searcher": "search", "SearchResult": "search"}
+_LAZY = {
+    "Document": "ingest.documents",
+    "Passage": "ingest.passages",
+    "Hit": "retrieve.results",
+    "Searcher": "retrieve.searcher",
+    "SearchResult": "retrieve.results",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -36,9 +43,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Document", "Hit", "Passage", "QAError", "SearchResult", "Searcher", "Settings",
-    "build_index_from", "open_index",
-]  # fmt: skip
+    "Document",
+    "Hit",
+    "Passage",
+    "QAError",
+    "SearchResult",
+    "Searcher",
+    "Settings",
+    "build_index_from",
+    "open_index",
+]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -107,11 +107,11 @@ def report_build(folder: Path, settings: Settings) -> None:
     from .index.storage import read_manifest
 
     m = read_manifest(folder)
-    click.echo(f"built {folder}: {m['documents']} documents, {m['passages']} passages", err=True)
-    for name, reason in m.get("skipped", {}).items():
+    click.echo(f"built {folder}: {m.documents} documents, {m.passages} passages", err=True)
+    for name, reason in m.skipped.items():
         click.echo(f"  skipped {name}: {reason}", err=True)
-    if m.get("skipped"):
-        click.echo(f"  ({len(m['skipped'])} files skipped; the rest is indexed)", err=True)
+    if m.skipped:
+        click.echo(f"  ({len(m.skipped)} files skipped; the rest is indexed)", err=True)
     report_servers(settings)
 
 
@@ -169,14 +169,14 @@ def status(corpus: Path | None, index: Path | None) -> None:
         click.echo(f"index: none ({state.problem})")
     else:
         m = state.index
-        click.echo(f"index: {settings.index_dir}, built {m.get('built_at')} with {m.get('model')}")
+        click.echo(f"index: {settings.index_dir}, built {m.built_at} with {m.model}")
         click.echo(
-            f"  on disk: {state.build}, {m.get('documents')} documents, {m.get('passages')} passages, version {m.get('index_version')}"
+            f"  on disk: {state.build}, {m.documents} documents, {m.passages} passages, version {m.index_version}"
         )
         for server in running(settings.index_dir):
             behind = "" if server["build"] == state.build else " (older: it reloads within a second or two)"
             click.echo(f"  served at {server['url'] or 'pid ' + str(server['pid'])}: {server['build']}{behind}")
-        choice = known_choice(settings.index_dir / ENCODERS, m.get("query_encoder") or {})
+        choice = known_choice(settings.index_dir / ENCODERS, m.query_encoder)
         encoder = (
             f"{choice.tier} ({choice.why})"
             if choice
@@ -186,7 +186,7 @@ def status(corpus: Path | None, index: Path | None) -> None:
             encoder = f"{settings.query_encoder} (QA_QUERY_ENCODER); measured: {encoder}"
         click.echo(f"  question encoder on this CPU: {encoder}")
     click.echo(f"corpus folder: {settings.corpus_dir}")
-    skipped = {**(state.index or {}).get("skipped", {}), **skipped_files(settings.corpus_dir)}
+    skipped = {**(state.index.skipped if state.index else {}), **skipped_files(settings.corpus_dir)}
     for name, reason in sorted(skipped.items()):
         click.echo(f" skipped: {name}: {reason}")
     for label, names in (("new", state.added), ("changed", state.changed), ("deleted", state.removed)):
@@ -354,7 +354,7 @@ def evaluate(
         return print_tuning(searcher, data, split)
     reports = evaluation.compare(searcher, data, split, chosen, progress_bars("asking"))
     questions = len(evaluation.questions_of(data, split)[0])
-    click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest['passages']} passages\n")
+    click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest.passages} passages\n")
     click.echo(evaluation.table(reports))
     if json_path:
         rows = [{"mode": r.mode, **r.metrics} for r in reports]

@@ -70,7 +70,7 @@ def test_reload_serves_a_new_build(served):
     old = live.searcher
     response = reload(client)
     assert response.status_code == 200 and response.get_json()["status"] == "reloaded"
-    assert live.searcher is not old and live.searcher._lock is old._lock  # one model, one lock
+    assert live.searcher is not old and live.searcher.encoder is old.encoder  # one model, one lock
     assert response.get_json()["index_version"] != response.get_json()["previous_version"]
     assert "zebra" in top(client, question)
 

@@ -7,14 +7,23 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
+import numpy as np
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
+from qa.config import Settings
+from qa.encode.embedder import Progress
 from qa.errors import StorageError
 from qa.index.build import build_index
 from qa.ingest import corpus_folder as corpus
-from qa.retrieve.changes import Changes
+from qa.retrieve.changes import Change, Changes
+from qa.retrieve.encoding import QuestionEncoder
 from qa.retrieve.live import LiveSearcher
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
@@ -34,34 +43,33 @@ class GatedEmbedder(FakeEmbedder):
         super().__init__()
         self.reached, self.gate = threading.Event(), threading.Event()
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         self.reached.set()
         assert self.gate.wait(60), "the test never opened the gate"
         return super().encode(texts, batch_size, progress)
 
 
 @pytest.fixture
-def gated(tmp_path):  # type: ignore[no-untyped-def]
+def gated(tmp_path: Path) -> Iterator[tuple[Settings, LiveSearcher, GatedEmbedder, Flask]]:
     """A served index whose rebuilds encode with a gated encoder of their own (as the ONNX
     passage encoder is), and a waiting bound of 50 ms."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN, index_wait=0.05)
     build_index(settings, FakeEmbedder())
-    live = LiveSearcher(Searcher.open(settings, FakeEmbedder()))
-    encoder = GatedEmbedder()
-    live.searcher.passage_encoder = lambda: encoder  # type: ignore[method-assign]
+    opened, encoder = Searcher.open(settings, FakeEmbedder()), GatedEmbedder()
+    live = LiveSearcher(Searcher(opened.index, QuestionEncoder(opened.embedder, passages=encoder), opened.settings))
     app = create_app(settings, live)
     yield settings, live, encoder, app
     encoder.gate.set()
 
 
-def zebra_hits(client) -> list[str]:  # type: ignore[no-untyped-def]
+def zebra_hits(client: FlaskClient) -> list[str]:
     response = client.get("/api/search", query_string={"q": "zebra crossing Tavush", "k": 3})
     assert response.status_code == 200
     return [h["document"]["id"] for h in response.get_json()["results"]]
 
 
-def wait_for(client, url: str) -> dict:  # type: ignore[no-untyped-def]
+def wait_for(client: FlaskClient, url: str) -> dict:
     for _ in range(600):
         state = client.get(url, headers=HEADERS).get_json()
         if state["state"] != "indexing":
@@ -71,7 +79,7 @@ def wait_for(client, url: str) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_searches_are_answered_from_the_served_index_while_a_change_is_indexed(gated):
-    settings, live, encoder, app = gated
+    _, _, encoder, app = gated
     put: list = []
     putting = threading.Thread(target=lambda: put.append(admin(app.test_client(), "PUT", "/admin/documents/zebra", json=ZEBRA)))
     putting.start()
@@ -106,8 +114,8 @@ def test_a_change_that_takes_longer_than_the_wait_answers_202_and_is_on_disk(gat
     assert_error(client.get(body["status_url"]), 401, "unauthorized")
     encoder.gate.set()
     state = wait_for(client, body["status_url"])
-    assert state == {"change": body["change"], "id": "zebra", "status": "added", "state": "indexed",
-                     "index_version": live.searcher.index.version}  # fmt: skip
+    version = live.searcher.index.version
+    assert state == {"change": body["change"], "id": "zebra", "status": "added", "state": "indexed", "index_version": version}
     assert "zebra" in zebra_hits(client)
     assert_error(admin(client, "GET", "/admin/changes/nosuchchange"), 404, "not_found")
 
@@ -117,7 +125,7 @@ def test_a_change_whose_background_indexing_fails_says_so_and_is_undone(gated, m
     client = checking_client(app)
     rebuild = live.rebuild
 
-    def full_disk():  # type: ignore[no-untyped-def]
+    def full_disk() -> tuple[str, str]:
         rebuild_started.set()
         assert encoder.gate.wait(60)
         raise StorageError("cannot write the index (No space left on device); the index being served is unchanged")
@@ -138,16 +146,18 @@ def test_a_failed_change_written_over_since_stays_for_the_next_build(tmp_path):
     folder = tmp_path / "corpus"
     gate, started = threading.Event(), threading.Event()
 
-    def failing_rebuild():  # type: ignore[no-untyped-def]
+    def failing_rebuild() -> tuple[str, str]:
         started.set()
         assert gate.wait(30)
         raise StorageError("disk full")
 
-    changes = Changes(
-        SimpleNamespace(rebuild=failing_rebuild, searcher=SimpleNamespace(settings=SimpleNamespace(corpus_dir=folder)))
-    )  # type: ignore[arg-type]
+    live = cast(
+        LiveSearcher,
+        SimpleNamespace(rebuild=failing_rebuild, searcher=SimpleNamespace(settings=SimpleNamespace(corpus_dir=folder))),
+    )
+    changes = Changes(live)
 
-    def put(doc_id: str):  # type: ignore[no-untyped-def]
+    def put(doc_id: str) -> Change:
         with corpus.editing(folder):
             saved = corpus.backup(folder, doc_id)
             corpus.put_document(folder, {"id": doc_id, "title": "", "text": f"{doc_id} text"})

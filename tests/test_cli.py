@@ -80,7 +80,7 @@ def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setattr("qa.index.build.np.save", no_space)
+    monkeypatch.setattr("qa.index.segments.np.save", no_space)
     result = runner.invoke(main, ["build", "--index", str(tmp_path / "index")], env={"QA_MODEL": FakeEmbedder.name})
     assert result.exit_code == 1
     last = result.output.strip().splitlines()[-1]
@@ -112,7 +112,8 @@ def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
         (["build", "--corpus", "{tmp}/missing", "--index", "{tmp}/i"], "Error: corpus folder not found: {tmp}/missing"),
         (["build", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
          "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
-        (["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"], "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
+        (["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
+         "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
     ],
 )  # fmt: skip
 def test_bad_input_fails_before_anything_heavy_loads(runner, tmp_path, nothing_heavy, monkeypatch, args, message):
@@ -198,9 +199,9 @@ def test_files_that_cannot_be_read_are_skipped_listed_and_the_rest_indexed(fake_
         "latin1.txt": "not valid UTF-8", "broken.jsonl": "line 2: invalid JSON",
     }  # fmt: skip
     manifest = load_index(index).manifest
-    assert list(manifest["skipped"]) == sorted(reasons) and manifest["documents"] == 5
+    assert list(manifest.skipped) == sorted(reasons) and manifest.documents == 5
     for name, reason in reasons.items():
-        assert reason in manifest["skipped"][name]
+        assert reason in manifest.skipped[name]
         assert f"skipped {name}: {reason}" in result.output
         assert f" skipped: {name}: {reason}" in fake_cli("status", "--index", index).output
     assert "4 files skipped; the rest is indexed" in result.output

@@ -57,7 +57,7 @@ def seed_questions() -> list[str]:
 
 
 def test_the_build_exports_onnx_tiers_and_serving_uses_one_that_passes_its_check(real_settings, real_searcher):
-    entry = real_searcher.index.manifest["query_encoder"]
+    entry = real_searcher.index.manifest.query_encoder
     # fp32 ONNX is exact on every CPU, so some tier always passes: which one is this CPU's business
     assert entry["backend"] == "onnx" and entry["tier"] in TIER_NAMES and entry["cpu"] == cpu.key()
     assert passes(entry["checks"][entry["tier"]]) and entry["why"].startswith(entry["tier"])
@@ -100,7 +100,7 @@ AVX2_ONLY = "fpu sse sse2 ssse3 sse4_1 sse4_2 avx avx2 fma f16c"
 
 
 def test_another_cpu_measures_the_tiers_again_once_and_remembers(copied_index, monkeypatch, caplog):
-    built = load_index(copied_index.index_dir).manifest["query_encoder"]
+    built = load_index(copied_index.index_dir).manifest.query_encoder
     simulate_cpu(monkeypatch, "AMD EPYC 7B12 (simulated)", AVX2_ONLY)
     assert cpu.key() != built["cpu"]
     calls = []
@@ -155,7 +155,7 @@ def test_a_damaged_export_falls_back_with_the_reason_logged(copied_index, caplog
 
     torch_searcher = Searcher.open(copied_index.replace(query_encoder="torch"))
     assert isinstance(torch_searcher.embedder, SentenceTransformerEmbedder)
-    entry = load_index(copied_index.index_dir).manifest["query_encoder"]
+    entry = load_index(copied_index.index_dir).manifest.query_encoder
     folder = copied_index.index_dir / ENCODERS / entry["folder"]
     chosen = folder / next(t.file for t in TIERS if t.name == entry["tier"])
     chosen.write_bytes(chosen.read_bytes()[:-10] + b"0123456789")  # damaged
@@ -206,7 +206,7 @@ def test_onnx_is_refused_for_an_index_without_it(tmp_path):
 
     settings = fake_settings(tmp_path)
     build_index(settings, FakeEmbedder())
-    assert load_index(settings.index_dir).manifest["query_encoder"]["backend"] == "torch"
+    assert load_index(settings.index_dir).manifest.query_encoder["backend"] == "torch"
     with pytest.raises(ModelError, match="no usable ONNX question encoder: this embedder has no ONNX export"):
         Searcher.open(settings.replace(query_encoder="onnx"))
 
@@ -241,7 +241,7 @@ def test_bf16_builds_keep_the_vectors_of_fp32(real_settings):
     assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
     assert (np.sum(a * b, axis=1) >= 0.99).all()
     assert not np.array_equal(a, b)  # really another precision
-    assert load_index(real_settings.index_dir).manifest["precision"] == resolve_precision(real_settings.build_precision)
+    assert load_index(real_settings.index_dir).manifest.precision == resolve_precision(real_settings.build_precision)
 
 
 def test_builds_encode_passages_with_the_fp32_export_as_torch_would(real_settings, tmp_path, monkeypatch):

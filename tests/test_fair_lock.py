@@ -4,9 +4,12 @@ question asked during a batch waits for one chunk, not for the whole batch (issu
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
+from qa.encode.embedder import Progress
 from qa.index.build import build_index
 from qa.retrieve.fair_lock import FairLock
 from qa.retrieve.searcher import Searcher
@@ -16,7 +19,7 @@ from .test_cost import LONG, in_thread, wait_until
 
 
 def queued(lock: FairLock) -> int:
-    return len(lock._waiters)
+    return lock.waiting()
 
 
 def test_the_lock_goes_to_the_longest_waiter_not_back_to_the_releaser():
@@ -50,7 +53,7 @@ class RecordingEmbedder(FakeEmbedder):
         self.encoded: list[list[str]] = []
         self.gate, self.waiting = threading.Event(), threading.Event()
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         if self.armed:
             self.encoded.append(list(texts))
             if len(self.encoded) == 1:
@@ -69,7 +72,7 @@ def test_a_question_asked_during_a_batch_waits_for_one_chunk_not_the_batch(tmp_p
         batch, batch_out = in_thread(lambda: searcher.search_many([LONG] * 3, 2))
         assert embedder.waiting.wait(10)  # the batch's first chunk holds the lock
         single, single_out = in_thread(lambda: searcher.search("When did the war start?", 2))
-        wait_until(lambda: queued(searcher._lock) == 1)
+        wait_until(lambda: queued(searcher.encoder.lock) == 1)
     finally:
         embedder.gate.set()
     batch.join(10)

@@ -9,9 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
+from qa.config import Settings
 from qa.index import segments
 from qa.index.build import MAX_SEGMENTS, build_index
 from qa.index.load import load_index
+from qa.index.manifest import Manifest
 from qa.index.storage import current_build
 from qa.retrieve.searcher import Searcher
 
@@ -56,7 +58,7 @@ def test_an_incremental_build_encodes_only_changes_and_equals_a_full_build(tmp_p
     assert a.version == b.version
     assert np.array_equal(a.vectors, b.vectors)
     assert np.array_equal(a.sentence_vectors, b.sentence_vectors)
-    assert a.manifest["reused_vectors"] > 0 and b.manifest["reused_vectors"] == 0
+    assert a.manifest.reused_vectors > 0 and b.manifest.reused_vectors == 0
     sa, sb = Searcher(a, FakeEmbedder(), settings), Searcher(b, FakeEmbedder(), settings)
     for question in QUESTIONS:
         assert sa.search(question, 5).to_dict()["results"] == sb.search(question, 5).to_dict()["results"]
@@ -101,7 +103,7 @@ def test_add_remove_and_status(cli, tmp_path):
         (["remove", "no-such.txt"], "no document file 'no-such.txt'"),
         (["add", "/no/such/file.txt"], "no such file"),
         (["add", "{tmp}/notes.pdf"], "not a document"),
-    ],  # fmt: skip
+    ],
 )
 def test_add_and_remove_errors_are_one_line(cli, tmp_path, args, message):
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
@@ -126,7 +128,7 @@ def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_setti
     full = settings.replace(index_dir=tmp_path / "full")
     build_index(full, embedder, full=True)
     a, b = load_index(settings.index_dir), load_index(full.index_dir)
-    assert a.passages == b.passages and a.manifest["reused_vectors"] > 0
+    assert a.passages == b.passages and a.manifest.reused_vectors > 0
     assert (np.sum(a.vectors * b.vectors, axis=1) > 0.999).all()  # batching noise: ~1e-7 in fp32, ~1e-3 in bf16
     seed = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
     questions = [json.loads(line)["q"] for line in seed.read_text().splitlines() if line.strip()] + ["zebra crossing"]
@@ -159,7 +161,7 @@ def test_add_refuses_the_http_documents_file_and_replaces_sidecars(cli, tmp_path
     assert not (corpus / "zebra.txt.meta.json").exists()  # old metadata does not stick to new text
 
 
-def manifest_of(settings) -> dict:  # type: ignore[no-untyped-def]
+def manifest_of(settings: Settings) -> Manifest:
     return load_index(settings.index_dir).manifest
 
 
@@ -176,14 +178,14 @@ def test_many_small_changes_keep_few_segments_and_still_equal_a_full_build(tmp_p
         before = embedder.texts
         build_index(settings, embedder)
         assert embedder.texts - before <= 8  # one or two short notes, never the corpus again
-        assert len(manifest_of(settings)["segments"]) <= MAX_SEGMENTS
+        assert len(manifest_of(settings).segments) <= MAX_SEGMENTS
     full_settings = settings.replace(index_dir=tmp_path / "full")
     build_index(full_settings, FakeEmbedder(), full=True)
     a, b = load_index(settings.index_dir), load_index(full_settings.index_dir)
     assert a.passages == b.passages and a.documents == b.documents and a.version == b.version
     assert a.sentence_rows == b.sentence_rows and np.array_equal(a.sentence_vectors, b.sentence_vectors)
     sa, sb = Searcher(a, FakeEmbedder(), settings), Searcher(b, FakeEmbedder(), settings)
-    for question in QUESTIONS + ["crossing 12 repainted"]:
+    for question in [*QUESTIONS, "crossing 12 repainted"]:
         assert sa.search(question, 5).to_dict()["results"] == sb.search(question, 5).to_dict()["results"]
         for part in ("lexical", "sentence_lexical"):  # BM25 over segments with rows no longer served
             scores = getattr(a, part).scores(question)
@@ -192,24 +194,24 @@ def test_many_small_changes_keep_few_segments_and_still_equal_a_full_build(tmp_p
             words = getattr(a, part).words(question)
             assert np.array_equal(getattr(a, part).scores_of(words, some), scores[some])  # looked up, exactly
         assert a.lexical.scores(question).any()
-    live_rows = sum(s["passages"] for s in a.manifest["segments"])
-    assert live_rows < 1.5 * a.manifest["passages"]  # dead rows are dropped as segments merge
+    live_rows = sum(s.passages for s in a.manifest.segments)
+    assert live_rows < 1.5 * a.manifest.passages  # dead rows are dropped as segments merge
 
 
 def test_a_build_reads_only_changed_files_and_links_the_kept_segment(tmp_path, monkeypatch):
-    import qa.index.build
+    import qa.index.plan
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     first = build_index(settings, FakeEmbedder())
     read = []
-    real_read_file = qa.index.build.read_file
-    monkeypatch.setattr("qa.index.build.read_file", lambda path, *rest: read.append(path.name) or real_read_file(path, *rest))
+    real_read_file = qa.index.plan.read_file
+    monkeypatch.setattr("qa.index.plan.read_file", lambda path, *rest: read.append(path.name) or real_read_file(path, *rest))
     (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the border.\n")
     second = build_index(settings, FakeEmbedder())
     assert read == ["zebra.txt"]
-    (base,) = manifest_of(settings)["segments"][:1]
-    for name in segments.files(first, base["name"]):
+    (base,) = manifest_of(settings).segments[:1]
+    for name in segments.files(first, base.name):
         assert (first / name).stat().st_ino == (second / name).stat().st_ino  # a hard link, not a copy
     assert build_index(settings, FakeEmbedder()) == second and read == ["zebra.txt"]  # nothing changed
 
@@ -230,10 +232,10 @@ def test_removal_history_survives_a_change_of_model(tmp_path):
     other = settings.replace(model=OtherModel.name)
     build_index(other, OtherModel())
     manifest = manifest_of(other)
-    assert manifest["model"] == OtherModel.name and manifest["encoded_texts"] > 0
-    assert {"003_d560007ba48ee34c.txt", "000_abdca20c2aa4f4be.txt"} <= set(manifest["removed_documents"])
-    assert all(manifest["retired_passages"][pid] == "003_d560007ba48ee34c.txt" for pid in lavrov)
-    assert any(doc == "000_abdca20c2aa4f4be.txt" for doc in manifest["retired_passages"].values())
+    assert manifest.model == OtherModel.name and manifest.encoded_texts > 0
+    assert {"003_d560007ba48ee34c.txt", "000_abdca20c2aa4f4be.txt"} <= set(manifest.removed_documents)
+    assert all(manifest.retired_passages[pid] == "003_d560007ba48ee34c.txt" for pid in lavrov)
+    assert any(doc == "000_abdca20c2aa4f4be.txt" for doc in manifest.retired_passages.values())
 
 
 def test_a_mostly_deleted_segment_is_merged_away(tmp_path):
@@ -241,9 +243,9 @@ def test_a_mostly_deleted_segment_is_merged_away(tmp_path):
     docs = [{"id": f"d{n}", "title": f"Doc {n}", "text": f"Document {n} tells of crossing number {n}."} for n in range(10)]
     build_index(settings, FakeEmbedder(), documents=docs)
     embedder = CountingEmbedder()
-    build_index(settings, embedder, documents=docs[:4] + [{"id": "new", "title": "Zebras", "text": "A new one about zebras."}])
+    build_index(settings, embedder, documents=[*docs[:4], {"id": "new", "title": "Zebras", "text": "A new one about zebras."}])
     manifest = manifest_of(settings)
-    assert [s["documents"] for s in manifest["segments"]] == [5]  # 4 of 10 live: copied into the new one
+    assert [s.documents for s in manifest.segments] == [5]  # 4 of 10 live: copied into the new one
     assert embedder.texts == 2  # only the new document's passage and sentence were encoded
     assert Searcher.open(settings, FakeEmbedder()).search("crossing number 3", 1).hits[0].document.id == "d3"
 
@@ -264,7 +266,7 @@ def test_a_damaged_served_build_is_not_reused_and_a_build_still_succeeds(tmp_pat
     build_index(full, FakeEmbedder(), full=True)
     a, b = load_index(settings.index_dir), load_index(full.index_dir)
     assert np.array_equal(a.vectors, b.vectors) and a.passages == b.passages
-    assert "003_d560007ba48ee34c.txt" not in a.manifest["removed_documents"]
+    assert "003_d560007ba48ee34c.txt" not in a.manifest.removed_documents
     (passages,) = current_build(settings.index_dir).glob("seg-*.passages.jsonl")
     passages.unlink()  # a missing file: --full still builds
     build_index(settings, FakeEmbedder(), full=True)
@@ -276,7 +278,7 @@ def test_with_the_most_segments_an_unchanged_build_writes_nothing(tmp_path):
     settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
     build_index(settings, FakeEmbedder())
     n = 0
-    while len(manifest_of(settings)["segments"]) < MAX_SEGMENTS:
+    while len(manifest_of(settings).segments) < MAX_SEGMENTS:
         (settings.corpus_dir / f"note-{n}.txt").write_text(f"Note {n}\nA zebra crossing number {n} was painted.\n")
         build_index(settings, FakeEmbedder())
         n += 1

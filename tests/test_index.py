@@ -12,6 +12,7 @@ from qa.errors import IndexMismatchError, IndexMissingError, StorageError
 from qa.index import catalog, segments, storage
 from qa.index.build import build_index, stale_reason
 from qa.index.load import FORMAT_VERSION, load_index
+from qa.index.manifest import Manifest, SegmentRecord, mismatch
 from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -26,12 +27,12 @@ def test_build_then_load_round_trip(tmp_path, fake_embedder):
     build_index(settings, fake_embedder)
     index = load_index(settings.index_dir, model=FakeEmbedder.name)
     manifest = index.manifest
-    assert manifest["format_version"] == FORMAT_VERSION
-    assert manifest["model"] == FakeEmbedder.name and manifest["dimension"] == 256
-    assert manifest["documents"] == 5 == len(index.documents)
-    assert manifest["passages"] == len(index.passages) == len(index.vectors)
-    assert set(manifest["corpus_files"]) == {p.name for p in CORPUS.iterdir() if not p.name.startswith(".")}
-    assert manifest["settings"]["passage_target_chars"] == settings.passage_target_chars
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.model == FakeEmbedder.name and manifest.dimension == 256
+    assert manifest.documents == 5 == len(index.documents)
+    assert manifest.passages == len(index.passages) == len(index.vectors)
+    assert set(manifest.corpus_files) == {p.name for p in CORPUS.iterdir() if not p.name.startswith(".")}
+    assert manifest.settings["passage_target_chars"] == settings.passage_target_chars
     for p in index.passages:
         assert index.documents[p.doc_id].text[p.start : p.end] == p.text
 
@@ -57,7 +58,7 @@ def test_missing_index_says_how_to_build(tmp_path):
 def test_index_of_another_model_is_refused(tmp_path, fake_embedder):
     settings = fake_settings(tmp_path)
     build_index(settings, fake_embedder)
-    with pytest.raises(IndexMismatchError, match="built with model 'fake-hash-256'.*qa build"):
+    with pytest.raises(IndexMismatchError, match=r"built with model 'fake-hash-256'.*qa build"):
         load_index(settings.index_dir, model="sentence-transformers/all-MiniLM-L6-v2")
 
 
@@ -115,7 +116,7 @@ def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embed
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.index.segments.np.save", broken_save)
-    with pytest.raises(StorageError, match="No space left on device.*the index being served is unchanged"):
+    with pytest.raises(StorageError, match=r"No space left on device.*the index being served is unchanged"):
         build_index(settings, fake_embedder, full=True)
     assert current(settings) == before
     assert not list(settings.index_dir.glob(".tmp-*"))
@@ -177,15 +178,13 @@ def current_of(index_dir):  # type: ignore[no-untyped-def]
 
 def test_the_catalog_keeps_every_entry_as_written(tmp_path):
     entries = {
-        doc_id: {
-            "segment": f"seg-{n % 2}",
-            "digest": f"{n:064x}",
-            "file": f"f{n % 3}.jsonl",
-            "source": f"corpus/f{n % 3}.jsonl",
-            "row": n,
-            "passages": [2 * n, 2 * n + 2],
-            "sentences": [5 * n, 5 * n + 5],
-        }  # fmt: skip
+        doc_id: catalog.Entry(
+            segment=f"seg-{n % 2}",
+            digest=f"{n:064x}",
+            file=f"f{n % 3}.jsonl",
+            source=f"corpus/f{n % 3}.jsonl",
+            span=catalog.Span(n, (2 * n, 2 * n + 2), (5 * n, 5 * n + 5)),
+        )
         for n, doc_id in enumerate(["a", "line\nbreak", "é/ü 中", "", "x" * 300])
     }
     catalog.write(tmp_path / catalog.FILE, entries)
@@ -199,4 +198,80 @@ def test_a_damaged_catalog_makes_the_next_build_encode_everything(tmp_path, fake
     path = current(settings) / catalog.FILE
     path.write_bytes(path.read_bytes()[:-7])
     build_index(settings, fake_embedder)
-    assert load_index(settings.index_dir).manifest["reused_vectors"] == 0
+    assert load_index(settings.index_dir).manifest.reused_vectors == 0
+
+
+def test_a_built_manifest_reads_and_writes_back_equal(tmp_path, fake_embedder):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    build_index(settings, fake_embedder)
+    next(p for p in settings.corpus_dir.glob("*.txt")).unlink()  # so the manifest has a history too
+    build_index(settings, fake_embedder)
+    text = (current(settings) / storage.MANIFEST).read_text()
+    data = json.loads(text)
+    manifest = storage.read_manifest(current(settings))
+    assert manifest == Manifest.from_json(data)
+    assert manifest.to_json() == data
+    assert json.dumps(manifest.to_json(), ensure_ascii=False) + "\n" == text  # same keys, order and values
+    assert manifest.segments and all(isinstance(s, SegmentRecord) for s in manifest.segments)
+    assert manifest.removed_documents and manifest.retired_passages and manifest.checksums and manifest.query_encoder
+
+
+def test_a_manifest_of_the_wrong_shape_is_a_mismatch(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    path = current(settings) / storage.MANIFEST
+    data = json.loads(path.read_text())
+    for key, value in [("passages", "many"), ("segments", {}), ("checksums", []), ("skipped", None)]:
+        path.write_text(json.dumps({**data, key: value}))
+        with pytest.raises(IndexMismatchError, match=f"not an index manifest.*{key}.*qa build"):
+            load_index(settings.index_dir)
+        assert stale_reason(settings) is not None
+    path.write_text(json.dumps([data]))
+    with pytest.raises(IndexMismatchError, match="not an index manifest"):
+        load_index(settings.index_dir)
+    older = {k: v for k, v in data.items() if k not in ("segments", "precision")} | {"format_version": 3, "passages": "x"}
+    path.write_text(json.dumps(older))
+    with pytest.raises(IndexMismatchError, match="has format 3, this qa reads format"):  # not "not a manifest"
+        load_index(settings.index_dir)
+
+
+def test_the_compatibility_check_says_why(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    manifest = storage.read_manifest(current(settings))
+    assert mismatch(manifest, FakeEmbedder.name, settings) is None
+    assert mismatch(manifest, None) is None  # (the loader does not know the build settings)
+    model = mismatch(manifest, "other-model", settings)
+    assert model is not None and model.reason == "model changed"
+    assert "'fake-hash-256'" in model.detail and "'other-model'" in model.detail and "QA_MODEL" in model.advice
+    passages = mismatch(manifest, FakeEmbedder.name, settings.replace(passage_overlap_sentences=3))
+    assert passages is not None and passages.reason == "passage settings changed"
+    assert mismatch(manifest, FakeEmbedder.name, settings.replace(embed_title=not settings.embed_title)) is not None
+    assert mismatch(manifest, "other-model") is not None  # the model is checked without settings too
+    older = Manifest.from_json(manifest.to_json() | {"format_version": FORMAT_VERSION - 1})
+    assert older.segments == ()  # another format's segments are not taken as this format's
+    fmt = mismatch(older, FakeEmbedder.name, settings)
+    assert fmt is not None and fmt.reason == "index format changed"
+    assert fmt.detail == f"has format {FORMAT_VERSION - 1}, this qa reads format {FORMAT_VERSION}"
+    # the format is checked first: an older index is "format changed" whatever else differs
+    fmt_and_model = mismatch(older, "other-model", settings.replace(passage_target_chars=1))
+    assert fmt_and_model is not None and fmt_and_model.reason == "index format changed"
+
+
+def test_every_compatibility_verdict_comes_from_one_check(tmp_path, fake_embedder, monkeypatch):
+    """The loader, an incremental build and stale_reason all ask `manifest.mismatch`."""
+    from qa.index import build, load, served
+    from qa.index.manifest import Mismatch
+
+    settings = fake_settings(tmp_path)
+    build_index(settings, fake_embedder)
+    refuse = Mismatch("index format changed", "is refused by the test", "rebuild it with `qa build`")
+    for module in (build, load, served):
+        monkeypatch.setattr(module, "mismatch", lambda *args, **kwargs: refuse)
+    with pytest.raises(IndexMismatchError, match="is refused by the test"):
+        load_index(settings.index_dir)
+    assert stale_reason(settings) == "index format changed"
+    build_index(settings, fake_embedder)  # not compatible: everything is encoded again
+    monkeypatch.undo()
+    assert load_index(settings.index_dir).manifest.reused_vectors == 0

@@ -34,7 +34,7 @@ class RecordingSession:
 
 
 def recording(settings, tier: str) -> OnnxEmbedder:  # type: ignore[no-untyped-def]
-    entry = load_index(settings.index_dir).manifest["query_encoder"]
+    entry = load_index(settings.index_dir).manifest.query_encoder
     encoder = OnnxEmbedder(settings.index_dir / ENCODERS / entry["folder"], settings.model, tier)
     encoder._session = RecordingSession(encoder._session)  # type: ignore[assignment]
     return encoder

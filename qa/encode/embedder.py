@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -111,13 +111,13 @@ class SentenceTransformerEmbedder:
         return export(self._model, folder, probe)
 
 
-def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Path, manifest: dict) -> Embedder:
+def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Path, entry: Mapping) -> Embedder:
     """The encoder for questions to an index on this CPU: the fastest ONNX tier that passes its
     check against torch here (`encoder_choice.open_encoder`), else the torch model, with the reason
     logged and kept as the encoder's `why`. `choice`: auto, onnx (torch is an error), torch, or
-    a tier's name."""
+    a tier's name. `entry`: the index manifest's record of its question encoders."""
     if choice != "torch":
-        opened = open_encoder(index_dir / ENCODERS, manifest.get("query_encoder") or {}, model, choice,
+        opened = open_encoder(index_dir / ENCODERS, entry, model, choice,
                               max(torch_threads, 0))  # fmt: skip
         if not isinstance(opened, Choice):
             log.info("questions are encoded by %s (%s)", opened.tier, opened.why)

@@ -2,8 +2,9 @@
 and compared with the corpus folder (`qa status`).
 
 A build records its corpus folder in the manifest, relative to the index folder (so that a
-project moved or copied whole keeps its pairing), or IN_MEMORY for documents given in memory. A command that names no corpus folder (no `--corpus`, no QA_CORPUS_DIR) works on the
-folder its index records; building another corpus into an index that records a folder needs
+project moved or copied whole keeps its pairing), or IN_MEMORY for documents given in memory.
+A command that names no corpus folder (no `--corpus`, no QA_CORPUS_DIR) works on the folder
+its index records; building another corpus into an index that records a folder needs
 `replace=True` (`--replace`), since it would swap every document the index serves.
 """
 
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
-from . import storage
-from ..ingest.documents import META_SUFFIX, file_hashes
 from ..config import Settings
 from ..errors import CorpusConflict, QAError
+from ..ingest.documents import META_SUFFIX, file_hashes
+from . import storage
+from .manifest import IN_MEMORY, Manifest
+
+__all__ = ["IN_MEMORY", "Status", "check_same_corpus", "recorded_folder", "served_manifest", "source_of", "status"]
 
 log = logging.getLogger(__name__)
-
-IN_MEMORY = "<documents given in memory>"
 
 
 def source_of(settings: Settings, in_memory: bool) -> str:
@@ -32,20 +34,20 @@ def source_of(settings: Settings, in_memory: bool) -> str:
     return Path(os.path.relpath(settings.corpus_dir.resolve(), settings.index_dir.resolve())).as_posix()
 
 
-def recorded_folder(manifest: Mapping | None, index_dir: Path) -> Path | None:
+def recorded_folder(manifest: Manifest | None, index_dir: Path) -> Path | None:
     """The corpus folder a manifest records (None: documents given in memory, or not recorded)."""
-    recorded = (manifest or {}).get("corpus_dir", IN_MEMORY)
+    recorded = manifest.corpus_dir if manifest is not None else IN_MEMORY
     return None if recorded == IN_MEMORY else (index_dir.resolve() / recorded).resolve()
 
 
-def served_manifest(index_dir: Path) -> dict | None:
+def served_manifest(index_dir: Path) -> Manifest | None:
     try:
         return storage.read_manifest(storage.current_build(index_dir))
     except QAError:
         return None
 
 
-def with_recorded_corpus(settings: Settings, manifest: Mapping | None = None) -> Settings:
+def with_recorded_corpus(settings: Settings, manifest: Manifest | None = None) -> Settings:
     """`settings` with the corpus folder its index was built from, unless one was named."""
     if "corpus_dir" in settings.given:
         return settings
@@ -57,7 +59,7 @@ def with_recorded_corpus(settings: Settings, manifest: Mapping | None = None) ->
     return settings.replace(corpus_dir=Path(recorded))
 
 
-def check_same_corpus(manifest: Mapping | None, settings: Settings, in_memory: bool, replace: bool) -> None:
+def check_same_corpus(manifest: Manifest | None, settings: Settings, in_memory: bool, replace: bool) -> None:
     """Refuse to build another corpus into an index built from a folder, unless `replace`."""
     recorded = recorded_folder(manifest, settings.index_dir)
     new = None if in_memory else settings.corpus_dir.resolve()
@@ -71,7 +73,7 @@ def check_same_corpus(manifest: Mapping | None, settings: Settings, in_memory: b
 
 @dataclass(frozen=True)
 class Status:
-    index: dict | None  # the served build's manifest, None when there is no readable index
+    index: Manifest | None  # the served build's manifest, None when there is no readable index
     added: list[str]  # corpus files that the index does not have
     changed: list[str]
     removed: list[str]  # in the index, no longer in the corpus folder
@@ -86,7 +88,7 @@ def status(corpus_dir: Path, index_dir: Path) -> Status:
         manifest = storage.read_manifest(build)
     except QAError as e:
         return Status(None, sorted(corpus), [], [], problem=e.message)
-    indexed = manifest.get("corpus_files", {})
+    indexed = manifest.corpus_files
     return Status(
         manifest,
         build=build.name,

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Hashable, Iterator, Mapping, Protocol, Sequence, TypeVar, overload
+from typing import Generic, Protocol, TypeVar, overload
 
 import numpy as np
 
-from .catalog import Columns
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
+from .catalog import Columns
 from .rows import SentenceMap, ranges
 
 CACHED_DOCUMENTS = 256  # decoded documents kept (a result cites a few; the page of one is read often)
@@ -113,9 +114,15 @@ class PassageTable(Sequence[Passage]):
     for every row, its document's position in the `DocumentTable`, its span and its id."""
 
     def __init__(
-        self, lines: list[Lines], segment: np.ndarray, local: np.ndarray, doc: np.ndarray, spans: np.ndarray,
-        ids: np.ndarray, doc_ids: list[str],
-    ) -> None:  # fmt: skip
+        self,
+        lines: list[Lines],
+        segment: np.ndarray,
+        local: np.ndarray,
+        doc: np.ndarray,
+        spans: np.ndarray,
+        ids: np.ndarray,
+        doc_ids: list[str],
+    ) -> None:
         self._lines, self._segment, self._local = lines, segment, local
         self.doc, self.spans, self.ids, self._doc_ids = doc, spans, ids, doc_ids
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
@@ -135,9 +142,10 @@ class PassageTable(Sequence[Passage]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or len(other) != len(self):
             return NotImplemented if not isinstance(other, Sequence) else False
-        return all(a == b for a, b in zip(self, other))
+        return all(a == b for a, b in zip(self, other, strict=True))
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        raise TypeError("unhashable type: 'PassageTable'")
 
     def doc_id(self, row: int) -> str:
         return self._doc_ids[self.doc[row]]
@@ -162,6 +170,52 @@ class PassageTable(Sequence[Passage]):
         return int(order[at])
 
 
+@dataclass(frozen=True, eq=False)
+class Remap:
+    """Some documents' rows of several segments, renumbered: each segment's passages (and
+    sentences) are put end to end, and the documents' rows, in the order given, become rows
+    0, 1, ... of the result. A build merging segments and a loader serving them both use it."""
+
+    passage_base: np.ndarray  # where each segment's passages begin end to end (then the total)
+    sentence_base: np.ndarray  # likewise for sentences
+    passage_bounds: np.ndarray  # (documents, 2): each document's passages, end to end
+    passage_rows: np.ndarray  # each kept passage's row end to end, in the new order
+    sentence_rows: np.ndarray  # likewise for sentences
+    new_passage: np.ndarray  # each row end to end: its new row (-1: not kept)
+    new_sentence: np.ndarray  # likewise for sentences
+    sentences: SentenceMap  # each kept passage's sentences, by their new rows
+
+
+def remap(
+    sentence_maps: Sequence[SentenceMap],
+    sentence_counts: Sequence[int],
+    segment: np.ndarray,
+    passages: np.ndarray,
+    sentences: np.ndarray,
+) -> Remap:
+    """Renumber these documents' rows: `segment` (its position in `sentence_maps`), `passages`
+    and `sentences` ([start, end) rows in that segment) per document, in the new order.
+    `sentence_maps`: each segment's sentence rows per passage; `sentence_counts`: its sentences."""
+    p_base = np.cumsum([0] + [len(m.starts) for m in sentence_maps]).astype(np.int64)
+    s_base = np.cumsum([0, *sentence_counts]).astype(np.int64)
+    seg = np.asarray(segment, dtype=np.int64)
+    p_bounds = np.asarray(passages, dtype=np.int64).reshape(-1, 2) + p_base[seg][:, None]
+    s_bounds = np.asarray(sentences, dtype=np.int64).reshape(-1, 2) + s_base[seg][:, None]
+    (p_rows, _), (s_rows, _) = ranges(p_bounds), ranges(s_bounds)
+    new_passage = np.full(int(p_base[-1]), -1, dtype=np.int64)
+    new_passage[p_rows] = np.arange(len(p_rows))
+    new_sentence = np.full(int(s_base[-1]), -1, dtype=np.int64)
+    new_sentence[s_rows] = np.arange(len(s_rows))
+    flat_base = np.cumsum([0] + [len(m.rows) for m in sentence_maps])
+    every = SentenceMap(
+        np.concatenate([m.rows + b for m, b in zip(sentence_maps, s_base[:-1], strict=True)] or [np.zeros(0, np.int64)]),
+        np.concatenate([m.starts + b for m, b in zip(sentence_maps, flat_base[:-1], strict=True)] or [np.zeros(0, np.int64)]),
+    )
+    rows, starts = every.of_passages(p_rows)
+    served = SentenceMap(new_sentence[rows], starts)
+    return Remap(p_base, s_base, p_bounds, p_rows, s_rows, new_passage, new_sentence, served)
+
+
 @dataclass
 class Layout:
     """The served rows of some segments, in catalog order."""
@@ -176,42 +230,29 @@ class Layout:
     served_sentences: dict[str, np.ndarray]  # likewise for sentences
 
 
-def layout(stored: Mapping[str, "StoredRows"], catalog: Columns) -> Layout:
+def layout(stored: Mapping[str, StoredRows], catalog: Columns) -> Layout:
     """Where each served document, passage and sentence is, from the catalog (each document's
     segment, line, passage and sentence ranges), without parsing any record."""
     parts = [stored[n] for n in catalog.segments]  # (the catalog's segment codes index this list)
-    p_base = np.cumsum([0] + [len(s.passages) for s in parts])
-    s_base = np.cumsum([0] + [len(s.sentence_vectors) for s in parts])
+    maps = [SentenceMap(s.sentence_rows, s.sentence_starts[:-1]) for s in parts]
     seg = catalog.segment.astype(np.int64)
-    p_bounds = catalog.passages + p_base[seg][:, None]
-    s_bounds = catalog.sentences + s_base[seg][:, None]
-    (p_rows, _), (s_rows, _) = ranges(p_bounds), ranges(s_bounds)
-    new_sentence = np.full(int(s_base[-1]), -1, dtype=np.int64)
-    new_sentence[s_rows] = np.arange(len(s_rows))
-    new_passage = np.full(int(p_base[-1]), -1, dtype=np.int64)
-    new_passage[p_rows] = np.arange(len(p_rows))
-    flat_base = np.cumsum([0] + [len(s.sentence_rows) for s in parts])
-    every = SentenceMap(
-        np.concatenate([s.sentence_rows + b for s, b in zip(parts, s_base)] or [np.zeros(0, np.int64)]),
-        np.concatenate([s.sentence_starts[:-1] + b for s, b in zip(parts, flat_base)] or [np.zeros(0, np.int64)]),
-    )
-    rows, starts = every.of_passages(p_rows)
+    r = remap(maps, [len(s.sentence_vectors) for s in parts], seg, catalog.passages, catalog.sentences)
+    p_base, s_base, p_rows = r.passage_base, r.sentence_base, r.passage_rows
     segment_of = np.repeat(np.arange(len(parts), dtype=np.int32), np.diff(p_base))[p_rows]
     doc_ids = catalog.ids
     passages = PassageTable(
         [s.passages for s in parts],
         segment_of,
         p_rows - p_base[segment_of],
-        np.repeat(np.arange(len(doc_ids), dtype=np.int32), p_bounds[:, 1] - p_bounds[:, 0]),
+        np.repeat(np.arange(len(doc_ids), dtype=np.int32), r.passage_bounds[:, 1] - r.passage_bounds[:, 0]),
         np.concatenate([s.spans for s in parts] or [np.zeros((0, 2), np.int64)])[p_rows],
         np.concatenate([s.ids for s in parts] or [np.zeros(0, "S1")])[p_rows],
         doc_ids,
     )
     documents = DocumentTable(doc_ids, [s.documents for s in parts], seg, catalog.row)
-    served = {name: new_passage[a:z] for name, a, z in zip(catalog.segments, p_base[:-1], p_base[1:])}
-    served_sentences = {name: new_sentence[a:z] for name, a, z in zip(catalog.segments, s_base[:-1], s_base[1:])}
-    sentences = SentenceMap(new_sentence[rows], starts)
-    return Layout(documents, passages, sentences, catalog.segments, p_rows, s_rows, served, served_sentences)
+    served = {name: r.new_passage[a:z] for name, a, z in zip(catalog.segments, p_base[:-1], p_base[1:], strict=True)}
+    served_sentences = {name: r.new_sentence[a:z] for name, a, z in zip(catalog.segments, s_base[:-1], s_base[1:], strict=True)}
+    return Layout(documents, passages, r.sentences, catalog.segments, p_rows, r.sentence_rows, served, served_sentences)
 
 
 class StoredRows(Protocol):

@@ -16,7 +16,7 @@ class SentenceMap:
     starts: np.ndarray  # where each passage's rows begin in `rows`
 
     @classmethod
-    def of(cls, sentence_rows: list[list[int]]) -> "SentenceMap":
+    def of(cls, sentence_rows: list[list[int]]) -> SentenceMap:
         lengths = np.array([len(r) for r in sentence_rows], dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return cls(np.fromiter((r for rows in sentence_rows for r in rows), dtype=np.int64), starts)
@@ -30,8 +30,6 @@ class SentenceMap:
         if not isinstance(other, SentenceMap):
             return NotImplemented
         return np.array_equal(self.rows, other.rows) and np.array_equal(self.starts, other.starts)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def best(self, sentence_scores: np.ndarray) -> np.ndarray:
         """Per passage, the highest score among its sentences."""
@@ -59,5 +57,3 @@ def ranges(bounds: object) -> tuple[np.ndarray, np.ndarray]:
 def best_rows(scores: np.ndarray, n: int) -> np.ndarray:
     """Rows of the n highest scores, in no particular order (all rows when there are no more)."""
     return np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-
-

@@ -6,7 +6,7 @@ hard-links the files of the segments it keeps into its own folder and writes one
 for the documents that are new or changed (plus the live rows of segments it merges), so the
 work of a build follows what changed, not the size of the corpus.
 
-Which rows of which segment serve a document is said by the manifest's catalog; a document that
+Which rows of which segment serve a document is said by the build's catalog (`catalog`); a document that
 changed or went is simply no longer listed there, and its old rows are dropped when their
 segment is next merged.
 """
@@ -14,39 +14,33 @@ segment is next merged.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
 from ..ingest.documents import Document
-from .lexical import Postings, Tokens
 from ..ingest.passages import Passage
-from .rows import ranges
-from .records import Lines, passage_of
+from .catalog import Span
 from .hnsw import build_hnsw, write_hnsw
+from .lexical import Postings, Tokens
+from .records import Lines, passage_of, remap
+from .rows import SentenceMap
 
-PARTS = ("documents.jsonl", "passages.jsonl", "rows.npz", "vectors.npy", "sentences.npy") + tuple(
-    f"{part}-{kind}" for part in ("passage", "sentence") for kind in ("tokens.npz", "postings.npy", "postings-starts.npy")
+PARTS = (
+    "documents.jsonl",
+    "passages.jsonl",
+    "rows.npz",
+    "vectors.npy",
+    "sentences.npy",
+    *(f"{part}-{kind}" for part in ("passage", "sentence") for kind in ("tokens.npz", "postings.npy", "postings-starts.npy")),
 )
 GRAPH = "hnsw.faiss"  # only in a segment of at least settings.ann_min_passages passages
-
-
-class Span(NamedTuple):
-    """Where one document's rows are in its segment: its line in documents.jsonl, then the
-    [start, end) rows of its passages and of its sentences (each document's are contiguous)."""
-
-    row: int
-    passages: tuple[int, int]
-    sentences: tuple[int, int]
-
-    @classmethod
-    def of(cls, entry: dict) -> "Span":
-        return cls(entry["row"], tuple(entry["passages"]), tuple(entry["sentences"]))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -62,7 +56,7 @@ class Segment:
     def spans(self) -> list[Span]:
         """Each document's rows, in document order."""
         bounds: dict[str, list[int]] = {}
-        for row, (p, sentences) in enumerate(zip(self.passages, self.sentence_rows)):
+        for row, (p, sentences) in enumerate(zip(self.passages, self.sentence_rows, strict=True)):
             b = bounds.setdefault(p.doc_id, [row, row + 1, -1, -1])
             b[1] = row + 1
             if sentences:
@@ -170,7 +164,7 @@ def read(folder: Path, name: str) -> Segment:
     return Segment(
         [Document(**s.documents[i]) for i in range(len(s.documents))],
         [passage_of(s.passages[i]) for i in range(len(s.passages))],
-        [s.sentence_rows[a:z].tolist() for a, z in zip(starts, starts[1:])],
+        [s.sentence_rows[a:z].tolist() for a, z in itertools.pairwise(starts)],
         s.vectors,
         s.sentence_vectors,
         s.tokens("passage"),
@@ -178,7 +172,9 @@ def read(folder: Path, name: str) -> Segment:
     )
 
 
-def read_some(folder: Path, name: str, spans: Sequence[Span]) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray]]:
+def read_some(
+    folder: Path, name: str, spans: Sequence[Span]
+) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray]]:
     """Only these documents of a segment: each one's document, passages, passage vectors and
     sentence vectors (the lines of other documents are not parsed)."""
     s = open_stored(folder, name)
@@ -193,28 +189,31 @@ def read_some(folder: Path, name: str, spans: Sequence[Span]) -> tuple[list[Docu
 def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
     """One segment of these documents (each given by its segment and span), in this order."""
     segments = list({id(seg): seg for seg, _ in pieces}.values())
-    p_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.passages) for s in segments]).tolist()))
-    s_base = dict(zip(map(id, segments), np.cumsum([0] + [len(s.sentence_vectors) for s in segments]).tolist()))
-    p_rows = ranges([(p_base[id(seg)] + a, p_base[id(seg)] + z) for seg, (_, (a, z), _) in pieces])[0]
-    s_rows = ranges([(s_base[id(seg)] + a, s_base[id(seg)] + z) for seg, (_, _, (a, z)) in pieces])[0]
-    new_sentence = np.full(sum(len(s.sentence_vectors) for s in segments), -1, dtype=np.int64)
-    new_sentence[s_rows] = np.arange(len(s_rows))
-    passages, sentence_rows = [], []
-    for seg, span in pieces:
-        base = s_base[id(seg)]
-        for row in range(*span.passages):
-            passages.append(seg.passages[row])
-            sentence_rows.append(new_sentence[np.asarray(seg.sentence_rows[row], dtype=np.int64) + base].tolist())
+    position = {id(seg): n for n, seg in enumerate(segments)}
+    r = remap(
+        [_sentence_map(s) for s in segments],
+        [len(s.sentence_vectors) for s in segments],
+        np.array([position[id(seg)] for seg, _ in pieces], dtype=np.int64),
+        np.array([span.passages for _, span in pieces], dtype=np.int64),
+        np.array([span.sentences for _, span in pieces], dtype=np.int64),
+    )
+    passages = [seg.passages[row] for seg, span in pieces for row in range(*span.passages)]
     dimension = segments[0].vectors.shape[1] if segments else 0
     return Segment(
         documents=[seg.documents[span.row] for seg, span in pieces],
         passages=passages,
-        sentence_rows=sentence_rows,
-        vectors=stack_rows([s.vectors for s in segments], p_rows, dimension),
-        sentence_vectors=stack_rows([s.sentence_vectors for s in segments], s_rows, dimension),
-        passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(p_rows),
-        sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(s_rows),
+        sentence_rows=[r.sentences[n].tolist() for n in range(len(passages))],
+        vectors=stack_rows([s.vectors for s in segments], r.passage_rows, dimension),
+        sentence_vectors=stack_rows([s.sentence_vectors for s in segments], r.sentence_rows, dimension),
+        passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(r.passage_rows),
+        sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(r.sentence_rows),
     )
+
+
+def _sentence_map(segment: Segment) -> SentenceMap:
+    lengths = [len(rows) for rows in segment.sentence_rows]
+    starts = np.cumsum([0, *lengths], dtype=np.int64)[:-1]
+    return SentenceMap(np.fromiter((r for rows in segment.sentence_rows for r in rows), dtype=np.int64), starts)
 
 
 def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:

@@ -22,13 +22,14 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..durable import fsync_path
 from ..errors import IndexMismatchError, IndexMissingError, StorageError
+from .manifest import Manifest
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -50,18 +51,20 @@ def build_lock(index_dir: Path) -> Iterator[None]:
     """One build at a time per index folder."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(index_dir / ".lock", "w")
+        lock = os.open(index_dir / ".lock", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     except OSError as e:
         raise StorageError(f"cannot write the index in {index_dir} ({e.strerror or e})") from e
-    with lock:
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        os.close(lock)
 
 
-def write_build(index_dir: Path, write_files: Callable[[Path], dict], locked: bool = False) -> Path:
+def write_build(index_dir: Path, write_files: Callable[[Path], Manifest], locked: bool = False) -> Path:
     """Atomically add a build: `write_files(tmp)` writes artifacts and returns the manifest (with
     the checksums of any files it linked from an earlier build already in it).
 
@@ -78,7 +81,7 @@ def write_build(index_dir: Path, write_files: Callable[[Path], dict], locked: bo
         ) from e
 
 
-def _write_folder(index_dir: Path, write_files: Callable[[Path], dict]) -> str:
+def _write_folder(index_dir: Path, write_files: Callable[[Path], Manifest]) -> str:
     """Write a complete build folder under a temporary name, fsync it, rename it; return its name."""
     for stale in index_dir.glob(".tmp-*"):  # what a killed build left behind
         shutil.rmtree(stale, ignore_errors=True)
@@ -88,11 +91,11 @@ def _write_folder(index_dir: Path, write_files: Callable[[Path], dict]) -> str:
     tmp.mkdir()
     try:
         manifest = write_files(tmp)
-        known = manifest.get("checksums", {})  # of files linked from an earlier build
-        manifest["checksums"] = {
-            p.name: known.get(p.name) or sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False) + "\n")  # no indent: C speed
+        known = manifest.checksums  # of files linked from an earlier build
+        manifest = manifest.with_checksums(
+            {p.name: known.get(p.name) or sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST}
+        )
+        (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False) + "\n")  # no indent: C speed
         for p in tmp.iterdir():
             fsync_path(p)
         fsync_path(tmp)
@@ -120,27 +123,30 @@ def current_build(index_dir: Path) -> Path:
     return build
 
 
-def read_manifest(build: Path) -> dict:
+def read_manifest(build: Path) -> Manifest:
     try:
-        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise IndexMismatchError(f"unreadable manifest in {build} ({e}): rebuild with `qa build`") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("checksums", {}), dict):
-        raise IndexMismatchError(f"the manifest in {build} is not an index manifest: rebuild with `qa build`")
-    return manifest
+    try:
+        return Manifest.from_json(data)
+    except IndexMismatchError as e:
+        raise IndexMismatchError(
+            f"the manifest in {build} is not an index manifest ({e.message}): rebuild with `qa build`"
+        ) from None
 
 
-def verify_checksums(build: Path, manifest: dict, names: list[str] | None = None) -> None:
+def verify_checksums(build: Path, manifest: Manifest, names: list[str] | None = None) -> None:
     """Every artifact (or these) is present and has the checksum the manifest recorded. Files
     are hashed in parallel, one thread per core (a large index holds gigabytes)."""
-    recorded = manifest.get("checksums", {})
+    recorded = manifest.checksums
     wanted = [(n, recorded.get(n)) for n in names] if names is not None else list(recorded.items())
     for name, _ in wanted:
         if not (build / name).is_file():
             raise IndexMismatchError(f"index file {name} is missing in {build}: rebuild with `qa build --full`")
     by_size = sorted(wanted, key=lambda item: -(build / item[0]).stat().st_size)  # the largest first
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        digests = dict(zip((n for n, _ in by_size), pool.map(lambda item: sha256_file(build / item[0]), by_size)))
+        digests = dict(zip((n for n, _ in by_size), pool.map(lambda item: sha256_file(build / item[0]), by_size), strict=True))
     for name, digest in wanted:
         if digests[name] != digest:
             raise IndexMismatchError(f"index file {name} in {build} is damaged (checksum): rebuild with `qa build --full`")

@@ -47,7 +47,7 @@ class Change:
         return self._done.wait(seconds)
 
     def as_json(self) -> dict:
-        out = {"change": self.id, "id": self.doc_id, "status": self.status, "state": self.state}
+        out: dict[str, object] = {"change": self.id, "id": self.doc_id, "status": self.status, "state": self.state}
         if self.index_version:
             out["index_version"] = self.index_version
         if self.error is not None:
@@ -56,7 +56,8 @@ class Change:
             out["undone"] = self.undone
         return out
 
-    def _finish(self, state: str, version: str = "", error: BaseException | None = None) -> None:
+    def finish(self, state: str, version: str = "", error: BaseException | None = None) -> None:
+        """Record how indexing went (indexed or failed) and wake whoever waits."""
         self.state, self.index_version, self.error = state, version, error
         self._done.set()
 
@@ -103,10 +104,10 @@ class Changes:
                     log.exception("indexing %d change(s) failed", len(batch))
                 self._undo(batch)
                 for change in batch:
-                    change._finish("failed", error=e)
+                    change.finish("failed", error=e)
             else:
                 for change in batch:
-                    change._finish("indexed", version)
+                    change.finish("indexed", version)
 
     def _undo(self, batch: list[Change]) -> None:
         folder = self._live.searcher.settings.corpus_dir

@@ -43,6 +43,11 @@ class FairLock:
     def locked(self) -> bool:
         return self._held
 
+    def waiting(self) -> int:
+        """How many threads wait for the lock."""
+        with self._state:
+            return len(self._waiters)
+
     def __enter__(self) -> bool:
         return self.acquire()
 

@@ -39,10 +39,25 @@ MIN_CONFIDENCE = 0.5  # ... and, for Latin-script text, the best language at lea
 MIN_WORDS = 3  # ... and it has this many words (of two letters or more)
 WORDS = re.compile(r"[^\W\d_]{2,}")
 NAMES = {
-    "en": "English", "ru": "Russian", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
-    "pt": "Portuguese", "nl": "Dutch", "tr": "Turkish", "az": "Azerbaijani", "hy": "Armenian", "ka": "Georgian",
-    "uk": "Ukrainian", "fa": "Persian", "ar": "Arabic", "zh": "Chinese", "ja": "Japanese", "ko": "Korean",
-}  # fmt: skip
+    "en": "English",
+    "ru": "Russian",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "tr": "Turkish",
+    "az": "Azerbaijani",
+    "hy": "Armenian",
+    "ka": "Georgian",
+    "uk": "Ukrainian",
+    "fa": "Persian",
+    "ar": "Arabic",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+}
 _loading = threading.Lock()
 
 

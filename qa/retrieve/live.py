@@ -1,9 +1,10 @@
 """The searcher being served, swapped whole when the index on disk is reloaded.
 
 A request takes `live.searcher` once and uses that object throughout, so it is answered wholly
-from the index it started with; a reload builds a complete new `Searcher` (sharing the loaded
-model) before it replaces the reference. A reload that fails (missing, damaged or mismatched
-index) raises and leaves the served searcher as it was.
+from the index it started with; a reload builds a complete new `Searcher` before it replaces the
+reference. The question encoder and its lock belong here, not to any one searcher: every index
+served in turn is searched with the same loaded model, under the same lock. A reload that fails
+(missing, damaged or mismatched index) raises and leaves the served searcher as it was.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from pathlib import Path
 
 from ..errors import QAError
 from ..index import storage
-from ..index.load import load_index
+from ..index.load import Index, load_index
 from .changes import Changes
+from .encoding import QuestionEncoder
 from .searcher import Searcher
 
 log = logging.getLogger(__name__)
 
 
 class LiveSearcher:
-    def __init__(self, searcher: Searcher) -> None:
+    """The searcher a server answers from, and the question encoder every index it serves shares."""
+
+    def __init__(self, searcher: Searcher[Index]) -> None:
         self.searcher = searcher
+        self.encoder: QuestionEncoder = searcher.encoder  # the model and its lock, for every index served
         self.changing = threading.RLock()  # one rebuild or reload at a time
         self.changes = Changes(self)  # corpus changes made through this server, indexed in the background
 
@@ -37,10 +42,10 @@ class LiveSearcher:
         from ..index.build import build_index
 
         with self.changing:
-            searcher = self.searcher
-            encoder = searcher.passage_encoder()
-            with searcher._lock if encoder is searcher.embedder else nullcontext():
-                build_index(searcher.settings, encoder)
+            settings = self.searcher.settings
+            encoder = self.encoder.passage_encoder(settings)
+            with self.encoder.lock if encoder is self.encoder.embedder else nullcontext():
+                build_index(settings, encoder)
             return self._swap()
 
     def behind(self) -> bool:
@@ -59,6 +64,6 @@ class LiveSearcher:
     def _swap(self) -> tuple[str, str]:
         old = self.searcher
         index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
-        self.searcher = old.with_index(index)
+        self.searcher = Searcher(index, self.encoder, old.settings)
         log.info("serving index %s (was %s)", index.version, old.index.version)
         return old.index.version, index.version

@@ -12,7 +12,7 @@ the question's length or vocabulary) and the fused score is their weighted mean.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 
@@ -46,13 +46,13 @@ def zscore(x: np.ndarray) -> np.ndarray:
 def fuse(signals: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """Weighted mean of the z-normalised signals (only those with a weight are computed)."""
     used = {name: w for name, w in weights.items() if w > 0}
-    return sum(w * zscore(signals[name]) for name, w in used.items()) / sum(used.values())
+    return np.asarray(sum(w * zscore(signals[name]) for name, w in used.items()) / sum(used.values()))
 
 
 def diverse_top(
     scores: np.ndarray,
     k: int,
-    doc_of: Callable[[int], str],
+    doc_of: Callable[[int], Hashable],
     clashes: Callable[[int, int], bool],
     penalty: float,
     pool: int,
@@ -68,7 +68,7 @@ def diverse_top(
     heap = [(-float(scores[r]), 0, int(r)) for r in best_rows(scores, pool)]  # (-penalised score, doc count when scored, row)
     heapq.heapify(heap)
     chosen: list[int] = []
-    by_doc: dict[str, list[int]] = {}
+    by_doc: dict[Hashable, list[int]] = {}
     set_aside: list[int] = []
     while heap and len(chosen) < k:
         _, seen, row = heapq.heappop(heap)

@@ -1,147 +1,96 @@
-"""Answering a question: the best passages, each with its answering sentence and citation."""
+"""Answering a question: the best passages, each with its answering sentence and citation.
+
+A `Searcher` puts the pieces together: the question is checked (`queries`), encoded
+(`encoding`), scored through the index backend by the exact or the candidate path (`scoring`),
+ranked (`ranking`) and turned into hits with their citations (`citations`, `results`)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
-import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from ..config import ANY_LANGUAGE, Settings
-from ..encode import cpu
-from ..encode.embedder import Embedder, passage_encoder, question_encoder
-from ..encode.onnx import OnnxEmbedder
-from ..errors import DocumentGone, DocumentNotFound, IndexMismatchError, PassageGone, PassageMoved, PassageNotFound
+from ..encode.embedder import Embedder, question_encoder
+from ..errors import IndexMismatchError
 from ..index import provenance
+from ..index.backend import IndexBackend
 from ..index.load import Index, load_index
 from ..index.records import Recent
-from ..index.rows import SentenceMap
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
-from . import language, queries, ranking
-from .fair_lock import FairLock
+from . import citations, language, queries, ranking, scoring
+from .encoding import QuestionEncoder
 from .filters import Filter
+from .results import ABSTAIN_REASONS, Hit, SearchResult
+from .scoring import MIN_POOL, Scored
+
+__all__ = ["ABSTAIN_REASONS", "MIN_POOL", "POOL_PER_RESULT", "Hit", "SearchResult", "Searcher"]
 
 # Best passages considered for the results (overlaps and diversity skip some). The pool is the
 # same for every k up to MIN_POOL / POOL_PER_RESULT, so a smaller k gives a prefix of a larger k.
 POOL_PER_RESULT = 4
-MIN_POOL = 400
 REMEMBERED_FILTERS = 64
-# Why a result abstained ("" when it did not): no hit close enough, a question confidently not in
-# the model's language (settings.model_language), or a filter that allows no passage.
-ABSTAIN_REASONS = ("", "confidence", "language", "filter")
+
+B = TypeVar("B", bound=IndexBackend)
+C = TypeVar("C", bound=IndexBackend)
 
 
-@dataclass(frozen=True)
-class Hit:
-    rank: int
-    score: float  # the ranking score: higher is better, comparable within one question only
-    passage: Passage
-    document: Document
-    highlight: tuple[int, int]  # the answering sentence, as offsets inside passage.text
-    similarity: float = 0.0  # best cosine of the question and the passage or one of its sentences
+class Searcher(Generic[B]):
+    """An open index (any `IndexBackend`) and the model that encodes questions for it. Safe to
+    share between threads."""
 
-    def to_dict(self) -> dict:
-        """The HTTP result shape (also what `qa ask --json` prints)."""
-        return {
-            "rank": self.rank,
-            "score": round(self.score, 4),
-            "passage_id": self.passage.id,
-            "text": self.passage.text,
-            "document": self.document.ref(),
-            "start": self.passage.start,
-            "end": self.passage.end,
-            "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
-            "similarity": round(self.similarity, 4),
-        }
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    hits: list[Hit]
-    abstained: bool
-    confidence: float = field(default=0.0)  # the top hit's best cosine, what abstention is decided on
-    took_ms: float = field(default=0.0)
-    language: str = ""  # the question's language (ISO 639-1), "" when unsure or not checked
-    abstain_reason: str = ""  # one of ABSTAIN_REASONS
-    abstain_message: str = ""  # the reason, in a sentence for people
-
-    def to_dict(self) -> dict:
-        return {
-            "query": self.query,
-            "results": [h.to_dict() for h in self.hits],
-            "abstained": self.abstained,
-            "abstain_reason": self.abstain_reason,
-            "abstain_message": self.abstain_message,
-            "confidence": round(self.confidence, 4),
-            "language": self.language,
-            "took_ms": round(self.took_ms, 2),
-        }
-
-
-class Searcher:
-    """An open index and the model that encodes questions for it. Safe to share between threads."""
-
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
-        if embedder.dimension != index.vectors.shape[1]:
+    def __init__(self, index: B, embedder: Embedder | QuestionEncoder, settings: Settings) -> None:
+        encoder = embedder if isinstance(embedder, QuestionEncoder) else QuestionEncoder(embedder)
+        if encoder.embedder.dimension != index.dimension:
             raise IndexMismatchError(
-                f"model {embedder.name!r} gives {embedder.dimension}-d vectors, the index holds "
-                f"{index.vectors.shape[1]}-d: rebuild it with `qa build`"
+                f"model {encoder.embedder.name!r} gives {encoder.embedder.dimension}-d vectors, the index "
+                f"holds {index.dimension}-d: rebuild it with `qa build`"
             )
         self.index = index
-        self.embedder = embedder
+        self.encoder = encoder  # the model and its lock, shared by the searchers of one server
         self.settings = settings
-        self._sentences = index.sentence_rows
         self._allowed: Recent[Filter, np.ndarray] = Recent(REMEMBERED_FILTERS)  # the rows of recent filters
-        self._lock = FairLock()  # torch and BLAS calls are serialised (both use all cores), first come first served
-        self._models: dict[str, Embedder | None] = {}  # shared by copies: the passage encoder, once loaded
 
     @classmethod
-    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Searcher:
+    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Searcher[Index]:
         settings = settings or Settings.load()
         if settings.model_language != ANY_LANGUAGE:
             language.preload()  # while the index and the encoder load
         index = load_index(Path(settings.index_dir), model=settings.model)
         settings = provenance.with_recorded_corpus(settings, index.manifest)  # what a rebuild reads
         if embedder is None:
+            encoders = index.manifest.query_encoder
             embedder = question_encoder(
-                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), index.manifest
+                settings.model, settings.torch_threads, settings.query_encoder, Path(settings.index_dir), encoders
             )
-        return cls(index, embedder, settings)
+        return Searcher(index, embedder, settings)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model that encodes questions."""
+        return self.encoder.embedder
 
     def encoder_info(self) -> dict[str, str]:
         """What encodes questions here and why (an ONNX tier, or torch and the reason)."""
-        tier = getattr(self.embedder, "tier", type(self.embedder).__name__)
-        return {"tier": tier, "why": getattr(self.embedder, "why", ""), "cpu": cpu.describe()}
+        return self.encoder.info()
 
     def passage_encoder(self) -> Embedder:
-        """The model that encodes passages for a rebuild in this process: the fp32 ONNX export or
-        torch (loaded on first use when questions are encoded by an ONNX tier); see
-        `embedder.passage_encoder`."""
-        if not isinstance(self.embedder, OnnxEmbedder):
-            return self.embedder
-        with self._lock:
-            if self._models.get("passages") is None:
-                self._models["passages"] = passage_encoder(self.settings, threads=beside_searches())
-            return self._models["passages"]
+        """The model that encodes passages for a rebuild in this process (`QuestionEncoder.passage_encoder`)."""
+        return self.encoder.passage_encoder(self.settings)
 
-    def with_index(self, index: Index) -> Searcher:
+    def with_index(self, index: C) -> Searcher[C]:
         """Another index searched with the same model, settings and lock (the model and the stemmer
         must never run in two threads at once, whichever index a request is answered from)."""
-        other = Searcher(index, self.embedder, self.settings)
-        other._lock, other._models = self._lock, self._models
-        return other
+        return Searcher(index, self.encoder, self.settings)
 
-    def with_settings(self, **changes: object) -> Searcher:
+    def with_settings(self, **changes: object) -> Searcher[B]:
         """The same open index and model with other query-time settings (ranking, diversity...)."""
         other = copy.copy(self)  # shares the index, vectors, model and lock
         other.settings = self.settings.replace(**changes)
@@ -157,11 +106,11 @@ class Searcher:
         started = time.perf_counter()
         queries = [self.check_query(q) for q in queries]
         k = self.check_k(k)
-        vectors = self._encode([normalize_for_embedding(q) for q in queries])
+        vectors = self.encoder.encode([normalize_for_embedding(q) for q in queries], self.settings.max_query_chars)
         rows = self._allowed_rows(filter)
         encoded_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
         results = []
-        for query, vector in zip(queries, vectors):
+        for query, vector in zip(queries, vectors, strict=True):
             began = time.perf_counter()
             result = self._answer(query, vector, k, rows)
             if self.settings.model_language != ANY_LANGUAGE:
@@ -170,55 +119,35 @@ class Searcher:
             results.append(dataclasses.replace(result, took_ms=took))
         return results
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        """The questions' vectors, encoded in chunks of about one longest question's characters,
-        each under the (fair) lock: a question asked meanwhile waits for one chunk, not the batch."""
-        chunks: list[list[str]] = [[]]
-        for text in texts:
-            if chunks[-1] and sum(map(len, chunks[-1])) + len(text) > self.settings.max_query_chars:
-                chunks.append([])
-            chunks[-1].append(text)
-        vectors = []
-        for chunk in chunks:
-            with self._lock:
-                vectors.append(self.embedder.encode(chunk))
-        return np.concatenate(vectors)
-
     def _allowed_rows(self, filter: Filter | None) -> np.ndarray | None:
-        """The passage rows a filter allows (None: all). A filter on ids alone looks them up;
-        one on sources or dates reads every document once, and is then remembered."""
+        """The passage rows a filter allows (None: all), remembered for recent filters."""
         if not filter:
             return None
         remembered = self._allowed.get(filter)
         if remembered is not None:
             return remembered
-        documents = self.index.documents
-        if filter.source or filter.date_from or filter.date_to:
-            allowed = [n for n, doc in enumerate(documents.values()) if filter.allows(doc)]
-        else:
-            allowed = [documents.position(i) for i in dict.fromkeys(filter.doc_ids) if i in documents]
-        return self._allowed.put(filter, np.flatnonzero(np.isin(self.index.passages.doc, allowed)).astype(np.int64))
+        return self._allowed.put(filter, self.index.allowed_rows(filter))
 
     def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
         if rows is not None and not len(rows):
             message = "No passage matches the filter."
             return SearchResult(query, [], True, 0.0, abstain_reason="filter", abstain_message=message)
-        if len(self.index.passages) >= self.settings.ann_min_passages:
-            scored = self._candidates(query, vector, rows)
+        mode = self.settings.ranking
+        if self.index.passage_count >= self.settings.ann_min_passages:
+            scored = scoring.candidates(self.index, query, vector, rows, mode, self.settings.ann_ef_search)
         else:
-            scored = self._scored(self.signals(query, vector), rows)
-        at = (lambda i: i) if scored.rows is None else (lambda i: int(scored.rows[i]))  # type: ignore[index]
-        fused = ranking.fuse(scored.passages, ranking.WEIGHTS[self.settings.ranking])
-        passages = self.index.passages
+            scored = scoring.exact(self.index, self.signals(query, vector), rows, mode)
+        fused = ranking.fuse(scored.passages, ranking.WEIGHTS[mode])
+        placed = self.index.placement(scored.rows)
         chosen = ranking.diverse_top(
             fused,
             k,
-            doc_of=lambda i: int(passages.doc[at(i)]),
-            clashes=lambda a, b: passages.overlaps(at(a), at(b)),
+            doc_of=lambda i: int(placed.doc[i]),
+            clashes=placed.overlaps,
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )
-        hits = [self._hit(rank, score, at(i), i, scored) for rank, (i, score) in enumerate(chosen, 1)]
+        hits = [self._hit(rank, score, i, scored) for rank, (i, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
         if confidence >= self.settings.abstain_threshold:
             return SearchResult(query=query, hits=hits, abstained=False, confidence=confidence)
@@ -233,31 +162,31 @@ class Searcher:
         detected = language.detect(result.query, model_language)
         if not detected.foreign or result.abstain_reason == "filter":
             return dataclasses.replace(result, language=detected.language)
+        message = language.explain(detected, model_language)
         return dataclasses.replace(
-            result, language=detected.language, abstained=True, abstain_reason="language",
-            abstain_message=language.explain(detected, model_language),
-        )  # fmt: skip
+            result, language=detected.language, abstained=True, abstain_reason="language", abstain_message=message
+        )
+
+    def _hit(self, rank: int, score: float, i: int, scored: Scored) -> Hit:
+        """The hit for the i-th passage scored."""
+        passage = self.index.passage(scored.row(i))
+        best = int(np.argmax(scored.sentence_scores[scored.sentences[i]]))
+        return Hit(
+            rank=rank,
+            score=score,
+            passage=passage,
+            document=self.index.documents[passage.doc_id],
+            highlight=passage.sentences[best],
+            similarity=float(max(scored.passages["dense"][i], scored.passages["dense_sentence"][i])),
+        )
 
     def document(self, doc_id: str) -> Document:
-        if doc_id in self.index.documents:
-            return self.index.documents[doc_id]
-        removed = self.index.manifest.get("removed_documents", {}).get(doc_id)
-        if removed:
-            raise DocumentGone(f"document {doc_id!r} was removed from these documents ({removed})")
-        raise DocumentNotFound(f"no document with id {doc_id!r}")
+        """A served document by id (`citations.document`)."""
+        return citations.document(self.index, doc_id)
 
     def passage(self, passage_id: str) -> tuple[Passage, Document]:
-        """A passage by its id, for checking an old citation: it is still served, or it says why not."""
-        row = self.index.passages.row_of(passage_id)
-        if row is not None:
-            passage = self.index.passages[row]
-            return passage, self.index.documents[passage.doc_id]
-        doc_id = self.index.manifest.get("retired_passages", {}).get(passage_id)
-        if doc_id is None:
-            raise PassageNotFound(f"no passage with id {passage_id!r}")
-        if doc_id in self.index.documents:
-            raise PassageMoved(f"passage {passage_id!r} is no longer served: document {doc_id!r} has changed since")
-        raise PassageGone(f"passage {passage_id!r} is no longer served: document {doc_id!r} was removed")
+        """A passage by its id, for checking an old citation (`citations.passage`)."""
+        return citations.passage(self.index, passage_id)
 
     def check_query(self, query: object) -> str:
         return queries.check_query(query, self.settings)
@@ -269,89 +198,8 @@ class Searcher:
         """Every passage's four ranking signals, plus every sentence's own scores (for highlights).
 
         `q` is the encoded question, when it is already at hand."""
-        with self._lock:  # the model and BLAS use every core: one question at a time
+        with self.encoder.lock:  # the model and BLAS use every core: one question at a time
             if q is None:
-                q = self.embedder.encode([normalize_for_embedding(query)])[0]
-            sentence_dense = self.index.sentence_vectors @ q
-            passage_dense = self.index.vectors @ q
-            sentence_bm25 = self.index.sentence_lexical.scores(query)
-            passage_bm25 = self.index.lexical.scores(query)
-        return {
-            "dense": passage_dense,
-            "dense_sentence": self._sentences.best(sentence_dense),
-            "bm25": passage_bm25,
-            "bm25_sentence": self._sentences.best(sentence_bm25),
-            "sentence_dense": sentence_dense,
-            "sentence_bm25": sentence_bm25,
-        }
-
-    def _scored(self, signals: dict[str, np.ndarray], rows: np.ndarray | None) -> Scored:
-        """Every passage's signals, kept for these rows (None: all), and every sentence's score."""
-        sentence_scores = ranking.fuse(signals, ranking.sentence_weights(self.settings.ranking))
-        if rows is None:
-            return Scored(None, {name: signals[name] for name in ranking.SIGNALS}, self._sentences, sentence_scores)
-        sentences = SentenceMap(*self._sentences.of_passages(rows))
-        return Scored(rows, {name: signals[name][rows] for name in ranking.SIGNALS}, sentences, sentence_scores)
-
-    def _candidates(self, query: str, q: np.ndarray, allowed: np.ndarray | None = None) -> Scored:
-        """For a large index: the passages worth ranking (the best MIN_POOL by cosine from the HNSW
-        graphs and by BM25; or, with a filter, the `allowed` ones) and their signals, and their
-        sentences' scores, normalised over these candidates only. Sentences' BM25 is looked up
-        for the candidates' sentences alone."""
-        words = self.index.lexical.words(query)  # (both BM25 indexes tokenise alike)
-        if allowed is None:
-            ranked = _helper().submit(self.index.lexical.ranked, words, MIN_POOL)  # on the other core
-            nearest = self.index.nearest.search(q, MIN_POOL, self.settings.ann_ef_search)
-            passage_bm25, best_passages = ranked.result()
-            rows = np.unique(np.concatenate([nearest, best_passages]))
-            bm25 = passage_bm25[rows]
-        else:  # a filter: its passages are scored, however few or many (reads their vectors)
-            rows, bm25 = allowed, self.index.lexical.scores_of(words, allowed)
-        sentences, starts = self._sentences.of_passages(rows)
-        sentence_dense = self.index.sentence_vectors[sentences] @ q
-        sentence_bm25 = self.index.sentence_lexical.scores_of(words, sentences)
-        passages = {
-            "dense": self.index.vectors[rows] @ q, "dense_sentence": np.maximum.reduceat(sentence_dense, starts),
-            "bm25": bm25, "bm25_sentence": np.maximum.reduceat(sentence_bm25, starts),
-        }  # fmt: skip
-        weights = ranking.sentence_weights(self.settings.ranking)
-        sentence_scores = ranking.fuse({"sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25}, weights)
-        return Scored(rows, passages, SentenceMap(np.arange(len(sentences)), starts), sentence_scores)
-
-    def _hit(self, rank: int, score: float, row: int, i: int, scored: Scored) -> Hit:
-        """The hit for passage `row`, the i-th of those `scored`."""
-        passage = self.index.passages[row]
-        best = int(np.argmax(scored.sentence_scores[scored.sentences[i]]))
-        return Hit(
-            rank=rank,
-            score=score,
-            passage=passage,
-            document=self.index.documents[passage.doc_id],
-            highlight=passage.sentences[best],
-            similarity=float(max(scored.passages["dense"][i], scored.passages["dense_sentence"][i])),
-        )
-
-
-def beside_searches() -> int:
-    """Cores for a build inside a server: all but one, which stays free for the searches that
-    are answered meanwhile."""
-    return max((os.cpu_count() or 1) - 1, 1)
-
-
-@functools.cache
-def _helper() -> ThreadPoolExecutor:
-    """One thread that scores passages' BM25 while the request's thread asks the HNSW graphs, in
-    a large index (numpy and FAISS let both run at once)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-search")
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One question's signals over some passages (`rows`; None: every passage, in row order),
-    and the fused scores of their sentences: the i-th passage's are
-    `sentence_scores[sentences[i]]`."""
-
-    rows: np.ndarray | None
-    passages: dict[str, np.ndarray]  # ranking.SIGNALS, one value per passage scored
-    sentences: SentenceMap
-    sentence_scores: np.ndarray
+                q = self.encoder.embedder.encode([normalize_for_embedding(query)])[0]
+            measured = scoring.measure(self.index, query, q)
+        return scoring.signals(self.index, measured)

@@ -54,13 +54,13 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def healthz() -> Response:
         searcher = live.searcher
         manifest = searcher.index.manifest
-        in_memory = manifest.get("corpus_dir") == IN_MEMORY
+        in_memory = manifest.corpus_dir == IN_MEMORY
         health = responses.Health(
             status="ok",
-            documents=manifest["documents"],
-            passages=manifest["passages"],
-            model=manifest["model"],
-            index_version=manifest["index_version"],
+            documents=manifest.documents,
+            passages=manifest.passages,
+            model=manifest.model,
+            index_version=manifest.index_version,
             corpus=IN_MEMORY if in_memory else display_path(searcher.settings.corpus_dir, PROJECT_ROOT),
             question_encoder=responses.QuestionEncoder(**searcher.encoder_info()),
         )

@@ -1,0 +1,151 @@
+"""The seam between search and an index: what `qa.retrieve` may ask of any index backend.
+
+A search asks an index for candidates (the best passages by cosine, the best by BM25), for the
+signals of given passages (their vectors, their BM25, their sentences'), for records (a passage
+by row, a document or a passage by id) and for the passages a filter allows; it never reaches
+into how the index keeps them. The segment store (`qa.index.load.Index`) is one backend; a
+distributed engine with server-side dense search, BM25 and scalar filters can be another.
+
+Rows are the backend's passage numbers, 0 to `passage_count - 1`, stable while it is open;
+sentence rows likewise number the sentences. `rows=None` means every row, in row order (the
+exact path scores every passage of a small index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..ingest.documents import Document
+from ..ingest.passages import Passage
+from .rows import SentenceMap
+
+
+@dataclass(frozen=True, eq=False)
+class LexicalCandidates:
+    """The best rows by BM25 for a question's words, and the BM25 of any rows for those words."""
+
+    rows: np.ndarray  # int64: the (up to) n best rows among those holding a query word, in no order
+    scores_of: Callable[[np.ndarray], np.ndarray]  # float32 BM25 of the given rows (same words)
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Where some passages sit: each one's document (its position in corpus order) and its
+    [start, end) span in that document's text; two passages overlap when they share both."""
+
+    doc: np.ndarray  # int, one per passage
+    spans: np.ndarray  # int64 (passages, 2)
+
+    def overlaps(self, a: int, b: int) -> bool:
+        """True when the a-th and b-th passages cite some of the same characters."""
+        spans = self.spans
+        return bool(self.doc[a] == self.doc[b] and spans[a, 0] < spans[b, 1] and spans[b, 0] < spans[a, 1])
+
+
+class DocumentCondition(Protocol):
+    """Which documents a search may answer from (`qa.retrieve.filters.Filter` is one): by id,
+    by a prefix of their source or source URL, by an inclusive range of ISO dates."""
+
+    @property
+    def doc_ids(self) -> tuple[str, ...]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def date_from(self) -> str: ...
+    @property
+    def date_to(self) -> str: ...
+    def allows(self, doc: Document) -> bool: ...
+
+
+class IndexBackend(Protocol):
+    """An open index as search sees it. Every method is safe to call from several threads."""
+
+    @property
+    def version(self) -> str:
+        """The served build's version, which changes whenever its contents do."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """The length of its vectors (the question encoder must give as many)."""
+        ...
+
+    @property
+    def passage_count(self) -> int:
+        """How many passages it serves (rows 0 to passage_count - 1)."""
+        ...
+
+    @property
+    def documents(self) -> Mapping[str, Document]:
+        """The served documents by id, in corpus order."""
+        ...
+
+    # Candidates, for an index too large to score every passage.
+
+    def dense_candidates(self, q: np.ndarray, n: int, breadth: int) -> np.ndarray:
+        """The rows of the (up to) n passages nearest the unit vector q by cosine, best first;
+        `breadth` is how hard an approximate search may look (HNSW's efSearch)."""
+        ...
+
+    def lexical_candidates(self, words: Sequence[str], n: int) -> LexicalCandidates:
+        """The (up to) n best rows by BM25 for these words (as `words` gives them)."""
+        ...
+
+    def words(self, query: str) -> list[str]:
+        """The question's words as the passages' BM25 has them (stemmed, without stopwords)."""
+        ...
+
+    # Signals of given rows.
+
+    def vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
+        """The passages' unit vectors, one row each (None: every passage's, in row order)."""
+        ...
+
+    def sentence_vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
+        """The sentences' unit vectors, by sentence row (None: every sentence's)."""
+        ...
+
+    def bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
+        """The passages' BM25 for a question (tokenised as this BM25 does) or its words, from
+        the postings of the question's words (None: every passage's)."""
+        ...
+
+    def sentence_bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
+        """The sentences' BM25 for a question or its words, by sentence row (None: every sentence's)."""
+        ...
+
+    def sentences_of(self, rows: np.ndarray | None) -> SentenceMap:
+        """The sentence rows of these passages (None: of every passage), passage after passage."""
+        ...
+
+    # Records by row or id.
+
+    def passage(self, row: int) -> Passage:
+        """The passage at a row."""
+        ...
+
+    def row_of(self, passage_id: str) -> int | None:
+        """The row of a served passage id, or None."""
+        ...
+
+    def placement(self, rows: np.ndarray | None) -> Placement:
+        """The documents and spans of these passages (None: of every passage), in this order."""
+        ...
+
+    def removed_document(self, doc_id: str) -> str | None:
+        """Why a document id that was served once is no longer (None: it never was, or still is)."""
+        ...
+
+    def retired_passage(self, passage_id: str) -> str | None:
+        """The document of a passage id that was served once and is no longer (None: unknown)."""
+        ...
+
+    # Filters.
+
+    def allowed_rows(self, condition: DocumentCondition) -> np.ndarray:
+        """The rows (int64, ascending) of the passages of the documents the condition allows."""
+        ...

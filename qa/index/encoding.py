@@ -1,0 +1,74 @@
+"""Turning the documents a build adds into a segment: split into passages, each passage and each
+distinct sentence encoded (vectors already known are reused, see `EmbeddingCache`), tokenised
+for BM25. Also the texts that are embedded, so a later build finds the vectors it may reuse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import Settings
+from ..encode import choice as encoder_choice
+from ..encode.cache import EmbeddingCache
+from ..encode.embedder import Embedder
+from ..encode.onnx import ENCODERS
+from ..ingest.cleaning import normalize_for_embedding
+from ..ingest.documents import Document
+from ..ingest.passages import Passage, passages_of
+from .lexical import Tokens
+from .segments import Segment
+
+Progress = Callable[[str, int, int], None]
+
+
+def embedding_text(passage: Passage, title: str, with_title: bool) -> str:
+    """What is embedded for a passage: its normalised text, after its document's title if asked."""
+    text = normalize_for_embedding(passage.text)
+    return f"{normalize_for_embedding(title)}. {text}" if with_title and title else text
+
+
+def distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[int]]]:
+    """Each sentence once (overlapping passages share sentences), and each passage's rows."""
+    row_of: dict[tuple[str, int, int], int] = {}
+    texts: list[str] = []
+    rows = []
+    for p in passages:
+        mine = []
+        for s, e in p.sentences:
+            key = (p.doc_id, p.start + s, p.start + e)
+            if key not in row_of:
+                row_of[key] = len(texts)
+                texts.append(normalize_for_embedding(p.text[s:e]) or p.text[s:e])
+            mine.append(row_of[key])
+        rows.append(mine)
+    return texts, rows
+
+
+def encode_segment(
+    settings: Settings, embedder: Embedder, docs: list[Document], cache: EmbeddingCache, progress: Progress | None
+) -> Segment:
+    """Split, encode and tokenise these documents (vectors in `cache` are not encoded again)."""
+    passages = passages_of(docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences)
+    titles = {d.id: d.title for d in docs}
+    texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
+    sentence_texts, sentence_rows = distinct_sentences(passages)
+
+    def report(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(stage, done, total)) if progress else None
+
+    return Segment(
+        documents=docs,
+        passages=passages,
+        sentence_rows=sentence_rows,
+        vectors=cache.encode(embedder, texts, settings.batch_size, report("passages")),
+        sentence_vectors=cache.encode(embedder, sentence_texts, settings.batch_size, report("sentences")),
+        passage_tokens=Tokens.of([f"{titles[p.doc_id]}. {p.text}" for p in passages]),
+        sentence_tokens=Tokens.of(sentence_texts),
+    )
+
+
+def query_encoder(settings: Settings, embedder: Embedder, fresh: Segment) -> dict:
+    """The question encoders of this build (`encoder_choice.ensure`), checked on question-length
+    texts of this corpus: sentences of the new segment's first passages."""
+    sentences = distinct_sentences(fresh.passages[:200])[0]
+    probe = sentences[:: max(len(sentences) // 64, 1)]
+    return encoder_choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))

@@ -1,0 +1,66 @@
+"""The model that encodes questions, and the lock it runs under.
+
+torch and BLAS both use every core, so their calls are serialised, first come first served
+(`FairLock`): a batch is encoded in chunks, each under the lock, so a question asked meanwhile
+waits for one chunk, not for the batch. A server keeps one `QuestionEncoder` for every index it
+serves in turn (`LiveSearcher`): the model and the stemmer never run in two threads at once,
+whichever index a request is answered from."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..config import Settings
+from ..encode import cpu
+from ..encode.embedder import Embedder, passage_encoder
+from ..encode.onnx import OnnxEmbedder
+from .fair_lock import FairLock
+
+
+class QuestionEncoder:
+    """An embedder for questions, its lock, and the passage encoder loaded beside it for rebuilds."""
+
+    def __init__(self, embedder: Embedder, passages: Embedder | None = None) -> None:
+        """`passages`: the model that encodes passages for rebuilds, when not the default
+        (see `passage_encoder`)."""
+        self.embedder = embedder
+        self.lock = FairLock()  # held while the model or BLAS runs (see the module's docstring)
+        self._passages = passages  # the passage encoder: given, or once loaded
+
+    def encode(self, texts: list[str], max_chars: int) -> np.ndarray:
+        """The texts' vectors, encoded in chunks of up to `max_chars` characters (or one text),
+        each under the lock."""
+        chunks: list[list[str]] = [[]]
+        for text in texts:
+            if chunks[-1] and sum(map(len, chunks[-1])) + len(text) > max_chars:
+                chunks.append([])
+            chunks[-1].append(text)
+        vectors = []
+        for chunk in chunks:
+            with self.lock:
+                vectors.append(self.embedder.encode(chunk))
+        return np.concatenate(vectors)
+
+    def info(self) -> dict[str, str]:
+        """What encodes questions here and why (an ONNX tier, or torch and the reason)."""
+        tier = getattr(self.embedder, "tier", type(self.embedder).__name__)
+        return {"tier": tier, "why": getattr(self.embedder, "why", ""), "cpu": cpu.describe()}
+
+    def passage_encoder(self, settings: Settings) -> Embedder:
+        """The model that encodes passages for a rebuild in this process: the fp32 ONNX export or
+        torch (loaded on first use when questions are encoded by an ONNX tier); see
+        `embedder.passage_encoder`."""
+        if self._passages is None and not isinstance(self.embedder, OnnxEmbedder):
+            return self.embedder
+        with self.lock:
+            if self._passages is None:
+                self._passages = passage_encoder(settings, threads=beside_searches())
+            return self._passages
+
+
+def beside_searches() -> int:
+    """Cores for a build inside a server: all but one, which stays free for the searches that
+    are answered meanwhile."""
+    return max((os.cpu_count() or 1) - 1, 1)

@@ -1,0 +1,60 @@
+"""What a search returns: ranked hits, each a passage with its answering sentence and citation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ingest.documents import Document
+from ..ingest.passages import Passage
+
+# Why a result abstained ("" when it did not): no hit close enough, a question confidently not in
+# the model's language (settings.model_language), or a filter that allows no passage.
+ABSTAIN_REASONS = ("", "confidence", "language", "filter")
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    score: float  # the ranking score: higher is better, comparable within one question only
+    passage: Passage
+    document: Document
+    highlight: tuple[int, int]  # the answering sentence, as offsets inside passage.text
+    similarity: float = 0.0  # best cosine of the question and the passage or one of its sentences
+
+    def to_dict(self) -> dict:
+        """The HTTP result shape (also what `qa ask --json` prints)."""
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 4),
+            "passage_id": self.passage.id,
+            "text": self.passage.text,
+            "document": self.document.ref(),
+            "start": self.passage.start,
+            "end": self.passage.end,
+            "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
+            "similarity": round(self.similarity, 4),
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    abstained: bool
+    confidence: float = field(default=0.0)  # the top hit's best cosine, what abstention is decided on
+    took_ms: float = field(default=0.0)
+    language: str = ""  # the question's language (ISO 639-1), "" when unsure or not checked
+    abstain_reason: str = ""  # one of ABSTAIN_REASONS
+    abstain_message: str = ""  # the reason, in a sentence for people
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "results": [h.to_dict() for h in self.hits],
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "abstain_message": self.abstain_message,
+            "confidence": round(self.confidence, 4),
+            "language": self.language,
+            "took_ms": round(self.took_ms, 2),
+        }
