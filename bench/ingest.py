@@ -35,7 +35,8 @@ WORK = Path("/tmp/qa-ingest")
 
 def texts(paragraphs: int) -> tuple[list[str], int]:
     from qa.eval.datasets import load_dataset
-    from qa.index.build import _distinct_sentences, embedding_text
+    from qa.index.encoding import distinct_sentences as _distinct_sentences
+    from qa.index.encoding import embedding_text
     from qa.ingest.documents import documents_from
     from qa.ingest.passages import passages_of
 

@@ -29,8 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import PROJECT_ROOT, Settings
+from qa.encode.onnx import ENCODERS
 from qa.eval.datasets import load_dataset
-from qa.index.build import ENCODERS, _distinct_sentences, build_index, embedding_text
+from qa.index.build import build_index
+from qa.index.encoding import distinct_sentences as _distinct_sentences
+from qa.index.encoding import embedding_text
 from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
