@@ -80,3 +80,22 @@ def test_sigkill_during_build_never_damages_the_served_index(tmp_path):
     assert sorted(p.name for p in settings.index_dir.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
     assert len(list(settings.index_dir.glob("build-*"))) <= 2
     assert answers(settings) == expected
+
+
+def test_the_next_build_clears_a_killed_builds_folders_even_when_nothing_changed(tmp_path):
+    """A build killed after renaming its folder but before moving CURRENT leaves a build folder
+    that was never served, newer than the served one: the next build, even one with nothing to
+    do, removes it, and keeps the served build and the one served before it."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    first = build_index(settings, FakeEmbedder())
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the border.\n")
+    served = build_index(settings, FakeEmbedder())
+    expected = answers(settings)
+    never_served = settings.index_dir / "build-99991231T235959.000000000"
+    shutil.copytree(served, never_served)
+    (settings.index_dir / ".tmp-dead").mkdir()
+    assert build_index(settings, FakeEmbedder()) == served  # nothing changed: nothing written
+    assert sorted(p.name for p in settings.index_dir.glob("build-*")) == sorted([first.name, served.name])
+    assert not list(settings.index_dir.glob(".tmp-*"))
+    assert answers(settings) == expected
