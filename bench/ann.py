@@ -24,7 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.encode.embedder import SentenceTransformerEmbedder
 from qa.eval.datasets import load_dataset
 from qa.index.hnsw import HNSW_EF_CONSTRUCTION, HNSW_M, build_hnsw
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.6)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--index", type=Path, default=PROJECT_ROOT / ".eval-cache" / "squad")
+    parser.add_argument("--index", type=Path, default=Path(".eval-cache") / "squad")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     index = load_index(args.index)

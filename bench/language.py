@@ -20,10 +20,11 @@ import statistics
 import time
 from pathlib import Path
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.eval.datasets import KNOWN, off_topic_questions
 from qa.retrieve import language
 
+REPO = Path(__file__).resolve().parent.parent  # the checkout: its corpus/ and eval/
 KEYWORDS = [
     "Bayraktar TB2", "Lachin corridor", "OSCE Minsk Group", "ceasefire", "Shusha", "Ilham Aliyev", "Hadrut",
     "Aliyev Pashinyan Putin", "Stepanakert", "Nagorno-Karabakh", "Artsakh referendum 2017", "Zangezur corridor",
@@ -40,13 +41,13 @@ def english_sets() -> dict[str, list[str]]:
         sets["SQuAD v1.1 dev questions"] = [q["question"] for a in articles for p in a["paragraphs"] for q in p["qas"]]
     if KNOWN["seed"].exists():
         sets["seed questions"] = [json.loads(line)["q"] for line in KNOWN["seed"].read_text().splitlines()]
-    text = " ".join(path.read_text(encoding="utf-8") for path in sorted((PROJECT_ROOT / "corpus").glob("*.txt")))
+    text = " ".join(path.read_text(encoding="utf-8") for path in sorted((REPO / "corpus").glob("*.txt")))
     sets["names in the corpus"] = sorted({m.group(0) for m in NAME.finditer(text) if len(m.group(0)) > 3})
     return sets
 
 
 def other_languages() -> list[tuple[str, str]]:
-    lines = (PROJECT_ROOT / "eval" / "other_languages.tsv").read_text(encoding="utf-8").splitlines()
+    lines = (REPO / "eval" / "other_languages.tsv").read_text(encoding="utf-8").splitlines()
     return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]  # type: ignore[misc]
 
 

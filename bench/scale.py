@@ -28,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.eval.datasets import load_dataset
 from qa.index.build import ENCODERS, _distinct_sentences, build_index, embedding_text
 from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
+REPO = Path(__file__).resolve().parent.parent  # the checkout: bench/ is run from it
 COPY = re.compile(r" \(copy \d+\)")
 
 
@@ -123,7 +124,7 @@ def main() -> None:
     del searcher
     port = free_port()
     began = time.perf_counter()
-    server = subprocess.Popen([str(PROJECT_ROOT / ".venv" / "bin" / "qa"), "serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)],
+    server = subprocess.Popen([str(REPO / ".venv" / "bin" / "qa"), "serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         while True:

@@ -33,12 +33,12 @@ SYSTEMS = ("qa", "qa-torch", "plain", "bm25s", "txtai")
 
 def dataset(name: str, limit: int) -> tuple[list, list[tuple[str, set[str]]]]:
     """Documents and (question, gold document ids) pairs."""
-    from qa.config import PROJECT_ROOT, Settings
+    from qa.config import Settings
     from qa.eval.datasets import load_dataset
     from qa.ingest.documents import read_corpus
 
     if name == "default":
-        docs = read_corpus(Settings.load().corpus_dir, PROJECT_ROOT)
+        docs = read_corpus(Settings.load().corpus_dir, Path.cwd())
         data = load_dataset("seed")
         questions = [(q.text, set(q.relevant)) for q in data.questions if q.relevant]
     else:

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 
 from .openapi_check import CheckingClient
 
-CORPUS = PROJECT_ROOT / "corpus"
+REPO = Path(__file__).resolve().parent.parent  # the checkout: its corpus, README, scripts
+CORPUS = REPO / "corpus"
+SHARED_EVAL = REPO.parent / "shared" / "eval"  # the eval data beside the checkout (../shared)
 
 
 class FakeEmbedder:

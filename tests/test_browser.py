@@ -17,16 +17,15 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from qa.config import PROJECT_ROOT
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
-from .conftest import fake_settings
+from .conftest import REPO, fake_settings
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-SHOTS = PROJECT_ROOT / "screenshots"
+SHOTS = REPO / "screenshots"
 WAIT = 20  # seconds: a question is answered in well under a second, the first one may load caches
 
 if not (CHROMIUM and CHROMEDRIVER):

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from markupsafe import escape
 
-from qa.config import PROJECT_ROOT
 from qa.index.build import build_index
 from qa.ingest.cleaning import prose_regions
 from qa.ingest.documents import read_corpus
@@ -20,7 +19,7 @@ from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 from qa.web.display import shown_source, source_prefix, text_parts
 
-from .conftest import CORPUS, fake_settings
+from .conftest import CORPUS, REPO, fake_settings
 from .openapi_check import checking_client
 
 BAKERY_HTML = (
@@ -68,7 +67,7 @@ def test_shown_source_is_relative_to_the_corpus_folder(source, shown):
 
 
 def test_source_prefix_is_the_corpus_folder_as_sources_spell_it():
-    assert source_prefix(PROJECT_ROOT / "corpus") == "corpus/"
+    assert source_prefix(REPO / "corpus") == "corpus/"
     assert source_prefix(Path("/srv/docs")) == "/srv/docs/"
 
 

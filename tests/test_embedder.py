@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 
-from qa.config import PROJECT_ROOT
 from qa.encode import choice as encoder_choice
 from qa.encode import cpu
 from qa.encode.choice import MIN_COSINE, check, decide, passes
@@ -20,7 +19,7 @@ from qa.index.build import build_index
 from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
-from .conftest import real_embedder_for
+from .conftest import REPO, SHARED_EVAL, real_embedder_for
 
 
 def test_default_model_comes_from_the_installed_package():
@@ -49,7 +48,7 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
         resolve_model_path(str(tmp_path))
 
 
-SEED = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+SEED = SHARED_EVAL / "seed_dev.jsonl"
 
 
 def seed_questions() -> list[str]:

@@ -6,17 +6,18 @@ import re
 
 from flask import Flask
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.web import qa_blueprint
 
+from .conftest import REPO
 from .openapi_check import checking_client
 
-README = (PROJECT_ROOT / "README.md").read_text()
+README = (REPO / "README.md").read_text()
 
 
 def test_library_example_runs_as_written(tmp_path, monkeypatch, capsys):
     example = re.search(r"## In Python\n\n```python\n(.*?)```", README, re.S).group(1)
-    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.chdir(REPO)
     exec(compile(example.replace("/tmp/qa-index", str(tmp_path / "index")), "README", "exec"), {})
     printed = capsys.readouterr().out
     assert printed.startswith("Second Nagorno-Karabakh War ")

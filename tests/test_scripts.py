@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from qa.config import PROJECT_ROOT
+from .conftest import REPO
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
+        shutil.copy2(REPO / name, tmp_path / name)
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/../calls.log"\n')  # records each pip call

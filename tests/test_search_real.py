@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from qa.config import PROJECT_ROOT
+from .conftest import REPO, SHARED_EVAL
 
-SEED = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+SEED = SHARED_EVAL / "seed_dev.jsonl"
 SEED_QUESTIONS = [json.loads(line) for line in SEED.read_text().splitlines()] if SEED.exists() else []
 
 

@@ -30,7 +30,7 @@ from ..encode import choice as encoder_choice, onnx as onnx_encoder
 from . import lexical, provenance, segments, storage
 from . import catalog as catalog_file
 from ..ingest.cleaning import normalize_for_embedding
-from ..config import PROJECT_ROOT, Settings
+from ..config import Settings
 from ..ingest.documents import (
     META_SUFFIX, Document, check_unique_ids, corpus_files, display_path, documents_from, file_hashes, read_file,
     skipped_files,
@@ -323,7 +323,7 @@ def _listing(
     files: dict[str, str] = {}  # the file each document to index came from
     for path in corpus_files(settings.corpus_dir):
         rel = path.relative_to(settings.corpus_dir).as_posix()
-        source = display_path(path, PROJECT_ROOT)
+        source = display_path(path, Path.cwd())
         ids = by_file.get(rel, [])
         unchanged = all(hashes.get(n) == files_before.get(n) for n in (rel, rel + META_SUFFIX)) and all(
             kept[i]["source"] == source for i in ids

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import PROJECT_ROOT
 from ..ingest.cleaning import prose_regions, trim_span
 from ..ingest.documents import Document, display_path
 
@@ -27,7 +26,7 @@ Piece = tuple[str, bool]  # (text, left out of passages by the cleaner)
 
 def source_prefix(corpus_dir: Path) -> str:
     """The corpus folder as document sources spell it (`qa build` records them so), with a final "/"."""
-    prefix = display_path(corpus_dir, PROJECT_ROOT).rstrip("/")
+    prefix = display_path(corpus_dir, Path.cwd()).rstrip("/")
     return "" if prefix in ("", ".") else prefix + "/"
 
 
