@@ -21,6 +21,17 @@ CORPUS = REPO / "corpus"
 SHARED_EVAL = REPO.parent / "shared" / "eval"  # the eval data beside the checkout (../shared)
 
 
+REAL_FIXTURES = frozenset({"real_settings", "real_searcher", "app", "client"})  # the real model on the real corpus
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for the real model's fixtures is `slow` (`pytest -m "not slow"` leaves it out);
+    tests that load the model another way carry the marker themselves."""
+    for item in items:
+        if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 class FakeEmbedder:
     """Bag of hashed lower-cased words: deterministic, instant, and lexical enough to rank."""
 

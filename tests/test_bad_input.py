@@ -9,6 +9,8 @@ import pytest
 from .conftest import REPO
 from .test_http import assert_error
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 
 @pytest.mark.parametrize(
     "question",

@@ -47,6 +47,7 @@ def test_ask_prints_rank_title_source_and_the_marked_sentence(runner, real_setti
     assert "»" in result.output and "«" in result.output
 
 
+@pytest.mark.slow  # the real model encodes a document
 def test_build_shows_progress_and_writes_an_index(runner, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 
@@ -23,6 +25,7 @@ from .conftest import CORPUS, REPO, FakeEmbedder, fake_settings
 
 KILLS = 24
 BUDGET_S = 120
+pytestmark = pytest.mark.slow  # it starts and kills builds in other processes
 QUESTIONS = ["How long did the war last?", "Who was the Russian co-chair of the OSCE Minsk Group?", "Harop drones"]
 CHILD = """
 import sys, time

@@ -14,9 +14,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from qa.retrieve.searcher import Searcher
 
 from .test_serve import free_port
+
+pytestmark = pytest.mark.slow  # the real model on the real corpus
 
 TOKEN = "two-servers-token"
 

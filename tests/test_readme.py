@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 
 from qa.config import Settings
@@ -15,6 +16,7 @@ from .openapi_check import checking_client
 README = (REPO / "README.md").read_text()
 
 
+@pytest.mark.slow  # the example builds an index with the real model
 def test_library_example_runs_as_written(tmp_path, monkeypatch, capsys):
     example = re.search(r"## In Python\n\n```python\n(.*?)```", README, re.S).group(1)
     monkeypatch.chdir(REPO)

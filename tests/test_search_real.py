@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import REPO, SHARED_EVAL
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 SEED = SHARED_EVAL / "seed_dev.jsonl"
 SEED_QUESTIONS = [json.loads(line) for line in SEED.read_text().splitlines()] if SEED.exists() else []
 

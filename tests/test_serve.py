@@ -23,6 +23,8 @@ from qa.index.build import build_index
 
 from .conftest import CORPUS, real_embedder_for
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 
 def free_port() -> int:
     with socket.socket() as s:
