@@ -26,11 +26,27 @@ from qa.retrieve import language
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout: its corpus/ and eval/
 KEYWORDS = [
-    "Bayraktar TB2", "Lachin corridor", "OSCE Minsk Group", "ceasefire", "Shusha", "Ilham Aliyev", "Hadrut",
-    "Aliyev Pashinyan Putin", "Stepanakert", "Nagorno-Karabakh", "Artsakh referendum 2017", "Zangezur corridor",
-    "Harop loitering munition", "Russian peacekeepers", "Madrid Principles", "Tavush Tovuz clashes", "casualties",
-    "Sergey Lavrov Kommersant interview", "Operation Iron Fist", "Karabakh war 2020 timeline",
-]  # fmt: skip
+    "Bayraktar TB2",
+    "Lachin corridor",
+    "OSCE Minsk Group",
+    "ceasefire",
+    "Shusha",
+    "Ilham Aliyev",
+    "Hadrut",
+    "Aliyev Pashinyan Putin",
+    "Stepanakert",
+    "Nagorno-Karabakh",
+    "Artsakh referendum 2017",
+    "Zangezur corridor",
+    "Harop loitering munition",
+    "Russian peacekeepers",
+    "Madrid Principles",
+    "Tavush Tovuz clashes",
+    "casualties",
+    "Sergey Lavrov Kommersant interview",
+    "Operation Iron Fist",
+    "Karabakh war 2020 timeline",
+]
 NAME = re.compile(r"\b[A-Z][\w'-]+(?: (?:of |the |de )?[A-Z][\w'-]+){0,3}")
 
 
@@ -77,10 +93,12 @@ def main() -> None:
         threshold = searcher.settings.abstain_threshold
         answered = [r for r in results if r.confidence >= threshold]
         checked = searcher.with_settings(model_language="en").search_many([text for _, text in others], 1)
-        print(f"\nwithout the check, {len(answered)} of {len(others)} would be answered (confidence >= {threshold}); "
-              f"median confidence {statistics.median(r.confidence for r in results):.2f}, "
-              f"highest {max(r.confidence for r in results):.2f}; with it, "
-              f"{sum(not r.abstained for r in checked)} are: {[r.query for r in checked if not r.abstained]}")  # fmt: skip
+        print(
+            f"\nwithout the check, {len(answered)} of {len(others)} would be answered (confidence >= {threshold}); "
+            f"median confidence {statistics.median(r.confidence for r in results):.2f}, "
+            f"highest {max(r.confidence for r in results):.2f}; with it, "
+            f"{sum(not r.abstained for r in checked)} are: {[r.query for r in checked if not r.abstained]}"
+        )
 
 
 if __name__ == "__main__":

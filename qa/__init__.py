@@ -36,9 +36,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Document", "Hit", "Passage", "QAError", "SearchResult", "Searcher", "Settings",
-    "build_index_from", "open_index",
-]  # fmt: skip
+    "Document",
+    "Hit",
+    "Passage",
+    "QAError",
+    "SearchResult",
+    "Searcher",
+    "Settings",
+    "build_index_from",
+    "open_index",
+]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

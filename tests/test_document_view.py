@@ -34,7 +34,7 @@ INFOBOX_JUNK = "Oven infobox\n| ||||||||\nFuel | beech\n---|---|"
 
 
 @pytest.fixture
-def outside(tmp_path: Path, fake_embedder) -> tuple[Path, object]:  # type: ignore[no-untyped-def]
+def outside(tmp_path: Path, fake_embedder) -> tuple[Path, object]:
     """A corpus in a folder outside the project (like /srv/docs), served with the fake embedder."""
     corpus = tmp_path / "srv" / "docs"
     (corpus / "notes").mkdir(parents=True)
@@ -106,9 +106,15 @@ def test_read_in_context_marks_the_passage_and_inside_it_the_answering_sentence(
 
 @pytest.mark.parametrize(
     "sentence",
-    ["sentence_start={s_5}&sentence_end={s3}", "sentence_start={e_1}&sentence_end={s1}", "sentence_start=1e3&sentence_end={e}",
-     "sentence_start={s}&sentence_end=99999999", "sentence_start={s}", "sentence_start={s}&sentence_end={s}"],
-)  # fmt: skip
+    [
+        "sentence_start={s_5}&sentence_end={s3}",
+        "sentence_start={e_1}&sentence_end={s1}",
+        "sentence_start=1e3&sentence_end={e}",
+        "sentence_start={s}&sentence_end=99999999",
+        "sentence_start={s}",
+        "sentence_start={s}&sentence_end={s}",
+    ],
+)
 def test_bad_sentence_offsets_still_mark_the_passage(client, real_searcher, sentence):
     hit = real_searcher.search("Harop", 1).hits[0]
     s, e = hit.passage.start, hit.passage.end

@@ -36,6 +36,7 @@ def test_real_model_gives_unit_vectors(real_settings):
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
 
 
+@pytest.mark.slow  # it imports torch and sentence-transformers (~15 s of CPU)
 def test_an_unknown_model_fails_at_once_without_the_network():
     from qa.encode.embedder import SentenceTransformerEmbedder
 
@@ -115,11 +116,11 @@ def test_another_cpu_measures_the_tiers_again_once_and_remembers(copied_index, m
     assert Searcher.open(copied_index).embedder.tier == first.tier and calls == [1]  # remembered
 
 
-def failing(tiers: dict[str, float]):  # type: ignore[no-untyped-def]
+def failing(tiers: dict[str, float]):
     """encoder_choice.check, except that these tiers measure this cosine (as int8 does on AVX2 without VNNI)."""
     real_check = encoder_choice.check
 
-    def check(folder, meta, tier, threads=1):  # type: ignore[no-untyped-def]
+    def check(folder, meta, tier, threads=1):
         result = real_check(folder, meta, tier, threads)
         if tier in tiers:
             result = {**result, "question_min_cosine": tiers[tier]}
@@ -180,8 +181,9 @@ def test_the_choice_is_the_fastest_passing_tier_or_a_more_exact_one_nearly_as_fa
     assert vnni.tier == "int8" and "also passed: int8-u8 2.8 ms, fp32 4.0 ms" in vnni.why
     avx2 = decide({"int8": {**ok, "ms": 12.5}, "int8-u8": {**ok, "ms": 12.9}, "fp32": {**exact, "ms": 12.6}})
     assert avx2.tier == "fp32"  # no faster than exact: take exact
-    saturated = decide({"int8": {"question_min_cosine": 0.9883, "text_p5_cosine": 0.99, "ms": 6.0},
-                        "fp32": {**exact, "ms": 12.6}})  # fmt: skip
+    saturated = decide(
+        {"int8": {"question_min_cosine": 0.9883, "text_p5_cosine": 0.99, "ms": 6.0}, "fp32": {**exact, "ms": 12.6}}
+    )
     assert saturated.tier == "fp32" and "failed: int8: cosine 0.9883 < 0.99" in saturated.why
     broken = decide({"int8": {"error": "ModelError: damaged"}, "fp32": {"error": "NoSuchFile"}})
     assert broken.tier == "torch" and "int8: ModelError: damaged; fp32: NoSuchFile" in broken.why

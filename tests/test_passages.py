@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -71,11 +72,11 @@ def test_overlap_repeats_the_last_sentence():
     doc = Document(id="d", title="T", text=text, source="")
     ps = make_passages(doc, target=120, maximum=200, overlap=1)
     assert len(ps) > 2
-    for a, b in zip(ps, ps[1:]):
+    for a, b in itertools.pairwise(ps):
         last_of_a = a.text[a.sentences[-1][0] : a.sentences[-1][1]]
         assert b.text.startswith(last_of_a)
     no_overlap = make_passages(doc, target=120, maximum=200, overlap=0)
-    assert all(a.end < b.start for a, b in zip(no_overlap, no_overlap[1:]))
+    assert all(a.end < b.start for a, b in itertools.pairwise(no_overlap))
 
 
 def test_only_a_sentence_longer_than_the_maximum_is_cut():

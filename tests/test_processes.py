@@ -26,9 +26,12 @@ TOKEN = "two-servers-token"
 
 
 def call(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.load(response)
@@ -89,8 +92,10 @@ def test_two_servers_lose_no_acknowledged_write_and_serve_each_others(real_setti
         assert on_disk == set(kept)
         deadline = time.monotonic() + 30  # each server serves the last build, whoever wrote it, within a second or two
         for port in ports:
-            while not (all(call(port, "GET", f"/api/documents/{d}")[0] == 200 for d in kept)
-                       and all(call(port, "GET", f"/api/documents/{d}")[0] == 410 for d in removed)):  # fmt: skip
+            while not (
+                all(call(port, "GET", f"/api/documents/{d}")[0] == 200 for d in kept)
+                and all(call(port, "GET", f"/api/documents/{d}")[0] == 410 for d in removed)
+            ):
                 assert time.monotonic() < deadline, f"port {port} does not serve the last build"
                 time.sleep(0.2)
         assert not [p.name for p in corpus.iterdir() if p.name.endswith(".tmp")]

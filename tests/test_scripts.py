@@ -32,8 +32,14 @@ def project(tmp_path: Path) -> Path:
 def bootstrap(project: Path, *extras: str) -> list[str]:
     """Run it; return the pip calls it made."""
     env = {**os.environ, "PATH": f"{project / 'bin'}:{os.environ['PATH']}"}
-    subprocess.run(["bash", str(project / "scripts" / "bootstrap"), *extras], cwd=project, env=env, check=True,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        ["bash", str(project / "scripts" / "bootstrap"), *extras],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     log = project / ".venv" / "calls.log"
     calls = log.read_text().splitlines() if log.exists() else []
     log.unlink(missing_ok=True)

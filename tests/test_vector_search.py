@@ -42,7 +42,7 @@ def test_by_size_a_large_segment_gets_a_graph_and_search_ranks_candidates(tmp_pa
     assert not any(p.name.endswith(segments.GRAPH) for p in (small.index_dir).glob("build-*/*"))
     large = small.replace(ann_min_passages=50, index_dir=tmp_path / "large")  # 192 passages count as large
     build_index(large, FakeEmbedder())
-    (graph,) = large.index_dir.glob(f"build-*/*.{segments.GRAPH}")
+    (_graph,) = large.index_dir.glob(f"build-*/*.{segments.GRAPH}")
     index = load_index(large.index_dir)
     assert [len(rows) for _, rows in index.nearest.graphs] == [len(build.passages)] and not len(index.nearest.exact_rows)
     exact = Searcher(load_index(small.index_dir), FakeEmbedder(), small)

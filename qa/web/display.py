@@ -90,5 +90,5 @@ def text_parts(doc: Document, passage: tuple[int, int], sentence: tuple[int, int
     s_start, s_end = sentence if start <= sentence[0] <= sentence[1] <= end else (start, start)
     junk = left_out(doc)
     cuts = [0, start, s_start, s_end, end, len(doc.text)]
-    parts = [pieces(doc.text, junk, cuts[i], cuts[i + 1]) for i in range(5)]
-    return TextParts(*parts, faded=bool(junk))
+    before, head, answer, tail, after = (pieces(doc.text, junk, cuts[i], cuts[i + 1]) for i in range(5))
+    return TextParts(before, head, answer, tail, after, faded=bool(junk))
