@@ -64,7 +64,8 @@ def english_sets() -> dict[str, list[str]]:
 
 def other_languages() -> list[tuple[str, str]]:
     lines = (REPO / "eval" / "other_languages.tsv").read_text(encoding="utf-8").splitlines()
-    return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]  # type: ignore[misc]
+    pairs = (line.split("\t", 1) for line in lines if line and not line.startswith("#"))
+    return [(language, text) for language, text in pairs]
 
 
 def main() -> None:

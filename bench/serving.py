@@ -28,6 +28,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -135,11 +136,11 @@ def main() -> None:
     finally:
         stop(qa_server)
         stop(peer)
-    http = {
+    http: dict[str, Any] = {
         name: {"p50_ms": round(statistics.median(t), 2), "p90_ms": round(statistics.quantiles(t, n=10)[-1], 2)}
         for name, t in timings.items()
     }
-    http["qa_over_plain_p50"] = round(http["qa"]["p50_ms"] / http["plain"]["p50_ms"], 3)  # type: ignore[index]
+    http["qa_over_plain_p50"] = round(http["qa"]["p50_ms"] / http["plain"]["p50_ms"], 3)
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "cpu": cpu.describe(),
@@ -170,8 +171,8 @@ def main() -> None:
         "",
         "| server | p50 ms | p90 ms |",
         "|---|---|---|",
-        f"| qa serve | {http['qa']['p50_ms']} | {http['qa']['p90_ms']} |",  # type: ignore[index]
-        f"| plain sentence-transformers + FAISS + Flask | {http['plain']['p50_ms']} | {http['plain']['p90_ms']} |",  # type: ignore[index]
+        f"| qa serve | {http['qa']['p50_ms']} | {http['qa']['p90_ms']} |",
+        f"| plain sentence-transformers + FAISS + Flask | {http['plain']['p50_ms']} | {http['plain']['p90_ms']} |",
         "",
         f"qa's p50 is {http['qa_over_plain_p50']} × the plain server's.",
     ]

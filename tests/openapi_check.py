@@ -72,5 +72,6 @@ def checking_client(app, prefix: str = "") -> CheckingClient:
     """A test client for `app` whose JSON responses are all checked against its OpenAPI document."""
     app.test_client_class = CheckingClient
     client = app.test_client()
-    client.spec_path = prefix + "/openapi.json"  # type: ignore[attr-defined]
-    return client  # type: ignore[return-value]
+    assert isinstance(client, CheckingClient)
+    client.spec_path = prefix + "/openapi.json"
+    return client

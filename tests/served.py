@@ -27,7 +27,7 @@ def real_server(root: Path, max_body: int) -> Iterator[int]:
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            assert server.poll() is None, server.communicate()[0]
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break

@@ -56,7 +56,7 @@ def serve(app) -> Iterator[str]:
 
 def chrome(javascript: bool = True, width: int = 1100, height: int = 900) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    options.binary_location = CHROMIUM
     for arg in [
         "--headless=new",
         "--no-sandbox",

@@ -36,14 +36,14 @@ class RecordingSession:
 def recording(settings, tier: str) -> OnnxEmbedder:
     entry = load_index(settings.index_dir).manifest["query_encoder"]
     encoder = OnnxEmbedder(settings.index_dir / ENCODERS / entry["folder"], settings.model, tier)
-    encoder._session = RecordingSession(encoder._session)  # type: ignore[assignment]
+    encoder._session = RecordingSession(encoder._session)
     return encoder
 
 
 def test_a_batch_hands_the_onnx_arena_back_after_its_last_run(real_settings):
     encoder = recording(real_settings, "fp32")
     encoder.encode([LONG, "Who signed it?", LONG[:300]] * 30, batch_size=32)
-    assert encoder._session.runs == [(32, False), (32, False), (26, True)]  # type: ignore[attr-defined]
+    assert encoder._session.runs == [(32, False), (32, False), (26, True)]
 
 
 @pytest.mark.parametrize("tier", ["fp32", "int8"])
@@ -51,7 +51,7 @@ def test_single_questions_and_one_text_runs_keep_the_arena_warm(real_settings, t
     encoder = recording(real_settings, tier)
     encoder.encode([LONG])
     encoder.encode(["Who signed the ceasefire?", "When?"])
-    runs = encoder._session.runs  # type: ignore[attr-defined]
+    runs = encoder._session.runs
     assert not any(shrinks for _, shrinks in runs) and len(runs) == (3 if tier == "int8" else 2)
 
 

@@ -46,7 +46,7 @@ def start(port: int, corpus: Path, index: Path) -> subprocess.Popen:
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while True:
-        assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+        assert server.poll() is None, server.communicate()[0]
         try:
             call(port, "GET", "/healthz")
             return server

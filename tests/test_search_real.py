@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import REPO, SHARED_EVAL
+from .conftest import SHARED_EVAL
 
 pytestmark = pytest.mark.slow  # the real model on the real corpus
 

@@ -61,7 +61,7 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            assert server.poll() is None, server.communicate()[0]
             try:
                 health, headers = get(f"http://127.0.0.1:{port}/healthz")
                 break
