@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,9 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         """int8 tiers encode one text per run, whatever `batch_size`: dynamic quantisation scales
         activations over the whole input, so in a batch a text's vector would depend on its
         neighbours (and on their padding); alone, a question always gets the same vector. fp32
