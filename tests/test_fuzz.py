@@ -10,6 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 OPERATIONS = [
     "GET /api/search",
     "POST /api/search",

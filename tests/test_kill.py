@@ -16,14 +16,16 @@ import subprocess
 import sys
 import time
 
-from qa.config import PROJECT_ROOT
+import pytest
+
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 
-from .conftest import CORPUS, FakeEmbedder, fake_settings
+from .conftest import CORPUS, REPO, FakeEmbedder, fake_settings
 
 KILLS = 24
 BUDGET_S = 120
+pytestmark = pytest.mark.slow  # it starts and kills builds in other processes
 QUESTIONS = ["How long did the war last?", "Who was the Russian co-chair of the OSCE Minsk Group?", "Harop drones"]
 CHILD = """
 import sys, time
@@ -46,7 +48,7 @@ def answers(settings) -> list[list[str]]:  # type: ignore[no-untyped-def]
 def start_build(settings, mode: str = "full") -> subprocess.Popen:  # type: ignore[no-untyped-def]
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir), mode],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert child.stdout and child.stdout.readline().strip() == "ready"
     return child

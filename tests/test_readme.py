@@ -37,9 +37,9 @@ from flask import Flask
 from qa.config import Settings
 from qa.web import qa_blueprint
 
+from .conftest import REPO
 from .openapi_check import checking_client
 
-REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 RUN, OUTPUT = {"python", "console", "sh"}, {"json", "text"}

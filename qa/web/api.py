@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..config import PROJECT_ROOT
 from ..errors import BadRequest, InvalidK, InvalidQuery, UnsupportedMediaType
 from ..index.provenance import IN_MEMORY
 from ..ingest.documents import display_path
@@ -64,9 +64,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             passages=manifest.passages,
             model=manifest.model,
             index_version=manifest.index_version,
-            corpus=display_path(searcher.settings.corpus_dir, PROJECT_ROOT)
-            if manifest.corpus_dir != IN_MEMORY
-            else IN_MEMORY,
+            corpus=display_path(searcher.settings.corpus_dir, Path.cwd()) if manifest.corpus_dir != IN_MEMORY else IN_MEMORY,
             question_encoder=searcher.encoder_info(),
         )
 
