@@ -118,3 +118,48 @@ def test_the_core_never_imports_the_web_or_cli_libraries():
 def test_every_subpackage_says_what_it_owns(package):
     docstring = ast.get_docstring(ast.parse((PACKAGE / package / "__init__.py").read_text(encoding="utf-8")))
     assert docstring and len(docstring.split()) >= 5, f"qa/{package}/__init__.py needs a docstring saying what it owns"
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """The qa modules this one imports when it is imported (not inside functions, not only for
+    type checkers), resolved to modules (a name imported from a package may be one of its modules)."""
+    package = dotted(path) if path.name == "__init__.py" else dotted(path).rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        body += [node, *(n for n in ast.walk(node) if isinstance(n, ast.stmt) and n is not node)]
+    known = {dotted(p) for p in modules()}
+    found = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom) and not _inside_function(tree, node):
+            for _, name in imports_of(ast.unparse(node), package):
+                names = [f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                found |= {n for n in [name, *names] if n in known}
+    return found
+
+
+def _inside_function(tree: ast.Module, target: ast.stmt) -> bool:
+    return any(target in list(ast.walk(f)) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef))
+
+
+def test_no_module_imports_itself_back_through_others():
+    graph = {dotted(p): module_level_imports(p) for p in modules()}
+    cycles = []
+
+    def visit(name: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(name, ())):
+            if nxt in path:
+                cycles.append(" -> ".join([*path[path.index(nxt) :], nxt]))
+            elif nxt not in done:
+                visit(nxt, [*path, nxt])
+        done.add(name)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
