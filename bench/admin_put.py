@@ -40,8 +40,12 @@ TOKEN = "bench-token"
 
 def call(port: int, method: str, path: str, body: dict | None = None, timeout: float = 900) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, json.load(r)
@@ -94,12 +98,18 @@ def one_size(port: int, size: int, skip: int, questions: list[str]) -> dict:
     client.join(600)
     during = [(end - start) * 1000 for start, end, s in log if start >= began and end <= searchable and s == 200]
     refused = [s for start, end, s in log if end >= began and start <= searchable and s != 200]
-    return {"bytes": len(text.encode()), "put_status": put_status, "put_answered_s": round(answered - began, 2),
-            "searchable_after_s": round(searchable - began, 2), "outcome": body.get("state", body.get("status")),
-            "searches_during": len(during), "searches_not_200": len(refused),
-            "search_p50_ms": round(statistics.median(during), 1) if during else None,
-            "search_p99_ms": round(sorted(during)[int(len(during) * 0.99)], 1) if during else None,
-            "search_max_ms": round(max(during), 1) if during else None}  # fmt: skip
+    return {
+        "bytes": len(text.encode()),
+        "put_status": put_status,
+        "put_answered_s": round(answered - began, 2),
+        "searchable_after_s": round(searchable - began, 2),
+        "outcome": body.get("state", body.get("status")),
+        "searches_during": len(during),
+        "searches_not_200": len(refused),
+        "search_p50_ms": round(statistics.median(during), 1) if during else None,
+        "search_p99_ms": round(sorted(during)[int(len(during) * 0.99)], 1) if during else None,
+        "search_max_ms": round(max(during), 1) if during else None,
+    }
 
 
 def main() -> None:
@@ -115,23 +125,40 @@ def main() -> None:
     questions = [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | {
-        "QA_CORPUS_DIR": str(args.work / "corpus"), "QA_INDEX_DIR": str(args.work / "index"), "QA_ADMIN_TOKEN": TOKEN,
-        "QA_MAX_BODY_BYTES": str(4 << 20), "QA_MAX_DOCUMENT_BYTES": str(4 << 20), "PYTHONPATH": str(args.code)}  # fmt: skip
-    server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port)], env=env, cwd=args.work,
-                              stdout=subprocess.DEVNULL, stderr=open(args.work / "serve.log", "w"))  # fmt: skip
-    try:
-        for _ in range(600):
-            try:
-                call(port, "GET", "/api/search?q=warm&k=1", timeout=5)
-                break
-            except OSError:
-                time.sleep(0.1)
-        rows = [one_size(port, int(size), 8 * i, questions) for i, size in enumerate(args.sizes.split(","))]
-    finally:
-        server.terminate()
-        server.wait(60)
-    result = {"machine": cpu.describe(), "cores": os.cpu_count(), "code": str(args.code), "date": time.strftime("%Y-%m-%d"),
-              "command": " ".join(sys.argv), "rows": rows}  # fmt: skip
+        "QA_CORPUS_DIR": str(args.work / "corpus"),
+        "QA_INDEX_DIR": str(args.work / "index"),
+        "QA_ADMIN_TOKEN": TOKEN,
+        "QA_MAX_BODY_BYTES": str(4 << 20),
+        "QA_MAX_DOCUMENT_BYTES": str(4 << 20),
+        "PYTHONPATH": str(args.code),
+    }
+    with open(args.work / "serve.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+            env=env,
+            cwd=args.work,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            for _ in range(600):
+                try:
+                    call(port, "GET", "/api/search?q=warm&k=1", timeout=5)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            rows = [one_size(port, int(size), 8 * i, questions) for i, size in enumerate(args.sizes.split(","))]
+        finally:
+            server.terminate()
+            server.wait(60)
+    result = {
+        "machine": cpu.describe(),
+        "cores": os.cpu_count(),
+        "code": str(args.code),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(sys.argv),
+        "rows": rows,
+    }
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -24,7 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.encode.embedder import SentenceTransformerEmbedder
 from qa.eval.datasets import load_dataset
 from qa.index.hnsw import HNSW_EF_CONSTRUCTION, HNSW_M, build_hnsw
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.6)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--index", type=Path, default=PROJECT_ROOT / ".eval-cache" / "squad")
+    parser.add_argument("--index", type=Path, default=Path(".eval-cache") / "squad")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     index = load_index(args.index)
@@ -48,7 +48,8 @@ def main() -> None:
     rng = np.random.default_rng(20261122)
     rows = []
     print(
-        "| vectors | index | efSearch | recall@10 | top 10 in 400 | p50 ms | p99 ms | build s | size MB |\n|---|---|---|---|---|---|---|---|---|"
+        "| vectors | index | efSearch | recall@10 | top 10 in 400 | p50 ms |"
+        " p99 ms | build s | size MB |\n|---|---|---|---|---|---|---|---|---|"
     )
     for size in [int(s) for s in args.sizes.split(",")]:
         vectors = np.empty((size, real.shape[1]), dtype=np.float32)
@@ -77,7 +78,7 @@ def main() -> None:
         Path("/tmp/qa-bench-ann.faiss").unlink()
         for ef in (32, 64, 128, 256):
             latencies, recall, pooled = [], [], []
-            for q, exact in zip(queries, truth):
+            for q, exact in zip(queries, truth, strict=True):
                 began = time.perf_counter()
                 _, found = hnsw.search(q.reshape(1, -1), 10, params=faiss.SearchParametersHNSW(efSearch=ef))
                 latencies.append((time.perf_counter() - began) * 1000)
@@ -95,11 +96,20 @@ def report(
     size: int, kind: str, ef: int, recall: float, pooled: float, latencies: list[float], built: float, nbytes: int
 ) -> dict:
     latencies.sort()
-    row = {"vectors": size, "index": kind, "ef_search": ef, "recall_at_10": round(recall, 4), "top10_in_400": round(pooled, 4),
-           "p50_ms": round(latencies[len(latencies) // 2], 3), "p99_ms": round(latencies[int(len(latencies) * 0.99)], 3),
-           "build_s": round(built, 1), "size_mb": round(nbytes / 2**20)}  # fmt: skip
+    row = {
+        "vectors": size,
+        "index": kind,
+        "ef_search": ef,
+        "recall_at_10": round(recall, 4),
+        "top10_in_400": round(pooled, 4),
+        "p50_ms": round(latencies[len(latencies) // 2], 3),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 3),
+        "build_s": round(built, 1),
+        "size_mb": round(nbytes / 2**20),
+    }
     print(
-        f"| {size:,} | {kind} | {ef or '—'} | {row['recall_at_10']} | {row['top10_in_400']} | {row['p50_ms']} | {row['p99_ms']} | {row['build_s']} | {row['size_mb']} |",
+        f"| {size:,} | {kind} | {ef or '—'} | {row['recall_at_10']} | {row['top10_in_400']} |"
+        f" {row['p50_ms']} | {row['p99_ms']} | {row['build_s']} | {row['size_mb']} |",
         flush=True,
     )
     return row

@@ -15,6 +15,7 @@ same figures. Prints a markdown table; --json writes the figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -26,20 +27,23 @@ from qa.eval.datasets import load_dataset
 from qa.index.build import build_index
 from qa.index.load import load_index
 
-NEW = {"id": "bench-new", "title": "Zebra crossing",
-       "text": "A zebra crossing was painted on the Armenian border near Tavush in 2026. " * 6}  # fmt: skip
+NEW = {
+    "id": "bench-new",
+    "title": "Zebra crossing",
+    "text": "A zebra crossing was painted on the Armenian border near Tavush in 2026. " * 6,
+}
 
 
 class Counting:
     def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
         self.inner, self.name, self.dimension, self.texts = embedder, embedder.name, embedder.dimension, 0
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=32, progress=None):
         self.texts += len(texts)
         return self.inner.encode(texts, batch_size, progress)
 
 
-def seconds(action) -> float:  # type: ignore[no-untyped-def]
+def seconds(action) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
@@ -71,29 +75,38 @@ def main() -> None:
         embedder = embedder or Counting(
             SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision)
         )
-        full_seconds = seconds(lambda: build_index(settings, embedder))  # type: ignore[arg-type]
+        full_seconds = seconds(functools.partial(build_index, settings, embedder))
         passages = load_index(settings.index_dir).manifest["passages"]
         print(f"| {passages} | full build (or reuse of an earlier run) | {full_seconds:.1f} | {embedder.texts} |")
         changes = {
             "nothing changed": lambda: None,
-            "one document added": lambda: new.write_text(json.dumps(NEW) + "\n"),
-            "that document replaced": lambda: new.write_text(json.dumps({**NEW, "text": NEW["text"].replace("2026", "2027")}) + "\n"),
-            "that document removed": lambda: new.unlink(),
-        }  # fmt: skip
+            "one document added": functools.partial(new.write_text, json.dumps(NEW) + "\n"),
+            "that document replaced": functools.partial(
+                new.write_text, json.dumps({**NEW, "text": NEW["text"].replace("2026", "2027")}) + "\n"
+            ),
+            "that document removed": new.unlink,
+        }
         timings: dict[str, list[float]] = {name: [] for name in [*changes, "load (a server's reload)"]}
         encoded: dict[str, int] = {}
         for _ in range(args.repeat):
             for name, change in changes.items():
                 change()
                 embedder.texts = 0
-                timings[name].append(seconds(lambda: build_index(settings, embedder)))  # type: ignore[arg-type]
+                timings[name].append(seconds(functools.partial(build_index, settings, embedder)))
                 encoded[name] = embedder.texts
-            timings["load (a server's reload)"].append(seconds(lambda: load_index(settings.index_dir)))
+            timings["load (a server's reload)"].append(seconds(functools.partial(load_index, settings.index_dir)))
         for name, values in timings.items():
             median = statistics.median(values)
             print(f"| {passages} | {name} | {median:.3f} | {encoded.get(name, 0)} |", flush=True)
-            rows.append({"passages": passages, "change": name, "median_seconds": round(median, 4),
-                         "runs": [round(v, 4) for v in values], "texts_encoded": encoded.get(name, 0)})  # fmt: skip
+            rows.append(
+                {
+                    "passages": passages,
+                    "change": name,
+                    "median_seconds": round(median, 4),
+                    "runs": [round(v, 4) for v in values],
+                    "texts_encoded": encoded.get(name, 0),
+                }
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -35,7 +35,8 @@ WORK = Path("/tmp/qa-ingest")
 
 def texts(paragraphs: int) -> tuple[list[str], int]:
     from qa.eval.datasets import load_dataset
-    from qa.index.build import _distinct_sentences, embedding_text
+    from qa.index.encoding import distinct_sentences as _distinct_sentences
+    from qa.index.encoding import embedding_text
     from qa.ingest.documents import documents_from
     from qa.ingest.passages import passages_of
 
@@ -45,7 +46,7 @@ def texts(paragraphs: int) -> tuple[list[str], int]:
     return [embedding_text(p, titles[p.doc_id], True) for p in ps] + _distinct_sentences(ps)[0], len(ps)
 
 
-def encoder(kind: str):  # type: ignore[no-untyped-def]
+def encoder(kind: str):
     from qa.config import Settings
     from qa.encode.embedder import SentenceTransformerEmbedder, passage_encoder
 
@@ -69,8 +70,18 @@ def measure(kind: str, paragraphs: int, rounds: int) -> None:
         seconds.append(time.perf_counter() - began)
     np.save(WORK / f"{kind}.npy", vectors)
     s = statistics.median(seconds)
-    print(json.dumps({"encoder": kind, "passages": passages, "texts": len(items), "seconds": round(s, 2),
-                      "passages_per_s": round(passages / s, 1), "texts_per_s": round(len(items) / s, 1)}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "encoder": kind,
+                "passages": passages,
+                "texts": len(items),
+                "seconds": round(s, 2),
+                "passages_per_s": round(passages / s, 1),
+                "texts_per_s": round(len(items) / s, 1),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -86,8 +97,11 @@ def main() -> None:
     WORK.mkdir(exist_ok=True)
     if not (WORK / "index" / "CURRENT").exists():  # an index of the default corpus makes the export
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-        subprocess.run([str(ROOT / ".venv" / "bin" / "qa"), "build", "--corpus", str(ROOT / "corpus"), "--index", str(WORK / "index")],
-                       env=env | {"QA_BUILD_PRECISION": "fp32"}, check=True)  # fmt: skip
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "qa"), "build", "--corpus", str(ROOT / "corpus"), "--index", str(WORK / "index")],
+            env=env | {"QA_BUILD_PRECISION": "fp32"},
+            check=True,
+        )
     runs = [("torch-fp32", {}), ("torch-fp32-avx2", {"ATEN_CPU_CAPABILITY": "avx2"}), ("onnx-fp32", {})]
     if cpu.has("amx_bf16"):
         runs.append(("torch-bf16", {}))
@@ -102,8 +116,13 @@ def main() -> None:
     for row in rows:
         cosine = np.sum(np.load(WORK / f"{row['encoder']}.npy") * reference, axis=1)
         row["min_cosine_to_torch_fp32"] = round(float(cosine.min()), 6)
-    result = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu.describe(), "cores": os.cpu_count(),
-              "command": "bench/ingest.py " + " ".join(sys.argv[1:]), "rows": rows}  # fmt: skip
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu.describe(),
+        "cores": os.cpu_count(),
+        "command": "bench/ingest.py " + " ".join(sys.argv[1:]),
+        "rows": rows,
+    }
     slug = re.sub(r"[^a-z0-9]+", "-", cpu.name().lower()).strip("-")
     (ROOT / "bench" / "results" / f"ingest-{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

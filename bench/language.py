@@ -20,16 +20,33 @@ import statistics
 import time
 from pathlib import Path
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.eval.datasets import KNOWN, off_topic_questions
 from qa.retrieve import language
 
+REPO = Path(__file__).resolve().parent.parent  # the checkout: its corpus/ and eval/
 KEYWORDS = [
-    "Bayraktar TB2", "Lachin corridor", "OSCE Minsk Group", "ceasefire", "Shusha", "Ilham Aliyev", "Hadrut",
-    "Aliyev Pashinyan Putin", "Stepanakert", "Nagorno-Karabakh", "Artsakh referendum 2017", "Zangezur corridor",
-    "Harop loitering munition", "Russian peacekeepers", "Madrid Principles", "Tavush Tovuz clashes", "casualties",
-    "Sergey Lavrov Kommersant interview", "Operation Iron Fist", "Karabakh war 2020 timeline",
-]  # fmt: skip
+    "Bayraktar TB2",
+    "Lachin corridor",
+    "OSCE Minsk Group",
+    "ceasefire",
+    "Shusha",
+    "Ilham Aliyev",
+    "Hadrut",
+    "Aliyev Pashinyan Putin",
+    "Stepanakert",
+    "Nagorno-Karabakh",
+    "Artsakh referendum 2017",
+    "Zangezur corridor",
+    "Harop loitering munition",
+    "Russian peacekeepers",
+    "Madrid Principles",
+    "Tavush Tovuz clashes",
+    "casualties",
+    "Sergey Lavrov Kommersant interview",
+    "Operation Iron Fist",
+    "Karabakh war 2020 timeline",
+]
 NAME = re.compile(r"\b[A-Z][\w'-]+(?: (?:of |the |de )?[A-Z][\w'-]+){0,3}")
 
 
@@ -40,14 +57,15 @@ def english_sets() -> dict[str, list[str]]:
         sets["SQuAD v1.1 dev questions"] = [q["question"] for a in articles for p in a["paragraphs"] for q in p["qas"]]
     if KNOWN["seed"].exists():
         sets["seed questions"] = [json.loads(line)["q"] for line in KNOWN["seed"].read_text().splitlines()]
-    text = " ".join(path.read_text(encoding="utf-8") for path in sorted((PROJECT_ROOT / "corpus").glob("*.txt")))
+    text = " ".join(path.read_text(encoding="utf-8") for path in sorted((REPO / "corpus").glob("*.txt")))
     sets["names in the corpus"] = sorted({m.group(0) for m in NAME.finditer(text) if len(m.group(0)) > 3})
     return sets
 
 
 def other_languages() -> list[tuple[str, str]]:
-    lines = (PROJECT_ROOT / "eval" / "other_languages.tsv").read_text(encoding="utf-8").splitlines()
-    return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]  # type: ignore[misc]
+    lines = (REPO / "eval" / "other_languages.tsv").read_text(encoding="utf-8").splitlines()
+    pairs = (line.split("\t", 1) for line in lines if line and not line.startswith("#"))
+    return [(language, text) for language, text in pairs]
 
 
 def main() -> None:
@@ -76,10 +94,12 @@ def main() -> None:
         threshold = searcher.settings.abstain_threshold
         answered = [r for r in results if r.confidence >= threshold]
         checked = searcher.with_settings(model_language="en").search_many([text for _, text in others], 1)
-        print(f"\nwithout the check, {len(answered)} of {len(others)} would be answered (confidence >= {threshold}); "
-              f"median confidence {statistics.median(r.confidence for r in results):.2f}, "
-              f"highest {max(r.confidence for r in results):.2f}; with it, "
-              f"{sum(not r.abstained for r in checked)} are: {[r.query for r in checked if not r.abstained]}")  # fmt: skip
+        print(
+            f"\nwithout the check, {len(answered)} of {len(others)} would be answered (confidence >= {threshold}); "
+            f"median confidence {statistics.median(r.confidence for r in results):.2f}, "
+            f"highest {max(r.confidence for r in results):.2f}; with it, "
+            f"{sum(not r.abstained for r in checked)} are: {[r.query for r in checked if not r.abstained]}"
+        )
 
 
 if __name__ == "__main__":

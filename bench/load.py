@@ -93,11 +93,17 @@ def rss_mb(pid: int) -> float:
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "QA_THREADS": str(args.threads), "QA_MAX_INFLIGHT": str(args.max_inflight),
-           "QA_QUEUE_TIMEOUT": str(args.queue_timeout), "QA_TORCH_THREADS": str(args.torch_threads),
-           "QA_PORT": str(port)}  # fmt: skip
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "qa"), "serve"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "QA_THREADS": str(args.threads),
+        "QA_MAX_INFLIGHT": str(args.max_inflight),
+        "QA_QUEUE_TIMEOUT": str(args.queue_timeout),
+        "QA_TORCH_THREADS": str(args.torch_threads),
+        "QA_PORT": str(port),
+    }
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "qa"), "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -113,18 +119,29 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
 def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script, url],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     statuses = {int(k): v for k, v in json.loads(re.search(r"STATUSES (\{.*\})", out).group(1)).items()}
     p50, p90, p99 = map(float, re.search(r"LATENCY (\S+) (\S+) (\S+)", out).group(1, 2, 3))
     socket_errors = sum(map(int, re.search(r"ERRORS (\d+) (\d+) (\d+) (\d+)", out).group(1, 2, 3, 4)))
     answered = sum(statuses.values())
     return {
-        "connections": connections, "seconds": seconds, "rps": round(answered / seconds, 1),
-        "ok_rps": round(statuses.get(200, 0) / seconds, 1), "p50_ms": p50, "p90_ms": p90, "p99_ms": p99,
-        "200": statuses.get(200, 0), "429": statuses.get(429, 0), "503": statuses.get(503, 0),
-        "other": answered - sum(statuses.get(s, 0) for s in (200, 429, 503)), "socket_errors": socket_errors,
-    }  # fmt: skip
+        "connections": connections,
+        "seconds": seconds,
+        "rps": round(answered / seconds, 1),
+        "ok_rps": round(statuses.get(200, 0) / seconds, 1),
+        "p50_ms": p50,
+        "p90_ms": p90,
+        "p99_ms": p99,
+        "200": statuses.get(200, 0),
+        "429": statuses.get(429, 0),
+        "503": statuses.get(503, 0),
+        "other": answered - sum(statuses.get(s, 0) for s in (200, 429, 503)),
+        "socket_errors": socket_errors,
+    }
 
 
 def long_questions(questions: list[str], count: int = 32, chars: int = 1000) -> list[str]:
@@ -192,16 +209,24 @@ def run_batch_starvation(args: argparse.Namespace, questions: list[str]) -> dict
     batches = [entry for log in logs for entry in log]
     ok = [s for status, s in probes if status == 200]
     return {
-        "batch_clients": args.starve, "seconds": args.batch_seconds, "threads": args.threads,
-        "max_inflight": args.max_inflight, "queue_timeout": args.queue_timeout,
+        "batch_clients": args.starve,
+        "seconds": args.batch_seconds,
+        "threads": args.threads,
+        "max_inflight": args.max_inflight,
+        "queue_timeout": args.queue_timeout,
         "batch_alone_ms": round(warm[1] * 1000, 1),
-        "probes": len(probes), "probes_200": len(ok), "probe_success_rate": round(len(ok) / len(probes), 3),
+        "probes": len(probes),
+        "probes_200": len(ok),
+        "probe_success_rate": round(len(ok) / len(probes), 3),
         "probe_statuses": {str(c): [s for s, _ in probes].count(c) for c in sorted({s for s, _ in probes})},
-        "probe_p50_ms": percentile([s for _, s in probes], 0.5), "probe_p90_ms": percentile([s for _, s in probes], 0.9),
-        "probe_max_ms": percentile([s for _, s in probes], 1.0), "probe_200_p50_ms": percentile(ok, 0.5),
-        "batches": len(batches), "batch_statuses": {str(c): [s for s, _ in batches].count(c) for c in sorted({s for s, _ in batches})},
+        "probe_p50_ms": percentile([s for _, s in probes], 0.5),
+        "probe_p90_ms": percentile([s for _, s in probes], 0.9),
+        "probe_max_ms": percentile([s for _, s in probes], 1.0),
+        "probe_200_p50_ms": percentile(ok, 0.5),
+        "batches": len(batches),
+        "batch_statuses": {str(c): [s for s, _ in batches].count(c) for c in sorted({s for s, _ in batches})},
         "batch_200_p50_ms": percentile([s for status, s in batches if status == 200], 0.5),
-    }  # fmt: skip
+    }
 
 
 def print_batch_starvation(result: dict) -> None:
@@ -211,12 +236,15 @@ def print_batch_starvation(result: dict) -> None:
         f"queue_timeout={result['queue_timeout']}; one batch alone: {result['batch_alone_ms']} ms\n"
     )
     print(
-        "| single-question probes | 200 | success | statuses | p50 ms | p90 ms | max ms | batches | batch statuses | batch 200 p50 ms |"
+        "| single-question probes | 200 | success | statuses | p50 ms |"
+        " p90 ms | max ms | batches | batch statuses | batch 200 p50 ms |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {result['probes']} | {result['probes_200']} | {result['probe_success_rate']:.0%} | {result['probe_statuses']} | "
-          f"{result['probe_p50_ms']} | {result['probe_p90_ms']} | {result['probe_max_ms']} | {result['batches']} | "
-          f"{result['batch_statuses']} | {result['batch_200_p50_ms']} |")  # fmt: skip
+    print(
+        f"| {result['probes']} | {result['probes_200']} | {result['probe_success_rate']:.0%} | {result['probe_statuses']} | "
+        f"{result['probe_p50_ms']} | {result['probe_p90_ms']} | {result['probe_max_ms']} | {result['batches']} | "
+        f"{result['batch_statuses']} | {result['batch_200_p50_ms']} |"
+    )
 
 
 def main() -> None:
@@ -262,9 +290,28 @@ def main() -> None:
         for level in [int(x) for x in args.levels.split(",")]:
             row = {**run_wrk(url, f.name, level, args.seconds), "rss_mb": round(rss_mb(server.pid), 1)}
             rows.append(row)
-            print("| " + " | ".join(str(row[k]) for k in ["connections", "rps", "ok_rps", "p50_ms", "p90_ms", "p99_ms",
-                                                          "200", "429", "503", "other", "socket_errors", "rss_mb"]) + " |",
-                  flush=True)  # fmt: skip
+            print(
+                "| "
+                + " | ".join(
+                    str(row[k])
+                    for k in [
+                        "connections",
+                        "rps",
+                        "ok_rps",
+                        "p50_ms",
+                        "p90_ms",
+                        "p99_ms",
+                        "200",
+                        "429",
+                        "503",
+                        "other",
+                        "socket_errors",
+                        "rss_mb",
+                    ]
+                )
+                + " |",
+                flush=True,
+            )
         soak = []
         if args.soak:
             started = time.monotonic()
@@ -272,13 +319,26 @@ def main() -> None:
                 result = run_wrk(url, f.name, args.soak_connections, 10)
                 soak.append({"t": round(time.monotonic() - started), "rss_mb": round(rss_mb(server.pid), 1), **result})
             rss = [s["rss_mb"] for s in soak]
-            print(f"\nsoak: {args.soak_connections} connections for {args.soak} s: RSS {rss[0]} MB after 10 s, "
-                  f"{rss[-1]} MB at the end, max {max(rss)} MB; {sum(s['200'] for s in soak)} answers, "
-                  f"{sum(s['other'] + s['socket_errors'] + s['503'] for s in soak)} failures")  # fmt: skip
+            print(
+                f"\nsoak: {args.soak_connections} connections for {args.soak} s: RSS {rss[0]} MB after 10 s, "
+                f"{rss[-1]} MB at the end, max {max(rss)} MB; {sum(s['200'] for s in soak)} answers, "
+                f"{sum(s['other'] + s['socket_errors'] + s['503'] for s in soak)} failures"
+            )
         if args.json:
-            args.json.write_text(json.dumps({"threads": args.threads, "max_inflight": args.max_inflight,
-                                             "queue_timeout": args.queue_timeout, "torch_threads": args.torch_threads,
-                                             "levels": rows, "soak": soak}, indent=1) + "\n")  # fmt: skip
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "threads": args.threads,
+                        "max_inflight": args.max_inflight,
+                        "queue_timeout": args.queue_timeout,
+                        "torch_threads": args.torch_threads,
+                        "levels": rows,
+                        "soak": soak,
+                    },
+                    indent=1,
+                )
+                + "\n"
+            )
     finally:
         server.terminate()
         server.wait(60)
@@ -333,8 +393,7 @@ class BatchClient(threading.Thread):
 def batch_round(url: str, args: argparse.Namespace, words: list[str], number: int) -> dict:
     """One round of every client sending batches for --batch-round-seconds; their answers by status."""
     stop = threading.Event()
-    clients = [BatchClient(url, args, words, args.batch_seed * 1000 + number * 100 + c, stop)
-               for c in range(args.batch_clients)]  # fmt: skip
+    clients = [BatchClient(url, args, words, args.batch_seed * 1000 + number * 100 + c, stop) for c in range(args.batch_clients)]
     for client in clients:
         client.start()
     time.sleep(args.batch_round_seconds)
@@ -346,9 +405,12 @@ def batch_round(url: str, args: argparse.Namespace, words: list[str], number: in
         for status, count in client.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
     seconds = [s for client in clients for s in client.seconds]
-    return {"200": statuses.get(200, 0), "other": sum(statuses.values()) - statuses.get(200, 0),
-            "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            "p50_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None}  # fmt: skip
+    return {
+        "200": statuses.get(200, 0),
+        "other": sum(statuses.values()) - statuses.get(200, 0),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "p50_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
+    }
 
 
 def batch_soak_main(args: argparse.Namespace) -> None:
@@ -358,27 +420,38 @@ def batch_soak_main(args: argparse.Namespace) -> None:
         urllib.request.urlopen(url + "/api/search?q=warm+up", timeout=60).read()
         tier = json.load(urllib.request.urlopen(url + "/healthz", timeout=60))["question_encoder"]["tier"]
         trace = [{"round": 0, "t": 0.0, "rss_mb": round(rss_mb(server.pid), 1)}]
-        print(f"batch soak: {args.batch_clients} clients, batches of {args.batch_size} × {args.batch_chars}-character "
-              f"questions, k={args.batch_k}, {args.batch_soak} rounds of {args.batch_round_seconds:g} s; encoder {tier}, "
-              f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout} "
-              f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}\n")  # fmt: skip
+        print(
+            f"batch soak: {args.batch_clients} clients, batches of {args.batch_size} × {args.batch_chars}-character "
+            f"questions, k={args.batch_k}, {args.batch_soak} rounds of {args.batch_round_seconds:g} s; encoder {tier}, "
+            f"threads={args.threads} max_inflight={args.max_inflight} queue_timeout={args.queue_timeout} "
+            f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}\n"
+        )
         print("| round | RSS MB | batches 200 | other answers | p50 s a batch |\n|---|---|---|---|---|")
         print(f"| start | {trace[0]['rss_mb']} | | | |", flush=True)
         started = time.monotonic()
         for number in range(1, args.batch_soak + 1):
             row = batch_round(url, args, words, number)
-            trace.append({"round": number, "t": round(time.monotonic() - started, 1),
-                          "rss_mb": round(rss_mb(server.pid), 1), **row})  # fmt: skip
+            trace.append(
+                {"round": number, "t": round(time.monotonic() - started, 1), "rss_mb": round(rss_mb(server.pid), 1), **row}
+            )
             p50 = f"{row['p50_ms'] / 1000:.2f}" if row["p50_ms"] else "-"
             print(f"| {number} | {trace[-1]['rss_mb']} | {row['200']} | {row['statuses']} | {p50} |", flush=True)
         time.sleep(args.batch_idle)
         trace.append({"round": "idle", "t": round(time.monotonic() - started, 1), "rss_mb": round(rss_mb(server.pid), 1)})
         print(f"| idle {args.batch_idle:g} s | {trace[-1]['rss_mb']} | | | |")
         if args.json:
-            settings = {k: getattr(args, k) for k in vars(args) if k.startswith("batch_") or k in
-                        ("threads", "max_inflight", "queue_timeout", "torch_threads")}  # fmt: skip
-            args.json.write_text(json.dumps({**settings, "encoder": tier, "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
-                                             "trace": trace}, indent=1) + "\n")  # fmt: skip
+            settings = {
+                k: getattr(args, k)
+                for k in vars(args)
+                if k.startswith("batch_") or k in ("threads", "max_inflight", "queue_timeout", "torch_threads")
+            }
+            args.json.write_text(
+                json.dumps(
+                    {**settings, "encoder": tier, "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"), "trace": trace},
+                    indent=1,
+                )
+                + "\n"
+            )
     finally:
         server.terminate()
         server.wait(60)

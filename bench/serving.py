@@ -28,6 +28,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,9 +109,13 @@ def main() -> None:
             if n == args.starts - 1:  # one client, one request at a time
                 answered = [ask(port, q) for q in questions * 2]
             stop(server)
-        tiers[tier] = {"qa_ask_cold_s": round(statistics.median(asks), 2), "serve_first_answer_s": round(statistics.median(firsts), 2),
-                       "check_ms_per_question": checks.get(tier, {}).get("ms"), "http_p50_ms": round(statistics.median(answered), 2),
-                       "answers_per_s_1_client": round(1000 * len(answered) / sum(answered), 1)}  # fmt: skip
+        tiers[tier] = {
+            "qa_ask_cold_s": round(statistics.median(asks), 2),
+            "serve_first_answer_s": round(statistics.median(firsts), 2),
+            "check_ms_per_question": checks.get(tier, {}).get("ms"),
+            "http_p50_ms": round(statistics.median(answered), 2),
+            "answers_per_s_1_client": round(1000 * len(answered) / sum(answered), 1),
+        }
         print(tier, tiers[tier], flush=True)
     passages = args.work / "passages.jsonl"
     passages.write_text(
@@ -131,25 +136,46 @@ def main() -> None:
     finally:
         stop(qa_server)
         stop(peer)
-    http = {
+    http: dict[str, Any] = {
         name: {"p50_ms": round(statistics.median(t), 2), "p90_ms": round(statistics.quantiles(t, n=10)[-1], 2)}
         for name, t in timings.items()
     }
-    http["qa_over_plain_p50"] = round(http["qa"]["p50_ms"] / http["plain"]["p50_ms"], 3)  # type: ignore[index]
-    result = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu.describe(), "cores": os.cpu_count(), "command": "bench/serving.py " + " ".join(sys.argv[1:]),
-              "auto_tier": tier, "tiers": tiers, "http": http, "requests_each": len(timings["qa"])}  # fmt: skip
+    http["qa_over_plain_p50"] = round(http["qa"]["p50_ms"] / http["plain"]["p50_ms"], 3)
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu.describe(),
+        "cores": os.cpu_count(),
+        "command": "bench/serving.py " + " ".join(sys.argv[1:]),
+        "auto_tier": tier,
+        "tiers": tiers,
+        "http": http,
+        "requests_each": len(timings["qa"]),
+    }
     slug = re.sub(r"[^a-z0-9]+", "-", cpu.name().lower()).strip("-")
     (ROOT / "bench" / "results" / f"serving-{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"Measured {result['date']} on {result['cpu']}, {result['cores']} cores: `{result['command']}`", "",
-             "| QA_QUERY_ENCODER | check ms/question | HTTP p50 ms | answers/s, 1 client | `qa ask` cold s | `qa serve` restart to first answer s |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {t} | {v['check_ms_per_question'] or ('(the tier it chose)' if t == 'auto' else 'no check')} | {v['http_p50_ms']} | {v['answers_per_s_1_client']} | {v['qa_ask_cold_s']} | {v['serve_first_answer_s']} |"
-              for t, v in tiers.items()]  # fmt: skip
-    lines += ["", f"HTTP, one request at a time, {len(timings['qa'])} each, asked in turn (qa with `auto` = {tier}):", "",
-              "| server | p50 ms | p90 ms |", "|---|---|---|",
-              f"| qa serve | {http['qa']['p50_ms']} | {http['qa']['p90_ms']} |",  # type: ignore[index]
-              f"| plain sentence-transformers + FAISS + Flask | {http['plain']['p50_ms']} | {http['plain']['p90_ms']} |",  # type: ignore[index]
-              "", f"qa's p50 is {http['qa_over_plain_p50']} × the plain server's."]  # fmt: skip
+    lines = [
+        f"Measured {result['date']} on {result['cpu']}, {result['cores']} cores: `{result['command']}`",
+        "",
+        "| QA_QUERY_ENCODER | check ms/question | HTTP p50 ms | answers/s, 1 client |"
+        " `qa ask` cold s | `qa serve` restart to first answer s |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t} | {v['check_ms_per_question'] or ('(the tier it chose)' if t == 'auto' else 'no check')} |"
+        f" {v['http_p50_ms']} | {v['answers_per_s_1_client']} | {v['qa_ask_cold_s']} | {v['serve_first_answer_s']} |"
+        for t, v in tiers.items()
+    ]
+    lines += [
+        "",
+        f"HTTP, one request at a time, {len(timings['qa'])} each, asked in turn (qa with `auto` = {tier}):",
+        "",
+        "| server | p50 ms | p90 ms |",
+        "|---|---|---|",
+        f"| qa serve | {http['qa']['p50_ms']} | {http['qa']['p90_ms']} |",
+        f"| plain sentence-transformers + FAISS + Flask | {http['plain']['p50_ms']} | {http['plain']['p90_ms']} |",
+        "",
+        f"qa's p50 is {http['qa_over_plain_p50']} × the plain server's.",
+    ]
     (ROOT / "bench" / "results" / f"serving-{slug}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -33,12 +33,12 @@ SYSTEMS = ("qa", "qa-torch", "plain", "bm25s", "txtai")
 
 def dataset(name: str, limit: int) -> tuple[list, list[tuple[str, set[str]]]]:
     """Documents and (question, gold document ids) pairs."""
-    from qa.config import PROJECT_ROOT, Settings
+    from qa.config import Settings
     from qa.eval.datasets import load_dataset
     from qa.ingest.documents import read_corpus
 
     if name == "default":
-        docs = read_corpus(Settings.load().corpus_dir, PROJECT_ROOT)
+        docs = read_corpus(Settings.load().corpus_dir, Path.cwd())
         data = load_dataset("seed")
         questions = [(q.text, set(q.relevant)) for q in data.questions if q.relevant]
     else:
@@ -93,7 +93,7 @@ class QA(System):
         self.export_s = manifest["query_encoder"].get("export_seconds", 0.0)  # once per model, included in build_s
         return manifest["passages"]
 
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self):
         from qa.config import Settings
 
         return Settings.load(corpus_dir=self.work / "corpus", index_dir=self.work / "index", query_encoder=self.encoder)
@@ -241,17 +241,25 @@ def main() -> None:
                 hits1 += bool(found[:1]) and found[0] in gold
                 hits5 += any(d in gold for d in found[:5])
             latencies.sort()
-            rounds.append({"p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)],
-                           "qps": 1000 * len(latencies) / sum(latencies),
-                           "r1": hits1 / len(questions), "r5": hits5 / len(questions)})  # fmt: skip
-        out.update({
-            "questions": len(questions),
-            "p50_ms": round(statistics.median(r["p50"] for r in rounds), 2),
-            "p99_ms": round(statistics.median(r["p99"] for r in rounds), 2),
-            "qps": round(statistics.median(r["qps"] for r in rounds), 1),  # one thread, back to back
-            "R@1": round(rounds[0]["r1"], 4),
-            "R@5": round(rounds[0]["r5"], 4),
-        })  # fmt: skip
+            rounds.append(
+                {
+                    "p50": latencies[len(latencies) // 2],
+                    "p99": latencies[int(len(latencies) * 0.99)],
+                    "qps": 1000 * len(latencies) / sum(latencies),
+                    "r1": hits1 / len(questions),
+                    "r5": hits5 / len(questions),
+                }
+            )
+        out.update(
+            {
+                "questions": len(questions),
+                "p50_ms": round(statistics.median(r["p50"] for r in rounds), 2),
+                "p99_ms": round(statistics.median(r["p99"] for r in rounds), 2),
+                "qps": round(statistics.median(r["qps"] for r in rounds), 1),  # one thread, back to back
+                "R@1": round(rounds[0]["r1"], 4),
+                "R@5": round(rounds[0]["r5"], 4),
+            }
+        )
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(out), flush=True)
 

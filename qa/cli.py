@@ -10,14 +10,16 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .config import PROJECT_ROOT, Settings
+from .config import Settings
 from .errors import CorpusError, QAError
 
 if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
     from .encode.embedder import Embedder
     from .eval.datasets import Dataset
     from .retrieve.searcher import Searcher
@@ -52,7 +54,7 @@ replace_option = click.option(
 strict_option = click.option("--strict", is_flag=True, help="Stop at the first file that cannot be read instead of skipping it.")
 
 
-def index_settings(**given: object) -> Settings:
+def index_settings(**given: Any) -> Settings:
     """Settings for a command on an index: the corpus folder it was built from unless one is named."""
     from .index.provenance import with_recorded_corpus
 
@@ -75,9 +77,13 @@ def build(corpus: Path | None, index: Path | None, full: bool, replace: bool, st
 
 
 def run_build(
-    settings: Settings, embedder: Embedder | None = None, documents: list | None = None, full: bool = False,
-    replace: bool = False, strict: bool = False,
-) -> Path:  # fmt: skip
+    settings: Settings,
+    embedder: Embedder | None = None,
+    documents: list | None = None,
+    full: bool = False,
+    replace: bool = False,
+    strict: bool = False,
+) -> Path:
     """Check what can be checked at once (corpus folder, its corpus against the index's), then
     load the model and build."""
     from .index.build import build_index
@@ -88,8 +94,9 @@ def run_build(
 
     check_same_corpus(served_manifest(settings.index_dir), settings, documents is not None, replace)
     embedder = embedder or load_embedder(settings)
-    return build_index(settings, embedder, documents, progress=progress_bars("embedding"), full=full,
-                       replace=replace, strict=strict)  # fmt: skip
+    return build_index(
+        settings, embedder, documents, progress=progress_bars("embedding"), full=full, replace=replace, strict=strict
+    )
 
 
 def check_corpus(corpus_dir: Path) -> None:
@@ -119,8 +126,11 @@ def report_servers(settings: Settings) -> None:
     from .index.servers import WATCH_SECONDS, running
 
     for server in running(settings.index_dir):
-        click.echo(f"  the server at {server['url'] or 'pid ' + str(server['pid'])} serves this build "
-                   f"within {WATCH_SECONDS:g} s (it watches {settings.index_dir / 'CURRENT'})", err=True)  # fmt: skip
+        click.echo(
+            f"  the server at {server['url'] or 'pid ' + str(server['pid'])} serves this build "
+            f"within {WATCH_SECONDS:g} s (it watches {settings.index_dir / 'CURRENT'})",
+            err=True,
+        )
 
 
 @main.command(short_help="Copy document files into the corpus folder and index them.")
@@ -170,9 +180,7 @@ def status(corpus: Path | None, index: Path | None) -> None:
     else:
         m = state.index
         click.echo(f"index: {settings.index_dir}, built {m.built_at} with {m.model}")
-        click.echo(
-            f"  on disk: {state.build}, {m.documents} documents, {m.passages} passages, version {m.index_version}"
-        )
+        click.echo(f"  on disk: {state.build}, {m.documents} documents, {m.passages} passages, version {m.index_version}")
         for server in running(settings.index_dir):
             behind = "" if server["build"] == state.build else " (older: it reloads within a second or two)"
             click.echo(f"  served at {server['url'] or 'pid ' + str(server['pid'])}: {server['build']}{behind}")
@@ -208,16 +216,16 @@ def load_embedder(settings: Settings) -> Embedder:
 
 def progress_bars(verb: str) -> Callable[[str, int, int], None]:
     """A progress callback drawing one bar (with an ETA) per stage on stderr."""
-    bars: dict[str, object] = {}
+    bars: dict[str, ProgressBar[int]] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         if stage not in bars:
             bar = click.progressbar(length=total, label=f"{verb} {stage}", file=sys.stderr, show_eta=True)
             bars[stage] = bar.__enter__()
         bar = bars[stage]
-        bar.update(done - bar.pos)  # type: ignore[attr-defined]
+        bar.update(done - bar.pos)
         if done >= total:
-            bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            bar.__exit__(None, None, None)
 
     return progress
 
@@ -290,8 +298,10 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
     try:
         listener = listen(settings.host, settings.port)
     except OSError as e:
-        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e}"
-                                   + (" (another server? choose one with --port)" if e.errno == errno.EADDRINUSE else ""))  # fmt: skip
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e}"
+            + (" (another server? choose one with --port)" if e.errno == errno.EADDRINUSE else "")
+        ) from None
     with listener:
         reason = stale_reason(settings)
         if reason:
@@ -343,7 +353,7 @@ def evaluate(
         data = dataclasses.replace(data, questions=data.split(split)[:limit], groups=1)
     docs = documents_from(data.documents) if data.documents is not None else None
     if docs is not None:
-        index = index or PROJECT_ROOT / ".eval-cache" / data.name
+        index = index or Path(".eval-cache") / data.name
     settings = Settings.load(index_dir=index)
     if stale_reason(settings, docs):
         click.echo(f"building the index for {data.name} in {settings.index_dir} ...", err=True)

@@ -1,26 +1,30 @@
 """The one settings object: typed defaults, one line of help each, `QA_` environment overrides.
 
-This is the only module that reads the environment. Explicit arguments override the
+This is the only module that reads the environment. Relative folders (the default `corpus` and
+`index` too) are relative to the working directory, never to where the package is installed. Explicit arguments override the
 environment, which overrides the defaults: ``Settings.load(index_dir="x")``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "QA_"
-RANKING_MODES = ("hybrid", "dense", "bm25")
-QUERY_ENCODERS = ("auto", "onnx", "int8", "int8-u8", "fp32", "torch")  # tiers: see onnx_encoder.TIERS
+Ranking = Literal["hybrid", "dense", "bm25"]
+BuildPrecision = Literal["auto", "fp32", "bf16"]
+QueryEncoder = Literal["auto", "onnx", "int8", "int8-u8", "fp32", "torch"]  # tiers: see encode/onnx.TIERS
+RANKING_MODES: tuple[str, ...] = get_args(Ranking)
+QUERY_ENCODERS: tuple[str, ...] = get_args(QueryEncoder)
 ANY_LANGUAGE = "any"  # model_language of a multilingual model: questions' language is not checked
 
 
@@ -30,15 +34,15 @@ def _setting(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = _setting(PROJECT_ROOT / "corpus", "Folder of source documents (.txt, .md, .html, .jsonl).")
-    index_dir: Path = _setting(PROJECT_ROOT / "index", "Folder where the built index lives.")
+    corpus_dir: Path = _setting(Path("corpus"), "Folder of source documents (.txt, .md, .html, .jsonl).")
+    index_dir: Path = _setting(Path("index"), "Folder where the built index lives.")
     model: str = _setting(DEFAULT_MODEL, "Sentence-transformers model name or local path (loaded offline).")
     passage_target_chars: int = _setting(600, "A passage closes once it reaches this many characters.")
     passage_max_chars: int = _setting(1000, "A passage never exceeds this; only a longer single sentence is cut.")
     passage_overlap_sentences: int = _setting(1, "Sentences repeated at the start of the next passage.")
     embed_title: bool = _setting(True, "Prefix each embedded passage with its document title.")
     batch_size: int = _setting(32, "Texts per encoder batch while building.")
-    build_precision: str = _setting(
+    build_precision: BuildPrecision = _setting(
         "auto", "Precision passages are encoded in: auto (bf16 where the CPU has AMX, else fp32), fp32 or bf16."
     )
     default_k: int = _setting(5, "Results returned when k is not given.")
@@ -47,7 +51,7 @@ class Settings:
     max_body_bytes: int = _setting(1 << 20, "Largest request body accepted, in bytes (larger: 413).")
     max_json_depth: int = _setting(8, "Deepest nesting of arrays and objects accepted in a JSON body.")
     max_batch: int = _setting(32, "Most questions one batch request (`queries`) may hold.")
-    ranking: str = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
+    ranking: Ranking = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
     source_diversity: float = _setting(0.5, "Rank penalty per result already taken from the same document (0: off).")
     abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
     model_language: str = _setting(
@@ -94,7 +98,7 @@ class Settings:
         "segments this large get an HNSW graph when built, and an index with one reads its candidates' vectors from disk.",
     )
     ann_ef_search: int = _setting(128, "HNSW search breadth (efSearch): larger finds more of the true nearest, slower.")
-    query_encoder: str = _setting(
+    query_encoder: QueryEncoder = _setting(
         "auto",
         "Question encoder: auto (the fastest ONNX tier that passes its check against torch on this CPU, else "
         "torch), onnx (the same, but torch is an error), a tier (int8, int8-u8, fp32) or torch.",
@@ -130,7 +134,9 @@ class Settings:
         return self.corpus_dir / self.examples_file
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes, given=self.given | frozenset(changes))
+        settings = dataclasses.replace(self, **changes, given=self.given | frozenset(changes))
+        settings.validate()
+        return settings
 
     def validate(self) -> None:
         if self.passage_target_chars < 50 or self.passage_max_chars < self.passage_target_chars:
@@ -139,36 +145,48 @@ class Settings:
             raise ConfigError("passage_overlap_sentences must be >= 0")
         if not 1 <= self.default_k <= self.max_k:
             raise ConfigError("need 1 <= default_k <= max_k")
-        if self.ranking not in RANKING_MODES:
-            raise ConfigError(f"ranking must be one of {', '.join(RANKING_MODES)}, not {self.ranking!r}")
-        if self.build_precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"build_precision must be auto, fp32 or bf16, not {self.build_precision!r}")
-        if self.query_encoder not in QUERY_ENCODERS:
-            raise ConfigError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, not {self.query_encoder!r}")
+        for name, choices in enumerated_settings().items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.model_language != ANY_LANGUAGE and not re.fullmatch(r"[a-z]{2}", self.model_language):
             raise ConfigError(f"model_language must be an ISO 639-1 code such as en, or any, not {self.model_language!r}")
         if self.source_diversity < 0 or self.index_wait < 0:
             raise ConfigError("source_diversity and index_wait must be >= 0")
-        if min(self.batch_size, self.threads, self.max_query_chars, self.max_batch, self.max_body_bytes,
-               self.max_document_bytes, self.max_json_depth, self.max_inflight, self.max_heavy_cost, self.cost_chars,
-               self.ann_min_passages, self.ann_ef_search) < 1 or self.proxy_hops < 0:  # fmt: skip
+        if min(getattr(self, name) for name in AT_LEAST_ONE) < 1 or self.proxy_hops < 0:
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, help) for every setting: for docs and --help."""
-        rows = []
-        for f in settings_fields():
-            default = f.default
-            if isinstance(default, Path) and default.is_absolute():
-                default = os.path.relpath(default, PROJECT_ROOT)
-            rows.append((ENV_PREFIX + f.name.upper(), str(default), f.metadata["help"]))
-        return rows
+        return [(ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"]) for f in settings_fields()]
+
+
+AT_LEAST_ONE = (
+    "batch_size",
+    "threads",
+    "max_query_chars",
+    "max_batch",
+    "max_body_bytes",
+    "max_document_bytes",
+    "max_json_depth",
+    "max_inflight",
+    "max_heavy_cost",
+    "cost_chars",
+    "ann_min_passages",
+    "ann_ef_search",
+)
 
 
 def settings_fields() -> list[dataclasses.Field]:
     """The fields of `Settings` that are settings."""
     return [f for f in fields(Settings) if not f.metadata.get("internal")]
+
+
+@functools.cache
+def enumerated_settings() -> dict[str, tuple[str, ...]]:
+    """The settings typed as a `Literal`, with their allowed values: checked when settings are loaded."""
+    hints = get_type_hints(Settings)
+    return {f.name: get_args(hints[f.name]) for f in settings_fields() if get_origin(hints[f.name]) is Literal}
 
 
 def _parse(f: dataclasses.Field, raw: str) -> Any:

@@ -10,13 +10,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 
 from .openapi_check import CheckingClient
 
-CORPUS = PROJECT_ROOT / "corpus"
+REPO = Path(__file__).resolve().parent.parent  # the checkout: its corpus, README, scripts
+CORPUS = REPO / "corpus"
+SHARED_EVAL = REPO.parent / "shared" / "eval"  # the eval data beside the checkout (../shared)
+
+
+REAL_FIXTURES = frozenset({"real_settings", "real_searcher", "app", "client"})  # the real model on the real corpus
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for the real model's fixtures is `slow` (`pytest -m "not slow"` leaves it out);
+    tests that load the model another way carry the marker themselves."""
+    for item in items:
+        if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 class FakeEmbedder:
@@ -28,7 +41,7 @@ class FakeEmbedder:
     def __init__(self) -> None:
         self.calls = 0
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=32, progress=None):
         self.calls += 1
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for i, text in enumerate(texts):
@@ -42,7 +55,7 @@ class FakeEmbedder:
         return out
 
 
-def fake_settings(tmp_path: Path, corpus: Path = CORPUS, **overrides) -> Settings:  # type: ignore[no-untyped-def]
+def fake_settings(tmp_path: Path, corpus: Path = CORPUS, **overrides) -> Settings:
     return Settings.load(env={}, corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name, **overrides)
 
 
@@ -73,7 +86,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 _EMBEDDERS: dict[str, object] = {}
 
 
-def real_embedder_for(settings: Settings):  # type: ignore[no-untyped-def]
+def real_embedder_for(settings: Settings):
     from qa.encode.embedder import SentenceTransformerEmbedder
 
     key = f"{settings.model} {settings.build_precision}"
@@ -89,7 +102,7 @@ def real_searcher(real_settings: Settings) -> Searcher:
 
 
 @pytest.fixture(scope="session")
-def app(real_settings: Settings, real_searcher: Searcher):  # type: ignore[no-untyped-def]
+def app(real_settings: Settings, real_searcher: Searcher):
     from qa.web import create_app
 
     app = create_app(real_settings, real_searcher)
@@ -99,5 +112,5 @@ def app(real_settings: Settings, real_searcher: Searcher):  # type: ignore[no-un
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app):
     return app.test_client()

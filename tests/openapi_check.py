@@ -51,13 +51,13 @@ def escape(path: str) -> str:
 class CheckingClient(FlaskClient):
     """A Flask test client that checks every JSON response against the app's own OpenAPI document."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.checker: OpenAPIChecker | None = None
         self.checked = 0
         self.spec_path = "/openapi.json"
 
-    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
         path, method = response.request.path, response.request.method
         if response.is_json and path != self.spec_path:
@@ -68,9 +68,10 @@ class CheckingClient(FlaskClient):
         return response
 
 
-def checking_client(app, prefix: str = "") -> CheckingClient:  # type: ignore[no-untyped-def]
+def checking_client(app, prefix: str = "") -> CheckingClient:
     """A test client for `app` whose JSON responses are all checked against its OpenAPI document."""
     app.test_client_class = CheckingClient
     client = app.test_client()
-    client.spec_path = prefix + "/openapi.json"  # type: ignore[attr-defined]
-    return client  # type: ignore[return-value]
+    assert isinstance(client, CheckingClient)
+    client.spec_path = prefix + "/openapi.json"
+    return client

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from qa.config import PROJECT_ROOT
+from .conftest import REPO
 
 
 @contextmanager
@@ -23,11 +23,11 @@ def real_server(root: Path, max_body: int) -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "tests.served", str(port), str(root), str(max_body)]
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            assert server.poll() is None, server.communicate()[0]
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break

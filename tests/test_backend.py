@@ -12,7 +12,8 @@ import pytest
 from qa.config import Settings
 from qa.errors import DocumentNotFound, PassageNotFound
 from qa.index.backend import DocumentCondition, IndexBackend, LexicalCandidates, Placement
-from qa.index.build import build_index, embedding_text
+from qa.index.build import build_index
+from qa.index.encoding import embedding_text
 from qa.index.lexical import tokenize
 from qa.index.load import BM25_B, BM25_K1, load_index
 from qa.index.rows import SentenceMap

@@ -17,16 +17,15 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from qa.config import PROJECT_ROOT
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
-from .conftest import fake_settings
+from .conftest import REPO, fake_settings
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-SHOTS = PROJECT_ROOT / "screenshots"
+SHOTS = REPO / "screenshots"
 WAIT = 20  # seconds: a question is answered in well under a second, the first one may load caches
 
 if not (CHROMIUM and CHROMEDRIVER):
@@ -44,7 +43,7 @@ from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def serve(app) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -57,9 +56,15 @@ def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 def chrome(javascript: bool = True, width: int = 1100, height: int = 900) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--lang=en-US"]:  # fmt: skip
+    options.binary_location = CHROMIUM
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--lang=en-US",
+    ]:
         options.add_argument(arg)
     if not javascript:
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
@@ -69,7 +74,7 @@ def chrome(javascript: bool = True, width: int = 1100, height: int = 900) -> web
 
 
 @pytest.fixture(scope="module")
-def site(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def site(app) -> Iterator[str]:
     yield from serve(app)
 
 
@@ -80,18 +85,18 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
-def wait_for(driver, css: str):  # type: ignore[no-untyped-def]
+def wait_for(driver, css: str):
     return WebDriverWait(driver, WAIT).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def summary_shows(driver, text: str) -> None:  # type: ignore[no-untyped-def]
+def summary_shows(driver, text: str) -> None:
     """Wait until the results summary holds `text` (it is re-rendered as answers arrive)."""
     WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: text in d.find_element(By.CSS_SELECTOR, ".summary").text
     )
 
 
-def shot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
+def shot(driver, name: str) -> Path:
     SHOTS.mkdir(exist_ok=True)
     path = SHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
@@ -99,7 +104,7 @@ def shot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def ask(driver, question: str) -> None:  # type: ignore[no-untyped-def]
+def ask(driver, question: str) -> None:
     box = driver.find_element(By.ID, "q")
     box.clear()
     box.send_keys(question, Keys.ENTER)
@@ -125,7 +130,7 @@ def test_asking_updates_results_in_place_and_the_citation_opens_in_context(brows
     cited = wait_for(browser, "mark#cited")
     assert " ".join(cited.text.split()) == " ".join(passage.split())
     assert cited.find_element(By.CSS_SELECTOR, "mark.sentence").text == sentence  # the script's link carries it
-    top, bottom = browser.execute_script(
+    top, _bottom = browser.execute_script(
         "const r = document.getElementById('cited').getBoundingClientRect(); return [r.top, r.bottom];"
     )
     assert 0 <= top < browser.execute_script("return window.innerHeight")  # scrolled into view
@@ -269,7 +274,7 @@ ODD_IDS = ["../escape", "a//b", "/rooted", "plain/id.txt"]  # ids a user's .json
 
 
 @pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def hostile_site(tmp_path_factory) -> Iterator[str]:
     from .conftest import FakeEmbedder
 
     root = tmp_path_factory.mktemp("hostile")
@@ -286,9 +291,9 @@ def hostile_site(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-
     yield from serve(create_app(settings, Searcher.open(settings, embedder)))
 
 
-def assert_inert(driver) -> None:  # type: ignore[no-untyped-def]
+def assert_inert(driver) -> None:
     with pytest.raises(NoAlertPresentException):
-        driver.switch_to.alert.text
+        _ = driver.switch_to.alert  # no alert() ran
     assert driver.execute_script("return window.pwned") is None
     assert driver.execute_script("return document.querySelectorAll('main img, main script').length") == 0
 

@@ -21,7 +21,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def env_for(settings) -> dict:  # type: ignore[no-untyped-def]
+def env_for(settings) -> dict:
     return {"QA_INDEX_DIR": str(settings.index_dir), "QA_CORPUS_DIR": str(settings.corpus_dir)}
 
 
@@ -47,6 +47,7 @@ def test_ask_prints_rank_title_source_and_the_marked_sentence(runner, real_setti
     assert "»" in result.output and "«" in result.output
 
 
+@pytest.mark.slow  # the real model encodes a document
 def test_build_shows_progress_and_writes_an_index(runner, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -76,7 +77,7 @@ def test_errors_are_one_clear_line(runner, tmp_path, real_settings, args, messag
 def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monkeypatch):
     from .conftest import FakeEmbedder
 
-    def no_space(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
@@ -89,10 +90,10 @@ def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monke
 
 
 @pytest.fixture
-def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
+def nothing_heavy(monkeypatch):
     """Fails the test if a model, an index or a build is loaded."""
 
-    def heavy(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def heavy(*args, **kwargs):
         raise AssertionError("loaded something heavy before checking the input")
 
     for name in (
@@ -110,12 +111,16 @@ def nothing_heavy(monkeypatch):  # type: ignore[no-untyped-def]
         (["ask", "", "--index", "{tmp}/none"], "Error: the question is missing or empty"),
         (["ask", "why?", "-k", "0", "--index", "{tmp}/none"], "Error: k must be an integer from 1 to 50"),
         (["build", "--corpus", "{tmp}/missing", "--index", "{tmp}/i"], "Error: corpus folder not found: {tmp}/missing"),
-        (["build", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
-         "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
-        (["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
-         "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)"),
+        (
+            ["build", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
+            "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)",
+        ),
+        (
+            ["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
+            "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_fails_before_anything_heavy_loads(runner, tmp_path, nothing_heavy, monkeypatch, args, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.pdf").write_bytes(b"%PDF-1.4")
@@ -149,7 +154,7 @@ def test_help_gives_every_command_a_whole_summary(runner):
 
 
 @pytest.fixture
-def fake_cli(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def fake_cli(tmp_path, monkeypatch):
     """`qa` with the fake embedder and no QA_ variables: what names the corpus is the command line alone."""
     from .conftest import FakeEmbedder
 
@@ -195,9 +200,11 @@ def test_files_that_cannot_be_read_are_skipped_listed_and_the_rest_indexed(fake_
     result = fake_cli("build", "--corpus", corpus, "--index", index)
     assert result.exit_code == 0, result.output
     reasons = {
-        "blob.bin": "not a document this version reads", "report.pdf": "not a document this version reads",
-        "latin1.txt": "not valid UTF-8", "broken.jsonl": "line 2: invalid JSON",
-    }  # fmt: skip
+        "blob.bin": "not a document this version reads",
+        "report.pdf": "not a document this version reads",
+        "latin1.txt": "not valid UTF-8",
+        "broken.jsonl": "line 2: invalid JSON",
+    }
     manifest = load_index(index).manifest
     assert list(manifest.skipped) == sorted(reasons) and manifest.documents == 5
     for name, reason in reasons.items():

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.config import Settings
+from qa.config import Settings, enumerated_settings
 from qa.errors import ConfigError
 
 
@@ -30,3 +30,26 @@ def test_every_setting_has_help():
     rows = Settings.describe()
     assert all(var.startswith("QA_") and help for var, _, help in rows)
     assert ("QA_INDEX_DIR", "index", "Folder where the built index lives.") in rows
+
+
+def test_default_folders_are_relative_to_the_working_directory(tmp_path, monkeypatch):
+    settings = Settings.load(env={})
+    assert (settings.corpus_dir, settings.index_dir) == (Path("corpus"), Path("index"))
+    monkeypatch.chdir(tmp_path)
+    assert settings.index_dir.resolve() == tmp_path / "index"  # not beside the installed package
+    assert ("QA_CORPUS_DIR", "corpus", "Folder of source documents (.txt, .md, .html, .jsonl).") in Settings.describe()
+
+
+def test_enumerated_settings_are_literal_types_checked_when_loaded():
+    assert enumerated_settings() == {
+        "build_precision": ("auto", "fp32", "bf16"),
+        "ranking": ("hybrid", "dense", "bm25"),
+        "query_encoder": ("auto", "onnx", "int8", "int8-u8", "fp32", "torch"),
+    }
+    assert Settings.load(env={"QA_RANKING": "bm25"}, query_encoder="int8").ranking == "bm25"
+    with pytest.raises(ConfigError, match=r"ranking must be one of hybrid, dense, bm25, not 'fuzzy'"):
+        Settings.load(env={"QA_RANKING": "fuzzy"})
+    with pytest.raises(ConfigError, match=r"build_precision must be one of auto, fp32, bf16, not 'fp16'"):
+        Settings.load(env={}, build_precision="fp16")
+    with pytest.raises(ConfigError, match="query_encoder must be one of"):
+        Settings.load(env={}).replace(query_encoder="int4")

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from markupsafe import escape
 
-from qa.config import PROJECT_ROOT
 from qa.index.build import build_index
 from qa.ingest.cleaning import prose_regions
 from qa.ingest.documents import read_corpus
@@ -20,7 +19,7 @@ from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 from qa.web.display import shown_source, source_prefix, text_parts
 
-from .conftest import CORPUS, fake_settings
+from .conftest import CORPUS, REPO, fake_settings
 from .openapi_check import checking_client
 
 BAKERY_HTML = (
@@ -35,7 +34,7 @@ INFOBOX_JUNK = "Oven infobox\n| ||||||||\nFuel | beech\n---|---|"
 
 
 @pytest.fixture
-def outside(tmp_path: Path, fake_embedder) -> tuple[Path, object]:  # type: ignore[no-untyped-def]
+def outside(tmp_path: Path, fake_embedder) -> tuple[Path, object]:
     """A corpus in a folder outside the project (like /srv/docs), served with the fake embedder."""
     corpus = tmp_path / "srv" / "docs"
     (corpus / "notes").mkdir(parents=True)
@@ -68,7 +67,7 @@ def test_shown_source_is_relative_to_the_corpus_folder(source, shown):
 
 
 def test_source_prefix_is_the_corpus_folder_as_sources_spell_it():
-    assert source_prefix(PROJECT_ROOT / "corpus") == "corpus/"
+    assert source_prefix(REPO / "corpus") == "corpus/"
     assert source_prefix(Path("/srv/docs")) == "/srv/docs/"
 
 
@@ -107,9 +106,15 @@ def test_read_in_context_marks_the_passage_and_inside_it_the_answering_sentence(
 
 @pytest.mark.parametrize(
     "sentence",
-    ["sentence_start={s_5}&sentence_end={s3}", "sentence_start={e_1}&sentence_end={s1}", "sentence_start=1e3&sentence_end={e}",
-     "sentence_start={s}&sentence_end=99999999", "sentence_start={s}", "sentence_start={s}&sentence_end={s}"],
-)  # fmt: skip
+    [
+        "sentence_start={s_5}&sentence_end={s3}",
+        "sentence_start={e_1}&sentence_end={s1}",
+        "sentence_start=1e3&sentence_end={e}",
+        "sentence_start={s}&sentence_end=99999999",
+        "sentence_start={s}",
+        "sentence_start={s}&sentence_end={s}",
+    ],
+)
 def test_bad_sentence_offsets_still_mark_the_passage(client, real_searcher, sentence):
     hit = real_searcher.search("Harop", 1).hits[0]
     s, e = hit.passage.start, hit.passage.end

@@ -11,7 +11,7 @@ from qa.ingest.documents import read_corpus
 from qa.ingest.passages import passages_of
 
 
-def write(path, text: str) -> None:  # type: ignore[no-untyped-def]
+def write(path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
@@ -32,8 +32,11 @@ def test_every_format_is_read_with_its_title(tmp_path):
     docs = {d.id: d for d in read_corpus(tmp_path)}
     assert set(docs) == {"a.txt", "sub/b.md", "c.html", "Doc#0007"}
     assert [docs[i].title for i in ["a.txt", "sub/b.md", "c.html", "Doc#0007"]] == [
-        "Plain title", "Markdown title", "Page title", "Record title"
-    ]  # fmt: skip
+        "Plain title",
+        "Markdown title",
+        "Page title",
+        "Record title",
+    ]
     assert "The first paragraph has & an entity." in docs["c.html"].text
     assert "var x" not in docs["c.html"].text and "Home" not in docs["c.html"].text
     assert docs["a.txt"].text.count("\r\n") == 2  # the original characters, untranslated
@@ -66,7 +69,7 @@ def test_bad_jsonl_gives_a_clear_error(tmp_path, name, content, message):
 
 def test_bad_utf8_and_empty_folders_are_clear_errors(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
-    with pytest.raises(CorpusError, match="latin1.txt: not valid UTF-8"):
+    with pytest.raises(CorpusError, match=r"latin1\.txt: not valid UTF-8"):
         read_corpus(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match="no documents"):

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 
-from qa.config import PROJECT_ROOT
 from qa.encode import choice as encoder_choice
 from qa.encode import cpu
 from qa.encode.choice import MIN_COSINE, check, decide, passes
@@ -20,7 +19,7 @@ from qa.index.build import build_index
 from qa.index.load import load_index
 from qa.retrieve.searcher import Searcher
 
-from .conftest import real_embedder_for
+from .conftest import SHARED_EVAL, real_embedder_for
 
 
 def test_default_model_comes_from_the_installed_package():
@@ -37,6 +36,7 @@ def test_real_model_gives_unit_vectors(real_settings):
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
 
 
+@pytest.mark.slow  # it imports torch and sentence-transformers (~15 s of CPU)
 def test_an_unknown_model_fails_at_once_without_the_network():
     from qa.encode.embedder import SentenceTransformerEmbedder
 
@@ -49,13 +49,14 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
         resolve_model_path(str(tmp_path))
 
 
-SEED = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+SEED = SHARED_EVAL / "seed_dev.jsonl"
 
 
 def seed_questions() -> list[str]:
     return [json.loads(line)["q"] for line in SEED.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.skipif(not SEED.exists(), reason="../shared/eval/seed_dev.jsonl is not beside the checkout")
 def test_the_build_exports_onnx_tiers_and_serving_uses_one_that_passes_its_check(real_settings, real_searcher):
     entry = real_searcher.index.manifest.query_encoder
     # fp32 ONNX is exact on every CPU, so some tier always passes: which one is this CPU's business
@@ -115,11 +116,11 @@ def test_another_cpu_measures_the_tiers_again_once_and_remembers(copied_index, m
     assert Searcher.open(copied_index).embedder.tier == first.tier and calls == [1]  # remembered
 
 
-def failing(tiers: dict[str, float]):  # type: ignore[no-untyped-def]
+def failing(tiers: dict[str, float]):
     """encoder_choice.check, except that these tiers measure this cosine (as int8 does on AVX2 without VNNI)."""
     real_check = encoder_choice.check
 
-    def check(folder, meta, tier, threads=1):  # type: ignore[no-untyped-def]
+    def check(folder, meta, tier, threads=1):
         result = real_check(folder, meta, tier, threads)
         if tier in tiers:
             result = {**result, "question_min_cosine": tiers[tier]}
@@ -180,8 +181,9 @@ def test_the_choice_is_the_fastest_passing_tier_or_a_more_exact_one_nearly_as_fa
     assert vnni.tier == "int8" and "also passed: int8-u8 2.8 ms, fp32 4.0 ms" in vnni.why
     avx2 = decide({"int8": {**ok, "ms": 12.5}, "int8-u8": {**ok, "ms": 12.9}, "fp32": {**exact, "ms": 12.6}})
     assert avx2.tier == "fp32"  # no faster than exact: take exact
-    saturated = decide({"int8": {"question_min_cosine": 0.9883, "text_p5_cosine": 0.99, "ms": 6.0},
-                        "fp32": {**exact, "ms": 12.6}})  # fmt: skip
+    saturated = decide(
+        {"int8": {"question_min_cosine": 0.9883, "text_p5_cosine": 0.99, "ms": 6.0}, "fp32": {**exact, "ms": 12.6}}
+    )
     assert saturated.tier == "fp32" and "failed: int8: cosine 0.9883 < 0.99" in saturated.why
     broken = decide({"int8": {"error": "ModelError: damaged"}, "fp32": {"error": "NoSuchFile"}})
     assert broken.tier == "torch" and "int8: ModelError: damaged; fp32: NoSuchFile" in broken.why

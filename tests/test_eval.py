@@ -132,7 +132,7 @@ def test_a_repeated_document_takes_a_slot_in_the_ranking():
     from qa.ingest.passages import Passage
     from qa.retrieve.searcher import Hit
 
-    def hit(rank, doc):  # type: ignore[no-untyped-def]
+    def hit(rank, doc):
         return Hit(rank, 1.0, Passage(f"p{rank}", doc, 0, 1, "x", ((0, 1),)), Document(doc, doc, "x", ""), (0, 1))
 
     run = {"q": evaluation._passage_run([hit(1, "a"), hit(2, "a"), hit(3, "b")])}

@@ -20,6 +20,8 @@ from qa.web import create_app
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 OPERATIONS = [
     "GET /api/search",
     "POST /api/search",

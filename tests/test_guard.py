@@ -26,14 +26,14 @@ class GatedEmbedder(FakeEmbedder):
         self.waiting = threading.Event()
         self.armed = False  # set once the index is built: only questions wait
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=32, progress=None):
         if self.armed:
             self.waiting.set()
             assert self.gate.wait(10)
         return super().encode(texts, batch_size, progress)
 
 
-def gated_app(tmp_path, **settings_overrides):  # type: ignore[no-untyped-def]
+def gated_app(tmp_path, **settings_overrides):
     embedder = GatedEmbedder()
     settings = fake_settings(tmp_path, max_inflight=1, **settings_overrides)
     build_index(settings, embedder)
@@ -42,11 +42,11 @@ def gated_app(tmp_path, **settings_overrides):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def gated(tmp_path):  # type: ignore[no-untyped-def]
+def gated(tmp_path):
     return gated_app(tmp_path, queue_timeout=0.2)
 
 
-def hold_one(app, embedder) -> tuple[threading.Thread, dict]:  # type: ignore[no-untyped-def]
+def hold_one(app, embedder) -> tuple[threading.Thread, dict]:
     """Start a search that stays in progress until the gate opens."""
     held: dict = {}
     worker = threading.Thread(target=lambda: held.update(r=app.test_client().get("/api/search?q=war&k=1")))
@@ -109,7 +109,7 @@ def test_a_waiting_request_gets_its_turn_when_one_finishes(tmp_path):
 
 def test_a_client_over_its_rate_limit_gets_429_without_waiting_for_a_turn(tmp_path):
     app, embedder = gated_app(tmp_path, queue_timeout=5, rate_limit="1/minute")
-    worker, held = hold_one(app, embedder)
+    worker, _held = hold_one(app, embedder)
     started = time.monotonic()
     response = app.test_client().get("/api/search?q=clashes&k=1")
     assert response.status_code == 429 and time.monotonic() - started < 1

@@ -7,6 +7,8 @@ from werkzeug.test import TestResponse
 
 from .openapi_check import checking_client
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 RESULT_KEYS = {"rank", "score", "similarity", "passage_id", "text", "document", "start", "end", "highlight"}
 
 

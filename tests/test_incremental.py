@@ -115,9 +115,7 @@ def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_setti
     """Reused vectors differ from re-encoded ones only by batching noise (which bf16 builds make larger)."""
     import json
 
-    from qa.config import PROJECT_ROOT
-
-    from .conftest import real_embedder_for
+    from .conftest import SHARED_EVAL, real_embedder_for
 
     shutil.copytree(real_settings.corpus_dir, tmp_path / "corpus")
     shutil.copytree(real_settings.index_dir, tmp_path / "index")
@@ -130,7 +128,7 @@ def test_with_the_real_model_incremental_and_full_builds_answer_alike(real_setti
     a, b = load_index(settings.index_dir), load_index(full.index_dir)
     assert a.passages == b.passages and a.manifest.reused_vectors > 0
     assert (np.sum(a.vectors * b.vectors, axis=1) > 0.999).all()  # batching noise: ~1e-7 in fp32, ~1e-3 in bf16
-    seed = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+    seed = SHARED_EVAL / "seed_dev.jsonl"
     questions = [json.loads(line)["q"] for line in seed.read_text().splitlines() if line.strip()] + ["zebra crossing"]
     sa, sb = Searcher(a, embedder, settings), Searcher(b, embedder, full)
     for question in questions:

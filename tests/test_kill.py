@@ -16,14 +16,16 @@ import subprocess
 import sys
 import time
 
-from qa.config import PROJECT_ROOT
+import pytest
+
 from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 
-from .conftest import CORPUS, FakeEmbedder, fake_settings
+from .conftest import CORPUS, REPO, FakeEmbedder, fake_settings
 
 KILLS = 24
 BUDGET_S = 120
+pytestmark = pytest.mark.slow  # it starts and kills builds in other processes
 QUESTIONS = ["How long did the war last?", "Who was the Russian co-chair of the OSCE Minsk Group?", "Harop drones"]
 CHILD = """
 import sys, time
@@ -46,7 +48,7 @@ def answers(settings) -> list[list[str]]:  # type: ignore[no-untyped-def]
 def start_build(settings, mode: str = "full") -> subprocess.Popen:  # type: ignore[no-untyped-def]
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir), mode],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert child.stdout and child.stdout.readline().strip() == "ready"
     return child
@@ -79,4 +81,23 @@ def test_sigkill_during_build_never_damages_the_served_index(tmp_path):
     build_index(settings, FakeEmbedder())  # the next build clears what killed ones left
     assert sorted(p.name for p in settings.index_dir.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
     assert len(list(settings.index_dir.glob("build-*"))) <= 2
+    assert answers(settings) == expected
+
+
+def test_the_next_build_clears_a_killed_builds_folders_even_when_nothing_changed(tmp_path):
+    """A build killed after renaming its folder but before moving CURRENT leaves a build folder
+    that was never served, newer than the served one: the next build, even one with nothing to
+    do, removes it, and keeps the served build and the one served before it."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus")
+    first = build_index(settings, FakeEmbedder())
+    (settings.corpus_dir / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the border.\n")
+    served = build_index(settings, FakeEmbedder())
+    expected = answers(settings)
+    never_served = settings.index_dir / "build-99991231T235959.000000000"
+    shutil.copytree(served, never_served)
+    (settings.index_dir / ".tmp-dead").mkdir()
+    assert build_index(settings, FakeEmbedder()) == served  # nothing changed: nothing written
+    assert sorted(p.name for p in settings.index_dir.glob("build-*")) == sorted([first.name, served.name])
+    assert not list(settings.index_dir.glob(".tmp-*"))
     assert answers(settings) == expected

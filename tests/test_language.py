@@ -25,15 +25,31 @@ FOREIGN = {
     "az": ["İkinci Qarabağ müharibəsi nə qədər davam etdi?", "Atəşkəs sazişini kim imzaladı?"],
 }
 ENGLISH_QUESTIONS = [
-    "How long did the Second Nagorno-Karabakh War last?", "Which newspaper interviewed Lavrov?",
-    "Who was the Russian co-chair of the OSCE Minsk Group?", "Can dogs eat grapes?", "Who won?",
-    "Did Pashinyan sign the ceasefire?", "Is Stepanakert the capital of Artsakh?",
-]  # fmt: skip
+    "How long did the Second Nagorno-Karabakh War last?",
+    "Which newspaper interviewed Lavrov?",
+    "Who was the Russian co-chair of the OSCE Minsk Group?",
+    "Can dogs eat grapes?",
+    "Who won?",
+    "Did Pashinyan sign the ceasefire?",
+    "Is Stepanakert the capital of Artsakh?",
+]
 ENGLISH_KEYWORDS = [
-    "Bayraktar TB2", "Lachin corridor", "OSCE Minsk Group", "ceasefire", "Shusha", "Ilham Aliyev", "Hadrut",
-    "Aliyev Pashinyan Putin", "Nagorno-Karabakh", "Artsakh referendum 2017", "Zangezur corridor", "Madrid Principles",
-    "Tavush Tovuz clashes", "Sergey Lavrov Kommersant interview", "Karabakh war 2020 timeline",
-]  # fmt: skip
+    "Bayraktar TB2",
+    "Lachin corridor",
+    "OSCE Minsk Group",
+    "ceasefire",
+    "Shusha",
+    "Ilham Aliyev",
+    "Hadrut",
+    "Aliyev Pashinyan Putin",
+    "Nagorno-Karabakh",
+    "Artsakh referendum 2017",
+    "Zangezur corridor",
+    "Madrid Principles",
+    "Tavush Tovuz clashes",
+    "Sergey Lavrov Kommersant interview",
+    "Karabakh war 2020 timeline",
+]
 RUSSIAN = FOREIGN["ru"][1]  # answered with confidence above the threshold when the language is not checked
 FRENCH = FOREIGN["fr"][0]
 
@@ -90,7 +106,7 @@ def test_the_explanation_names_both_languages():
 
 def test_russian_and_french_questions_abstain_with_the_language_reason(real_searcher):
     results = real_searcher.search_many([RUSSIAN, FRENCH], 3)
-    for result, code in zip(results, ["ru", "fr"]):
+    for result, code in zip(results, ["ru", "fr"], strict=True):
         assert result.abstained and result.abstain_reason == "language", result.query
         assert result.language == code and len(result.hits) == 3  # the nearest passages are still listed
         assert "English only" in result.abstain_message
@@ -127,7 +143,7 @@ def test_the_api_reports_language_and_reason_in_its_documented_shape(client):
     assert data["abstained"] is True and data["abstain_reason"] == "language" and data["language"] == "ru"
     assert len(data["results"]) == 2 and "Russian" in data["abstain_message"]
     batch = client.post("/api/search", json={"queries": [FRENCH, "Bayraktar TB2"], "k": 1}).get_json()
-    assert [r["abstain_reason"] for r in batch["responses"]][0] == "language"
+    assert next(r["abstain_reason"] for r in batch["responses"]) == "language"
     assert batch["responses"][1]["abstain_reason"] != "language"
     assert client.checked == 2  # both answers validated against /openapi.json
 

@@ -30,7 +30,7 @@ def test_non_breaking_spaces_and_ligatures_do_not_hide_words():
 def test_tokens_saved_taken_and_joined_give_the_scores_of_the_texts_themselves(tmp_path):
     """An index keeps tokens per segment; BM25 made from a selection of them scores as if built
     from those texts directly (same idf, same lengths)."""
-    first, second = Tokens.of(TEXTS[:2]), Tokens.of(TEXTS[2:] + ["nothing here"])
+    first, second = Tokens.of(TEXTS[:2]), Tokens.of([*TEXTS[2:], "nothing here"])
     second.save(tmp_path / "t.npz")
     joined = Tokens.concat([first, Tokens.load(tmp_path / "t.npz")])
     assert len(joined) == 4

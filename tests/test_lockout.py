@@ -17,7 +17,7 @@ GUESSER = {"REMOTE_ADDR": "10.0.0.66"}
 OPERATOR = {"REMOTE_ADDR": "10.0.0.1"}
 
 
-def admin_client(fake_searcher, **settings):  # type: ignore[no-untyped-def]
+def admin_client(fake_searcher, **settings):
     searcher = fake_searcher.with_settings(admin_token=TOKEN, **settings)
     return checking_client(create_app(searcher.settings, searcher))
 

@@ -21,29 +21,29 @@ LONG = "The ceasefire agreement was signed in Moscow after six weeks of fighting
 class RecordingSession:
     """An ONNX Runtime session that notes, for each run, its rows and whether it shrinks the arena."""
 
-    def __init__(self, session) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session) -> None:
         self.session, self.runs = session, []
 
-    def run(self, outputs, feed, options=None):  # type: ignore[no-untyped-def]
+    def run(self, outputs, feed, options=None):
         shrinks = options is not None and options.get_run_config_entry(SHRINK_ARENA) == "cpu:0"
         self.runs.append((len(feed["input_ids"]), shrinks))
         return self.session.run(outputs, feed, options)
 
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name):
         return getattr(self.session, name)
 
 
-def recording(settings, tier: str) -> OnnxEmbedder:  # type: ignore[no-untyped-def]
+def recording(settings, tier: str) -> OnnxEmbedder:
     entry = load_index(settings.index_dir).manifest.query_encoder
     encoder = OnnxEmbedder(settings.index_dir / ENCODERS / entry["folder"], settings.model, tier)
-    encoder._session = RecordingSession(encoder._session)  # type: ignore[assignment]
+    encoder._session = RecordingSession(encoder._session)
     return encoder
 
 
 def test_a_batch_hands_the_onnx_arena_back_after_its_last_run(real_settings):
     encoder = recording(real_settings, "fp32")
     encoder.encode([LONG, "Who signed it?", LONG[:300]] * 30, batch_size=32)
-    assert encoder._session.runs == [(32, False), (32, False), (26, True)]  # type: ignore[attr-defined]
+    assert encoder._session.runs == [(32, False), (32, False), (26, True)]
 
 
 @pytest.mark.parametrize("tier", ["fp32", "int8"])
@@ -51,7 +51,7 @@ def test_single_questions_and_one_text_runs_keep_the_arena_warm(real_settings, t
     encoder = recording(real_settings, tier)
     encoder.encode([LONG])
     encoder.encode(["Who signed the ceasefire?", "When?"])
-    runs = encoder._session.runs  # type: ignore[attr-defined]
+    runs = encoder._session.runs
     assert not any(shrinks for _, shrinks in runs) and len(runs) == (3 if tier == "int8" else 2)
 
 
@@ -70,8 +70,10 @@ def test_the_app_fixes_mallocs_thresholds(tmp_path, fake_searcher, monkeypatch):
     calls = []
     monkeypatch.setattr(memory, "_glibc", lambda name: lambda *args: calls.append((name, *args)) or 1)
     create_app(fake_settings(tmp_path), fake_searcher)
-    assert sorted(calls) == [("mallopt", memory.M_MMAP_THRESHOLD, memory.THRESHOLD),
-                             ("mallopt", memory.M_TRIM_THRESHOLD, memory.THRESHOLD)]  # fmt: skip
+    assert sorted(calls) == [
+        ("mallopt", memory.M_MMAP_THRESHOLD, memory.THRESHOLD),
+        ("mallopt", memory.M_TRIM_THRESHOLD, memory.THRESHOLD),
+    ]
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim and mallopt are glibc's")

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
 
-from qa.config import PROJECT_ROOT
 from qa.ingest.cleaning import is_table_row
 from qa.ingest.documents import Document, read_corpus
 from qa.ingest.passages import Passage, cut_long, group_sentences, make_passages, passages_of, split_sentences
 
-from .conftest import CORPUS
+from .conftest import CORPUS, REPO
 
 JUNK = re.compile(r"\|\s*\|\||---\|---|gtag|Google tag|\{\{|\}\}|CS1 maint|Newsroom logo|SOURCE:|^By [A-Z]", re.M)
 
 
 @pytest.fixture(scope="module")
 def corpus_passages():
-    docs = read_corpus(CORPUS, PROJECT_ROOT)
+    docs = read_corpus(CORPUS, REPO)
     return {d.id: d for d in docs}, passages_of(docs, 600, 1000, 1)
 
 
@@ -26,7 +26,7 @@ def test_every_passage_is_the_exact_text_of_its_source_file(corpus_passages):
     docs, passages = corpus_passages
     assert len(passages) > 100
     for p in passages:
-        with open(PROJECT_ROOT / docs[p.doc_id].source, encoding="utf-8", newline="") as f:
+        with open(REPO / docs[p.doc_id].source, encoding="utf-8", newline="") as f:
             assert f.read()[p.start : p.end] == p.text, p.id
     assert {p.doc_id for p in passages} == set(docs)
 
@@ -72,11 +72,11 @@ def test_overlap_repeats_the_last_sentence():
     doc = Document(id="d", title="T", text=text, source="")
     ps = make_passages(doc, target=120, maximum=200, overlap=1)
     assert len(ps) > 2
-    for a, b in zip(ps, ps[1:]):
+    for a, b in itertools.pairwise(ps):
         last_of_a = a.text[a.sentences[-1][0] : a.sentences[-1][1]]
         assert b.text.startswith(last_of_a)
     no_overlap = make_passages(doc, target=120, maximum=200, overlap=0)
-    assert all(a.end < b.start for a, b in zip(no_overlap, no_overlap[1:]))
+    assert all(a.end < b.start for a, b in itertools.pairwise(no_overlap))
 
 
 def test_only_a_sentence_longer_than_the_maximum_is_cut():

@@ -14,17 +14,24 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from qa.retrieve.searcher import Searcher
 
 from .test_serve import free_port
+
+pytestmark = pytest.mark.slow  # the real model on the real corpus
 
 TOKEN = "two-servers-token"
 
 
 def call(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.load(response)
@@ -39,7 +46,7 @@ def start(port: int, corpus: Path, index: Path) -> subprocess.Popen:
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while True:
-        assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+        assert server.poll() is None, server.communicate()[0]
         try:
             call(port, "GET", "/healthz")
             return server
@@ -85,8 +92,10 @@ def test_two_servers_lose_no_acknowledged_write_and_serve_each_others(real_setti
         assert on_disk == set(kept)
         deadline = time.monotonic() + 30  # each server serves the last build, whoever wrote it, within a second or two
         for port in ports:
-            while not (all(call(port, "GET", f"/api/documents/{d}")[0] == 200 for d in kept)
-                       and all(call(port, "GET", f"/api/documents/{d}")[0] == 410 for d in removed)):  # fmt: skip
+            while not (
+                all(call(port, "GET", f"/api/documents/{d}")[0] == 200 for d in kept)
+                and all(call(port, "GET", f"/api/documents/{d}")[0] == 410 for d in removed)
+            ):
                 assert time.monotonic() < deadline, f"port {port} does not serve the last build"
                 time.sleep(0.2)
         assert not [p.name for p in corpus.iterdir() if p.name.endswith(".tmp")]

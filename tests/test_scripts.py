@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from qa.config import PROJECT_ROOT
+from .conftest import REPO
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
+        shutil.copy2(REPO / name, tmp_path / name)
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/../calls.log"\n')  # records each pip call
@@ -32,8 +32,14 @@ def project(tmp_path: Path) -> Path:
 def bootstrap(project: Path, *extras: str) -> list[str]:
     """Run it; return the pip calls it made."""
     env = {**os.environ, "PATH": f"{project / 'bin'}:{os.environ['PATH']}"}
-    subprocess.run(["bash", str(project / "scripts" / "bootstrap"), *extras], cwd=project, env=env, check=True,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        ["bash", str(project / "scripts" / "bootstrap"), *extras],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     log = project / ".venv" / "calls.log"
     calls = log.read_text().splitlines() if log.exists() else []
     log.unlink(missing_ok=True)

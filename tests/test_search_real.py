@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from qa.config import PROJECT_ROOT
+from .conftest import SHARED_EVAL
 
-SEED = PROJECT_ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
+SEED = SHARED_EVAL / "seed_dev.jsonl"
 SEED_QUESTIONS = [json.loads(line) for line in SEED.read_text().splitlines()] if SEED.exists() else []
 
 

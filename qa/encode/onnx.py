@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,14 +54,25 @@ TIER_NAMES = tuple(t.name for t in TIERS)
 
 # Questions of several shapes, checked besides the corpus's own texts.
 PROBE = [
-    "When did the war start?", "Who signed the ceasefire agreement?", "How many soldiers were killed?",
-    "What is the capital of Armenia?", "Which drones were used in the conflict?", "Why did the talks fail?",
-    "What did the foreign minister say in the interview?", "Where is the Lachin corridor?",
-    "How long did the blockade last?", "Which countries mediated the negotiations?",
-    "What happened in September 2023?", "Who won the Super Bowl in 2016?", "What is photosynthesis?",
-    "How do vaccines work?", "Which river flows through Paris?", "peace treaty", "Harop loitering munition",
+    "When did the war start?",
+    "Who signed the ceasefire agreement?",
+    "How many soldiers were killed?",
+    "What is the capital of Armenia?",
+    "Which drones were used in the conflict?",
+    "Why did the talks fail?",
+    "What did the foreign minister say in the interview?",
+    "Where is the Lachin corridor?",
+    "How long did the blockade last?",
+    "Which countries mediated the negotiations?",
+    "What happened in September 2023?",
+    "Who won the Super Bowl in 2016?",
+    "What is photosynthesis?",
+    "How do vaccines work?",
+    "Which river flows through Paris?",
+    "peace treaty",
+    "Harop loitering munition",
     "The agreement was signed in Moscow after six weeks of fighting.",
-]  # fmt: skip
+]
 
 
 def digest(path: Path) -> str:
@@ -71,8 +82,16 @@ def digest(path: Path) -> str:
 class OnnxEmbedder:
     """Unit-length vectors from one exported file; `threads` ONNX Runtime threads (0: all cores)."""
 
-    def __init__(self, folder: Path, name: str, tier: str = "int8", threads: int = 1, max_tokens: int = 256,
-                 sha256: str = "", why: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        tier: str = "int8",
+        threads: int = 1,
+        max_tokens: int = 256,
+        sha256: str = "",
+        why: str = "",
+    ) -> None:
         file = folder / next(t.file for t in TIERS if t.name == tier)
         if sha256 and digest(file) != sha256:
             raise ModelError(f"the ONNX question encoder {file} is damaged (checksum)")
@@ -96,7 +115,9 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         """int8 tiers encode one text per run, whatever `batch_size`: dynamic quantisation scales
         activations over the whole input, so in a batch a text's vector would depend on its
         neighbours (and on their padding); alone, a question always gets the same vector. fp32

@@ -45,14 +45,21 @@ def export(model: Any, folder: Path, probe: Sequence[str]) -> dict:
         _copy_tokenizer(model[0], tmp)
         questions, texts = list(PROBE), list(dict.fromkeys(probe)) or list(PROBE)
         reference = model.encode(questions + texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        np.savez(tmp / REFERENCE_FILE, texts=np.array(questions + texts), vectors=reference.astype(np.float32),
-                 questions=np.array(len(questions)))  # fmt: skip
+        np.savez(
+            tmp / REFERENCE_FILE,
+            texts=np.array(questions + texts),
+            vectors=reference.astype(np.float32),
+            questions=np.array(len(questions)),
+        )
         meta = {
-            "recipe": RECIPE, "max_tokens": int(model.max_seq_length),
+            "recipe": RECIPE,
+            "max_tokens": int(model.max_seq_length),
             "sha256": {name: digest(tmp / name) for name in [t.file for t in TIERS] + ["tokenizer.json"]},
-            "questions": len(questions), "texts": len(texts),
-            "exported_on": cpu.describe(), "export_seconds": round(time.perf_counter() - started, 1),
-        }  # fmt: skip
+            "questions": len(questions),
+            "texts": len(texts),
+            "exported_on": cpu.describe(),
+            "export_seconds": round(time.perf_counter() - started, 1),
+        }
         (tmp / EXPORT_FILE).write_text(json.dumps(meta, indent=1) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -76,7 +83,7 @@ def _export_fp32(model: Any, path: Path) -> None:
             super().__init__()
             self.bert = transformer.auto_model
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+        def forward(self, input_ids, attention_mask, token_type_ids):
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -87,10 +94,15 @@ def _export_fp32(model: Any, path: Path) -> None:
     axes = {n: {0: "batch", 1: "tokens"} for n in names}
     with torch.no_grad():
         torch.onnx.export(
-            Pooled().eval(), tuple(sample[n] for n in names), str(path),
-            input_names=names, output_names=["embedding"], dynamic_axes={**axes, "embedding": {0: "batch"}},
-            opset_version=17, dynamo=False,
-        )  # fmt: skip
+            Pooled().eval(),
+            tuple(sample[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes={**axes, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def _quantise(source: Path, target: Path, tier: Tier) -> None:
@@ -101,8 +113,9 @@ def _quantise(source: Path, target: Path, tier: Tier) -> None:
     weight_type = QuantType.QUInt8 if recipe.pop("weights", "s8") == "u8" else QuantType.QInt8
     logging.disable(logging.WARNING)  # the quantiser logs advice on the root logger
     try:
-        quantize_dynamic(str(source), str(target), weight_type=weight_type, per_channel=True,
-                         op_types_to_quantize=["MatMul"], **recipe)  # fmt: skip
+        quantize_dynamic(
+            str(source), str(target), weight_type=weight_type, per_channel=True, op_types_to_quantize=["MatMul"], **recipe
+        )
     finally:
         logging.disable(logging.NOTSET)
 

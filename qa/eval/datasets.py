@@ -11,16 +11,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import PROJECT_ROOT
 from ..errors import ConfigError
 from ..ingest.documents import jsonl_lines
 
-SHARED_EVAL = PROJECT_ROOT.parent / "shared" / "eval"
+# Relative to the working directory: the repository's root, where `scripts/test` and `qa eval` run.
+SHARED_EVAL = Path("..") / "shared" / "eval"
 KNOWN = {
     "squad": SHARED_EVAL / "squad-v1.1-dev" / "dev-v1.1.json",
     "seed": SHARED_EVAL / "seed_dev.jsonl",
 }
-OFF_TOPIC = PROJECT_ROOT / "eval" / "off_topic.txt"
+OFF_TOPIC = Path("eval") / "off_topic.txt"
 SPLITS = ("tune", "test", "all")
 
 

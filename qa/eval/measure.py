@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import ir_measures
@@ -52,9 +52,11 @@ class CachedEmbedder:
     def __init__(self, embedder: Embedder, texts: Iterable[str], batch_size: int = 64) -> None:
         self.name, self.dimension, self._embedder = embedder.name, embedder.dimension, embedder
         unique = sorted({normalize_for_embedding(t) for t in texts})
-        self._cache = dict(zip(unique, embedder.encode(unique, batch_size))) if unique else {}
+        self._cache = dict(zip(unique, embedder.encode(unique, batch_size), strict=True)) if unique else {}
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         if all(t in self._cache for t in texts):
             return np.stack([self._cache[t] for t in texts])
         return self._embedder.encode(texts, batch_size, progress)

@@ -44,7 +44,7 @@ def choose(searcher: Searcher, dataset: Dataset, split: str) -> list[Choice]:
     searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
     choices = [tune_weights(searcher, answerable)]
     choices += [tune_highlight(searcher, answerable)] if dataset.has_answers else []
-    return choices + [tune_diversity(searcher, answerable), calibrate_abstention(searcher, answerable, off_topic)]
+    return [*choices, tune_diversity(searcher, answerable), calibrate_abstention(searcher, answerable, off_topic)]
 
 
 def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
@@ -60,7 +60,7 @@ def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
     gold = [[number[d] for d in q.relevant if d in number] for q in questions]
     best: tuple[float, tuple[float, ...]] = (-1.0, ())
     for combo in itertools.product(WEIGHT_GRID, repeat=len(TUNED)):
-        weights = dict(zip(TUNED, combo), bm25=1.0)
+        weights = dict(zip(TUNED, combo, strict=True), bm25=1.0)
         w = np.array([weights[name] for name in ranking.SIGNALS], dtype=np.float32)
         fused = np.einsum("qsp,s->qp", stacked, w)
         docs = np.maximum.reduceat(fused, starts, axis=1)  # each document's best passage
@@ -68,7 +68,7 @@ def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
         score = float(np.mean(ranks <= 1) + np.mean(ranks <= 5))
         if score > best[0]:
             best = (score, combo)
-    chosen = dict(zip(TUNED, best[1]), bm25=1.0)
+    chosen = dict(zip(TUNED, best[1], strict=True), bm25=1.0)
     return Choice("ranking.WEIGHTS['hybrid']", chosen, f"R@1 + R@5 = {best[0]:.4f} on {len(questions)} questions")
 
 
@@ -83,7 +83,9 @@ def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
             continue
         asked += 1
         signals = searcher.signals(q.text)
-        rows = searcher.index.sentence_rows[searcher.index.passages.row_of(hit.passage.id)]
+        row = searcher.index.passages.row_of(hit.passage.id)
+        assert row is not None, hit.passage.id  # a hit's passage is one of the index's
+        rows = searcher.index.sentence_rows[row]
         dense, bm25 = (ranking.zscore(signals[name])[rows] for name in ("sentence_dense", "sentence_bm25"))
         for weight in HIGHLIGHT_GRID:
             start, end = hit.passage.sentences[int(np.argmax(dense + weight * bm25))]
@@ -100,7 +102,7 @@ def tune_diversity(searcher: Searcher, questions: list[Question]) -> Choice:
     for penalty in DIVERSITY_GRID:
         diverse = searcher.with_settings(source_diversity=penalty)
         hits = [diverse.search(q.text, 5).hits for q in questions]
-        recall = np.mean([any(h.document.id in q.relevant for h in found) for q, found in zip(questions, hits)])
+        recall = np.mean([any(h.document.id in q.relevant for h in found) for q, found in zip(questions, hits, strict=True)])
         results.append((penalty, float(recall)))
     top = max(recall for _, recall in results)
     chosen = max(penalty for penalty, recall in results if recall >= top - RECALL_TOLERANCE)

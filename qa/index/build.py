@@ -98,6 +98,7 @@ class _Job:
         source = provenance.source_of(self.settings, self.documents is not None)
         m = reused.manifest
         if plan.unchanged(reused) and (m.query_encoder, m.corpus_dir, m.skipped) == (encoder, source, plan.listing.skipped):
+            storage.clear_leftovers(self.settings.index_dir, served=reused.folder.name)  # a killed build's, if any
             return reused.folder
         written = _assemble(plan, reused, fresh)
         name = f"seg-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"

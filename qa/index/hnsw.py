@@ -11,6 +11,7 @@ recall/latency curves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -20,12 +21,15 @@ from .rows import best_rows
 
 HNSW_M = 32  # links per node
 HNSW_EF_CONSTRUCTION = 80
+# faiss-cpu's hand-written stubs are wrong for these two: IndexHNSWSQ takes the quantiser's type
+# (an int), and SearchParametersHNSW exists at run time. Both are reached through an untyped handle.
+_untyped: Any = faiss
 
 
 def build_hnsw(vectors: np.ndarray) -> faiss.Index:
     """The graph over 8-bit scalar-quantised copies of the vectors (a quarter of their size): it
     only proposes candidates, whose cosines are then computed from the float vectors."""
-    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index = _untyped.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     index.train(data)
@@ -50,7 +54,9 @@ class Nearest:
     """Best rows by cosine over HNSW graphs (each with the served row of each of its rows, -1
     for rows no longer served) and exactly scored rows."""
 
-    def __init__(self, vectors: np.ndarray | DiskRows, graphs: list[tuple[faiss.Index, np.ndarray]], exact_rows: np.ndarray) -> None:
+    def __init__(
+        self, vectors: np.ndarray | DiskRows, graphs: list[tuple[faiss.Index, np.ndarray]], exact_rows: np.ndarray
+    ) -> None:
         self.vectors, self.graphs, self.exact_rows = vectors, graphs, exact_rows
         # vectors read from disk: the exactly scored rows (of small segments) are kept in memory
         self._exact = None if isinstance(vectors, np.ndarray) else vectors[exact_rows]
@@ -62,7 +68,7 @@ class Nearest:
         for graph, served in self.graphs:
             want = min(n, graph.ntotal)
             while True:  # ask again, for more, while rows no longer served crowd out live ones
-                params = faiss.SearchParametersHNSW(efSearch=max(ef_search, want))
+                params = _untyped.SearchParametersHNSW(efSearch=max(ef_search, want))
                 found_scores, found = graph.search(query, want, params=params)
                 ok = found[0] >= 0
                 mapped = served[found[0][ok]]

@@ -13,9 +13,9 @@ textbook baseline (no stemming, no stopwords) that `qa eval` reports for compari
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import bm25s
 import numpy as np
@@ -60,7 +60,7 @@ class Tokens:
     offsets: np.ndarray  # int64, one more than there are texts
 
     @classmethod
-    def of(cls, texts: list[str], plain: bool = False) -> "Tokens":
+    def of(cls, texts: list[str], plain: bool = False) -> Tokens:
         words = tokenize(texts, plain)
         index: dict[str, int] = {}
         flat = [index.setdefault(w, len(index)) for text in words for w in text]
@@ -71,7 +71,7 @@ class Tokens:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def take(self, rows: np.ndarray) -> "Tokens":
+    def take(self, rows: np.ndarray) -> Tokens:
         """The tokens of these texts, in this order."""
         starts, lengths = self.offsets[rows], self.offsets[rows + 1] - self.offsets[rows]
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -80,7 +80,7 @@ class Tokens:
         return Tokens(self.vocab, self.ids[source], offsets)
 
     @staticmethod
-    def concat(parts: Sequence["Tokens"]) -> "Tokens":
+    def concat(parts: Sequence[Tokens]) -> Tokens:
         """The texts of all parts in order, over one vocabulary."""
         index: dict[str, int] = {}
         ids, offsets, base = [], [np.zeros(1, dtype=np.int64)], 0
@@ -99,7 +99,7 @@ class Tokens:
             np.savez(f, vocab=vocab, words=np.array([len(self.vocab)]), ids=self.ids, offsets=self.offsets)
 
     @classmethod
-    def load(cls, path: Path) -> "Tokens":
+    def load(cls, path: Path) -> Tokens:
         with np.load(path) as data:
             return cls(_vocabulary(data), data["ids"], data["offsets"])
 
@@ -128,7 +128,7 @@ class Postings:
         return self.entries[start:stop] if isinstance(self.entries, np.ndarray) else self.entries.range(start, stop)
 
     @classmethod
-    def of(cls, tokens: Tokens) -> "Postings":
+    def of(cls, tokens: Tokens) -> Postings:
         lengths = np.diff(tokens.offsets)
         texts = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
         tf = sparse.coo_matrix(
@@ -141,11 +141,13 @@ class Postings:
 
     def save(self, base: str) -> None:
         """Writes <base>-postings.npy and <base>-postings-starts.npy (the words are its tokens')."""
+        if not isinstance(self.entries, np.ndarray):
+            raise TypeError("only postings built in memory are saved; a stored segment's are linked")
         np.save(f"{base}-postings.npy", self.entries)
         np.save(f"{base}-postings-starts.npy", self.starts)
 
     @classmethod
-    def load(cls, base: str) -> "Postings":
+    def load(cls, base: str) -> Postings:
         """From <base>-tokens.npz (only its vocabulary and offsets are read) and the postings files."""
         with np.load(f"{base}-tokens.npz") as data:
             words, lengths = _vocabulary(data), np.diff(data["offsets"])
@@ -171,7 +173,7 @@ class Lexical:
         """`parts`: each `Postings` with the served row of each of its rows (-1: not served;
         None: its rows are served as they are)."""
         identity = [served is None or (len(served) == size and np.array_equal(served, np.arange(size))) for _, served in parts]
-        self.parts = [(p, None if same else served) for (p, served), same in zip(parts, identity)]
+        self.parts = [(p, None if same else served) for (p, served), same in zip(parts, identity, strict=True)]
         self.size, self.plain = size, plain
         lengths = np.zeros(size, dtype=np.int64)
         for postings, served in self.parts:
@@ -185,11 +187,11 @@ class Lexical:
         self._where: tuple[np.ndarray, np.ndarray] | None = None  # each served row's part and row in it
 
     @classmethod
-    def build(cls, texts: list[str], k1: float, b: float, plain: bool = False) -> "Lexical":
+    def build(cls, texts: list[str], k1: float, b: float, plain: bool = False) -> Lexical:
         return cls.of_tokens(Tokens.of(texts, plain), k1, b, plain)
 
     @classmethod
-    def of_tokens(cls, tokens: Tokens, k1: float, b: float, plain: bool = False) -> "Lexical":
+    def of_tokens(cls, tokens: Tokens, k1: float, b: float, plain: bool = False) -> Lexical:
         return cls([(Postings.of(tokens), None)], len(tokens), k1, b, plain)
 
     def scores(self, query: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import PROJECT_ROOT, Settings
+from ..config import Settings
 from ..errors import CorpusError
 from ..ingest.documents import (
     META_SUFFIX,
@@ -127,7 +127,7 @@ def _list_file(
 ) -> list[tuple[str, str]]:
     """Add one corpus file's documents to `out`; returns their ids and the file as shown."""
     rel = path.relative_to(corpus_dir).as_posix()
-    source = display_path(path, PROJECT_ROOT)
+    source = display_path(path, Path.cwd())
     ids = by_file.get(rel, [])
     before = reused.corpus_files
     unchanged = all(out.hashes.get(n) == before.get(n) for n in (rel, rel + META_SUFFIX))

@@ -11,10 +11,11 @@ kernel maps around each one, in each worker's resident memory.)
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 
 class RowFile:
@@ -50,10 +51,11 @@ class RowFile:
             return
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         starts, ends = np.r_[0, breaks], np.r_[breaks, len(rows)]
-        buffer = memoryview(out).cast("B")
-        for a, z in zip(starts.tolist(), ends.tolist()):
+        buffer = out.data.cast("B")
+        for a, z in zip(starts.tolist(), ends.tolist(), strict=True):
             want = (z - a) * self.row_bytes
-            got = os.preadv(self._fd, [buffer[a * self.row_bytes : z * self.row_bytes]], self.offset + int(rows[a]) * self.row_bytes)
+            at = self.offset + int(rows[a]) * self.row_bytes
+            got = os.preadv(self._fd, [buffer[a * self.row_bytes : z * self.row_bytes]], at)
             if got != want:
                 raise OSError(f"short read of index vectors ({got} of {want} bytes)")
 
@@ -88,7 +90,7 @@ class DiskRows:
         result[order] = out
         return result
 
-    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         whole = self[np.arange(len(self))]
         return whole if dtype is None else whole.astype(dtype)
 

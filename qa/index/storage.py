@@ -73,7 +73,7 @@ def write_build(index_dir: Path, write_files: Callable[[Path], Manifest], locked
         with nullcontext() if locked else build_lock(index_dir):  # `locked`: the caller holds it
             name = _write_folder(index_dir, write_files)
             _point_current(index_dir, name)
-            _remove_old_builds(index_dir, keep=name)
+            clear_leftovers(index_dir, served=name)
             return index_dir / name
     except OSError as e:
         raise StorageError(
@@ -83,10 +83,7 @@ def write_build(index_dir: Path, write_files: Callable[[Path], Manifest], locked
 
 def _write_folder(index_dir: Path, write_files: Callable[[Path], Manifest]) -> str:
     """Write a complete build folder under a temporary name, fsync it, rename it; return its name."""
-    for stale in index_dir.glob(".tmp-*"):  # what a killed build left behind
-        shutil.rmtree(stale, ignore_errors=True)
-    for stale in index_dir.glob(f".{CURRENT}.*"):
-        stale.unlink(missing_ok=True)
+    _clear_temporary(index_dir)
     tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -162,7 +159,19 @@ def _point_current(index_dir: Path, name: str) -> None:
     fsync_path(index_dir)
 
 
-def _remove_old_builds(index_dir: Path, keep: str) -> None:
-    builds = sorted(p for p in index_dir.glob("build-*") if p.is_dir() and p.name != keep)
-    for old in builds[: max(len(builds) - (KEEP_BUILDS - 1), 0)]:
+def clear_leftovers(index_dir: Path, served: str) -> None:
+    """Remove what killed builds left (temporary folders, build folders never served) and builds
+    older than the one before `served`. Called with the build lock held, so no build is in flight."""
+    _clear_temporary(index_dir)
+    builds = sorted(p for p in index_dir.glob("build-*") if p.is_dir() and p.name != served)
+    never_served = [p for p in builds if p.name > served]  # renamed, then killed before CURRENT moved
+    older = [p for p in builds if p.name < served]
+    for old in never_served + older[: max(len(older) - (KEEP_BUILDS - 1), 0)]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _clear_temporary(index_dir: Path) -> None:
+    for stale in index_dir.glob(".tmp-*"):  # what a killed build left behind
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in index_dir.glob(f".{CURRENT}.*"):
+        stale.unlink(missing_ok=True)

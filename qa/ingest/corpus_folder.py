@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from ..durable import fsync_path
 from ..errors import Conflict, CorpusError, DocumentNotFound, StorageError
@@ -69,7 +70,7 @@ def put_document(corpus_dir: Path, record: dict, indexed_ids: Iterable[str] = ()
     if doc_id in others:
         raise Conflict(f"document {doc_id!r} comes from a file in the corpus folder: change that file instead")
     records = [r for r in existing if r["id"] != doc_id]
-    _write_http_records(corpus_dir, records + [record])
+    _write_http_records(corpus_dir, [*records, record])
     return len(records) < len(existing)
 
 
@@ -101,17 +102,20 @@ def _unlink_document_file(corpus_dir: Path, doc_id: str) -> None:
 def editing(corpus_dir: Path) -> Iterator[None]:
     """One change of the corpus folder at a time, across processes: every server of a corpus
     takes this lock around its read, write and indexing of a change (fcntl.flock on EDIT_LOCK)."""
-    try:
-        corpus_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(corpus_dir / EDIT_LOCK, "a")
-    except OSError as e:
-        raise StorageError(f"cannot change the corpus folder {corpus_dir} ({e.strerror or e})") from None
-    with lock:
+    with _lock_file(corpus_dir) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _lock_file(corpus_dir: Path) -> TextIO:
+    try:
+        corpus_dir.mkdir(parents=True, exist_ok=True)
+        return open(corpus_dir / EDIT_LOCK, "a")
+    except OSError as e:
+        raise StorageError(f"cannot change the corpus folder {corpus_dir} ({e.strerror or e})") from None
 
 
 def _http_records(corpus_dir: Path) -> list[dict]:

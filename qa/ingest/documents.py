@@ -187,7 +187,7 @@ def read_jsonl(raw: str, source: str) -> Iterator[Document]:
         doc_id = record.get("id", record.get("_id"))
         if not isinstance(doc_id, (str, int)) or str(doc_id) == "":
             raise CorpusError(f'{source}:{lineno}: a record needs an "id"')
-        title = record.get("title") if isinstance(record.get("title"), str) else ""
+        title = record["title"] if isinstance(record.get("title"), str) else ""
         meta = {k: record[k] for k in ("source_url", "date") if isinstance(record.get(k), str) and record[k]}
         meta = checked_meta(meta, f"{source}:{lineno}")
         yield Document(id=str(doc_id), title=title, text=record["text"], source=source, **meta)

@@ -8,10 +8,36 @@ from bs4 import BeautifulSoup
 
 DROPPED = ["script", "style", "noscript", "template", "head", "nav", "footer", "aside", "form", "svg"]
 BLOCKS = [
-    "p", "div", "section", "article", "main", "header", "h1", "h2", "h3", "h4", "h5", "h6",
-    "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "td", "th", "br", "hr",
-    "blockquote", "pre", "figure", "figcaption", "caption",
-]  # fmt: skip
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "br",
+    "hr",
+    "blockquote",
+    "pre",
+    "figure",
+    "figcaption",
+    "caption",
+]
 
 
 def html_to_text(html: str) -> tuple[str, str]:

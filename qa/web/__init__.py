@@ -6,6 +6,7 @@ import logging
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 
 from ..config import Settings
 from ..retrieve.live import LiveSearcher
@@ -28,6 +29,12 @@ SECURITY_HEADERS = {
 }
 
 
+class UnicodeJSON(DefaultJSONProvider):
+    """JSON with non-ASCII text as itself, not as \\u escapes."""
+
+    ensure_ascii = False
+
+
 def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearcher | None = None) -> Flask:
     """Build the Flask app serving `searcher` (opened from `settings` when not given)."""
     settings = settings or Settings.load()
@@ -36,7 +43,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
     keep_heaps_small()  # many request threads: big buffers must not stay in their malloc arenas
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = UnicodeJSON(app)
     live = searcher if isinstance(searcher, LiveSearcher) else LiveSearcher(searcher or Searcher.open(settings))
     app.extensions["qa.live"] = live  # qa.web.server reloads it on SIGHUP
     app.register_blueprint(qa_blueprint(live))
@@ -51,7 +58,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
     if settings.proxy_hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)  # type: ignore[method-assign]
+        # Flask's middleware idiom (`app.wsgi_app = ProxyFix(app.wsgi_app)`), said so that the type
+        # checker sees an instance attribute shadowing the method, which is what it is
+        vars(app)["wsgi_app"] = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..config import PROJECT_ROOT
 from ..errors import BadRequest, UnsupportedMediaType
 from ..index.provenance import IN_MEMORY
 from ..ingest.documents import display_path
@@ -61,7 +61,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             passages=manifest.passages,
             model=manifest.model,
             index_version=manifest.index_version,
-            corpus=IN_MEMORY if in_memory else display_path(searcher.settings.corpus_dir, PROJECT_ROOT),
+            corpus=IN_MEMORY if in_memory else display_path(searcher.settings.corpus_dir, Path.cwd()),
             question_encoder=responses.QuestionEncoder(**searcher.encoder_info()),
         )
         return jsonify(health.body())

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import PROJECT_ROOT
 from ..ingest.cleaning import prose_regions, trim_span
 from ..ingest.documents import Document, display_path
 
@@ -27,7 +26,7 @@ Piece = tuple[str, bool]  # (text, left out of passages by the cleaner)
 
 def source_prefix(corpus_dir: Path) -> str:
     """The corpus folder as document sources spell it (`qa build` records them so), with a final "/"."""
-    prefix = display_path(corpus_dir, PROJECT_ROOT).rstrip("/")
+    prefix = display_path(corpus_dir, Path.cwd()).rstrip("/")
     return "" if prefix in ("", ".") else prefix + "/"
 
 
@@ -91,5 +90,5 @@ def text_parts(doc: Document, passage: tuple[int, int], sentence: tuple[int, int
     s_start, s_end = sentence if start <= sentence[0] <= sentence[1] <= end else (start, start)
     junk = left_out(doc)
     cuts = [0, start, s_start, s_end, end, len(doc.text)]
-    parts = [pieces(doc.text, junk, cuts[i], cuts[i + 1]) for i in range(5)]
-    return TextParts(*parts, faded=bool(junk))
+    before, head, answer, tail, after = (pieces(doc.text, junk, cuts[i], cuts[i + 1]) for i in range(5))
+    return TextParts(before, head, answer, tail, after, faded=bool(junk))

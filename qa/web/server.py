@@ -64,8 +64,9 @@ def serve(app: Flask, listener: socket.socket, threads: int, drain_seconds: floa
 
     sockets: dict = {}  # waitress's socket map: listeners, connections and its wake-up trigger
     # waitress refuses a body of max_request_body_size bytes or more; the app allows max_body itself
-    server = waitress.create_server(app, map=sockets, sockets=[listener], threads=threads, ident="qa",
-                                    backlog=1024, max_request_body_size=max_body + 1)  # fmt: skip
+    server = waitress.create_server(
+        app, map=sockets, sockets=[listener], threads=threads, ident="qa", backlog=1024, max_request_body_size=max_body + 1
+    )
     for listening in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:
         listening.channel_class = QAChannel  # its own refusals are JSON with the security headers
     stop, hup, idle = threading.Event(), threading.Event(), threading.Event()
@@ -90,9 +91,9 @@ def serve(app: Flask, listener: socket.socket, threads: int, drain_seconds: floa
                 idle.clear()
                 threading.Thread(target=_reload, args=(app, why, idle), daemon=True).start()
         log.warning("stopping: no new connections; finishing the requests in progress")
-        for listener in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
-            listener.accepting = False
-            wasyncore.dispatcher.close(listener)  # the socket only: its trigger still wakes this loop
+        for accepting in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
+            accepting.accepting = False
+            wasyncore.dispatcher.close(accepting)  # the socket only: its trigger still wakes this loop
         deadline = time.monotonic() + drain_seconds
         while time.monotonic() < deadline:
             connections = [d for d in list(sockets.values()) if isinstance(d, HTTPChannel)]
