@@ -255,7 +255,7 @@ def test_the_compatibility_check_says_why(tmp_path, fake_embedder):
     assert fmt is not None and fmt.reason == "index format changed"
     assert fmt.detail == f"has format {FORMAT_VERSION - 1}, this qa reads format {FORMAT_VERSION}"
     # the format is checked first: an older index is "format changed" whatever else differs
-    fmt_and_model = mismatch(older, "other-model", settings.replace(passage_target_chars=1))
+    fmt_and_model = mismatch(older, "other-model", settings.replace(passage_target_chars=50))
     assert fmt_and_model is not None and fmt_and_model.reason == "index format changed"
 
 

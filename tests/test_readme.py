@@ -72,12 +72,17 @@ def commands(console: str) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def workspace(real_settings: Settings, tmp_path: Path) -> Path:
-    """A copy of the session's real corpus and index (the index's files hard-linked: builds never
-    change a file, they add new ones)."""
-    shutil.copytree(real_settings.corpus_dir, tmp_path / "corpus")
+    """A checkout's root as the docs assume it (commands run there): a copy of the session's real
+    corpus and index (the index's files hard-linked: builds never change a file, they add new
+    ones), the repository's eval/ folder, and ../shared beside it."""
+    root = tmp_path / "checkout"
+    shutil.copytree(real_settings.corpus_dir, root / "corpus")
     skip = shutil.ignore_patterns(".lock", ".servers")
-    shutil.copytree(real_settings.index_dir, tmp_path / "index", copy_function=os.link, ignore=skip)
-    return tmp_path
+    shutil.copytree(real_settings.index_dir, root / "index", copy_function=os.link, ignore=skip)
+    (root / "eval").symlink_to(REPO / "eval")
+    if (REPO.parent / "shared").is_dir():
+        (tmp_path / "shared").symlink_to(REPO.parent / "shared")
+    return root
 
 
 def free_port() -> int:
