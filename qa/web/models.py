@@ -69,8 +69,8 @@ PROBLEMS = {
 
 
 def date_or_date_time(schema: JsonDict) -> None:
-    schema.pop("default")  # absent: no date (an empty string is not a date)
-    schema["anyOf"] = [{"format": "date"}, {"format": "date-time"}]
+    schema.pop("default")  # absent or "": no date
+    schema["anyOf"] = [{"format": "date"}, {"format": "date-time"}, {"const": ""}]
 
 
 def settings_of(info: ValidationInfo) -> Settings:
@@ -168,7 +168,7 @@ class AdminDocument(RequestModel):
     date: str = Field(
         "",
         description="An ISO 8601 date (2020-09-28) or date-time (2020-09-28T14:05:00Z; seconds and offset may be left "
-        "out); the date is kept. Anything else, such as text after the date or an hour of 25, is 400.",
+        "out); the date is kept. Empty: no date. Anything else, such as text after the date or an hour of 25, is 400.",
         json_schema_extra=date_or_date_time,
     )
 
