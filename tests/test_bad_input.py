@@ -99,8 +99,11 @@ def test_unknown_and_path_like_document_ids(client, doc_id):
 
 
 def test_errors_carry_no_stack_trace_or_path(client):
-    for response in [client.get("/api/search?q="), client.post("/api/search", data=b"{", content_type="application/json"),
-                     client.get("/api/documents/nope")]:  # fmt: skip
+    for response in [
+        client.get("/api/search?q="),
+        client.post("/api/search", data=b"{", content_type="application/json"),
+        client.get("/api/documents/nope"),
+    ]:
         text = response.get_data(as_text=True)
         assert "Traceback" not in text and str(REPO) not in text and ".py" not in text
 

@@ -27,12 +27,12 @@ class CountingEmbedder(FakeEmbedder):
         super().__init__()
         self.texts = 0
 
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=32, progress=None):
         self.texts += len(texts)
         return super().encode(texts, batch_size, progress)
 
 
-def change_the_corpus(corpus) -> None:  # type: ignore[no-untyped-def]
+def change_the_corpus(corpus) -> None:
     (corpus / "zebra.txt").write_text("Zebra news\nA zebra crossing was painted on the Armenian border.\n")
     lavrov = corpus / "003_d560007ba48ee34c.txt"
     lavrov.write_text(lavrov.read_text().replace("Trud newspaper", "Trud daily newspaper"))
@@ -65,7 +65,7 @@ def test_an_incremental_build_encodes_only_changes_and_equals_a_full_build(tmp_p
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def cli(tmp_path, monkeypatch):
     shutil.copytree(CORPUS, tmp_path / "corpus")
     monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
     env = {"QA_MODEL": FakeEmbedder.name, "QA_CORPUS_DIR": str(tmp_path / "corpus"), "QA_INDEX_DIR": str(tmp_path / "index")}

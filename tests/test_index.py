@@ -18,7 +18,7 @@ from qa.retrieve.searcher import Searcher
 from .conftest import CORPUS, FakeEmbedder, fake_settings
 
 
-def current(settings) -> Path:  # type: ignore[no-untyped-def]
+def current(settings) -> Path:
     return storage.current_build(settings.index_dir)
 
 
@@ -89,7 +89,7 @@ def test_missing_or_damaged_files_are_detected(tmp_path, fake_embedder, part):
 
 
 class ExplodingEmbedder(FakeEmbedder):
-    def encode(self, texts, batch_size=32, progress=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=32, progress=None):
         if len(texts) > 10:
             progress and progress(1, len(texts))
             raise RuntimeError("power cut")
@@ -112,7 +112,7 @@ def test_a_build_interrupted_while_writing_leaves_no_debris(tmp_path, fake_embed
     build_index(settings, fake_embedder)
     before = current(settings)
 
-    def broken_save(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def broken_save(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("qa.index.segments.np.save", broken_save)
@@ -172,7 +172,7 @@ def test_a_damaged_pointer_or_manifest_is_an_index_mismatch(tmp_path, fake_embed
         load_index(settings.index_dir)
 
 
-def current_of(index_dir):  # type: ignore[no-untyped-def]
+def current_of(index_dir):
     return index_dir / (index_dir / "CURRENT").read_text().strip()
 
 

@@ -40,16 +40,19 @@ print(f"built {time.perf_counter() - started:.3f}", flush=True)
 """
 
 
-def answers(settings) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def answers(settings) -> list[list[str]]:
     searcher = Searcher.open(settings, FakeEmbedder())
     return [[hit.passage.id for hit in searcher.search(q, 5).hits] for q in QUESTIONS]
 
 
-def start_build(settings, mode: str = "full") -> subprocess.Popen:  # type: ignore[no-untyped-def]
+def start_build(settings, mode: str = "full") -> subprocess.Popen:
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir), mode],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert child.stdout and child.stdout.readline().strip() == "ready"
     return child
 

@@ -34,7 +34,7 @@ def test_every_mode_has_sentence_weights_for_the_highlight():
 DOCS = ["a", "a", "b", "c"]
 
 
-def top(scores, k, penalty, clashes=lambda a, b: False):  # type: ignore[no-untyped-def]
+def top(scores, k, penalty, clashes=lambda a, b: False):
     return ranking.diverse_top(np.array(scores), k, DOCS.__getitem__, clashes, penalty, pool=10)
 
 

@@ -20,14 +20,14 @@ from .conftest import CORPUS, FakeEmbedder, fake_settings
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory):  # type: ignore[no-untyped-def]
+def index(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tables")
     settings = fake_settings(tmp)
     build_index(settings, FakeEmbedder())
     return load_index(settings.index_dir), current_build(settings.index_dir)
 
 
-def test_passages_are_the_records_of_the_segment_file(index):  # type: ignore[no-untyped-def]
+def test_passages_are_the_records_of_the_segment_file(index):
     loaded, build = index
     (path,) = build.glob("seg-*.passages.jsonl")
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -42,7 +42,7 @@ def test_passages_are_the_records_of_the_segment_file(index):  # type: ignore[no
     assert [p.id for p in loaded.passages[:3]] == [r["id"] for r in records[:3]]
 
 
-def test_a_passage_is_found_by_its_id_and_nothing_else_is(index):  # type: ignore[no-untyped-def]
+def test_a_passage_is_found_by_its_id_and_nothing_else_is(index):
     passages = index[0].passages
     for row, p in enumerate(passages):
         assert passages.row_of(p.id) == row
@@ -51,7 +51,7 @@ def test_a_passage_is_found_by_its_id_and_nothing_else_is(index):  # type: ignor
         assert passages.row_of(other) is None
 
 
-def test_documents_in_corpus_order_decoded_when_asked(index):  # type: ignore[no-untyped-def]
+def test_documents_in_corpus_order_decoded_when_asked(index):
     documents = index[0].documents
     assert list(documents) == sorted(documents) and len(documents) == 5  # the corpus files' order
     first = next(iter(documents))

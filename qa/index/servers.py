@@ -20,8 +20,13 @@ WATCH_SECONDS = 1.0  # how often a server compares CURRENT with the build it ser
 def register(index_dir: Path, url: str, build: str, version: str) -> None:
     """Say (again) that this process serves `build` at `url` (best effort: a read-only index is fine)."""
     folder = index_dir / FOLDER
-    record = {"pid": os.getpid(), "url": url, "build": build, "index_version": version,
-              "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    record = {
+        "pid": os.getpid(),
+        "url": url,
+        "build": build,
+        "index_version": version,
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp"
