@@ -80,7 +80,7 @@ def test_a_full_disk_during_build_is_one_line_and_exit_1(runner, tmp_path, monke
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr("qa.cli.building.load_embedder", lambda settings: FakeEmbedder())
     monkeypatch.setattr("qa.index.segments.np.save", no_space)
     result = runner.invoke(main, ["build", "--index", str(tmp_path / "index")], env={"QA_MODEL": FakeEmbedder.name})
     assert result.exit_code == 1
@@ -97,7 +97,7 @@ def nothing_heavy(monkeypatch):
         raise AssertionError("loaded something heavy before checking the input")
 
     for name in (
-        "qa.cli.load_embedder",
+        "qa.cli.building.load_embedder",
         "qa.retrieve.searcher.Searcher.open",
         "qa.index.build.build_index",
         "qa.index.build.stale_reason",
@@ -158,13 +158,13 @@ def fake_cli(tmp_path, monkeypatch):
     """`qa` with the fake embedder and no QA_ variables: what names the corpus is the command line alone."""
     from .conftest import FakeEmbedder
 
-    monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr("qa.cli.building.load_embedder", lambda settings: FakeEmbedder())
     env = {name: "" for name in ("QA_CORPUS_DIR", "QA_INDEX_DIR")} | {"QA_MODEL": FakeEmbedder.name}
     return lambda *args: CliRunner().invoke(main, [str(a) for a in args], env=env)
 
 
 def test_an_index_remembers_its_corpus_and_another_needs_replace(fake_cli, tmp_path):
-    from qa.cli import index_settings
+    from qa.cli.options import index_settings
     from qa.index.build import stale_reason
 
     big, small = tmp_path / "big", tmp_path / "small"

@@ -67,7 +67,7 @@ def test_an_incremental_build_encodes_only_changes_and_equals_a_full_build(tmp_p
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    monkeypatch.setattr("qa.cli.load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr("qa.cli.building.load_embedder", lambda settings: FakeEmbedder())
     env = {"QA_MODEL": FakeEmbedder.name, "QA_CORPUS_DIR": str(tmp_path / "corpus"), "QA_INDEX_DIR": str(tmp_path / "index")}
     runner = CliRunner()
     return lambda *args: runner.invoke(main, list(args), env=env)

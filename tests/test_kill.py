@@ -1,6 +1,6 @@
 """SIGKILL a build at random moments: the index being served must still load and answer the same.
 
-The child process runs the build code of `qa build` (`qa.cli.run_build`) with the fast fake
+The child process runs the build code of `qa build` (`qa.cli.building.run_build`) with the fast fake
 embedder, so that each try takes about a second and the kill lands anywhere from reading the
 corpus to writing, fsyncing, renaming and switching CURRENT. Tries alternate between a full
 build and an incremental one after a change of a document's metadata (a new segment beside
@@ -30,7 +30,7 @@ QUESTIONS = ["How long did the war last?", "Who was the Russian co-chair of the 
 CHILD = """
 import sys, time
 from tests.conftest import FakeEmbedder
-from qa.cli import run_build
+from qa.cli.building import run_build
 from qa.config import Settings
 settings = Settings.load(env={}, corpus_dir=sys.argv[1], index_dir=sys.argv[2], model=FakeEmbedder.name)
 print("ready", flush=True)

@@ -2,7 +2,7 @@
 
 Bottom to top: config/errors/durable < ingest < encode < index < retrieve < eval < web < cli <
 qa/__init__ (and qa/__main__, which runs the CLI). No module imports from a layer above its own;
-the core (all but qa/web and qa/cli.py) never imports flask, click or waitress.
+the core (all but qa/web and qa/cli) never imports flask, click or waitress.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def late():
         "qa.durable",
         "qa.retrieve",
     ]
-    assert dotted(PACKAGE / "index" / "__init__.py") == "qa.index" and dotted(PACKAGE / "cli.py") == "qa.cli"
+    assert dotted(PACKAGE / "index" / "__init__.py") == "qa.index" and dotted(PACKAGE / "cli" / "__init__.py") == "qa.cli"
     assert layer("qa.retrieve.searcher") == RANK["retrieve"] and layer("qa") == TOP and layer("numpy") is None
 
 
@@ -104,7 +104,7 @@ def test_no_module_imports_from_a_layer_above_its_own():
 
 def test_the_core_never_imports_the_web_or_cli_libraries():
     core = [p for p in modules() if layer(dotted(p)) is not None and layer(dotted(p)) < RANK["web"]]
-    assert PACKAGE / "index" / "build.py" in core and PACKAGE / "cli.py" not in core
+    assert PACKAGE / "index" / "build.py" in core and PACKAGE / "cli" / "__init__.py" not in core
     found = [
         f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
         for path in core
