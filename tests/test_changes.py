@@ -23,8 +23,8 @@ from qa.errors import StorageError
 from qa.index.build import build_index
 from qa.ingest import corpus_folder as corpus
 from qa.retrieve.changes import Change, Changes
-from qa.retrieve.encoding import QuestionEncoder
 from qa.retrieve.live import LiveSearcher
+from qa.retrieve.question_encoder import QuestionEncoder
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 

@@ -18,7 +18,7 @@ from ..errors import QAError
 from ..index import storage
 from ..index.load import Index, load_index
 from .changes import Changes
-from .encoding import QuestionEncoder
+from .question_encoder import QuestionEncoder
 from .searcher import Searcher
 
 log = logging.getLogger(__name__)

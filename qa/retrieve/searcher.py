@@ -26,8 +26,8 @@ from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
 from . import citations, language, queries, ranking, scoring
-from .encoding import QuestionEncoder
 from .filters import Filter
+from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
 from .scoring import MIN_POOL, Scored
 
