@@ -185,12 +185,22 @@ def measure(fixtures: list[Fixture], runs: int) -> dict[str, dict[str, str]]:
     return results
 
 
+NOTES = """
+Notes on the fixtures (bench/pdf_fixtures.py):
+- reportlab does no text shaping, so the ligature glyphs are drawn by their code points
+  (U+FB01..U+FB03) in DejaVu Sans; a producer whose ToUnicode map gives "fi" for the glyph is not covered.
+- The table's cells are drawn column by column in the content stream; ruled, 4 rows × 3 columns.
+- "header, footer own lines": the header and the "Page n of N" footer each a whole line on every page.
+- pages/s: the whole document's extraction, median of the runs, one process, after the other checks.
+"""
+
+
 def markdown(results: dict[str, dict[str, str]], header: str) -> str:
     names = list(results)
     labels = list(next(iter(results.values())))
     lines = [header, "", "| check | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(results[n][label] for n in names) + " |" for label in labels]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
 
 
 def main() -> None:
