@@ -11,8 +11,8 @@ import pytest
 from qa.errors import IndexMismatchError, IndexMissingError, StorageError
 from qa.index import catalog, segments, storage
 from qa.index.build import build_index, stale_reason
-from qa.index.load import FORMAT_VERSION, load_index
-from qa.index.manifest import Manifest, SegmentRecord, mismatch
+from qa.index.load import load_index
+from qa.index.manifest import FORMAT_VERSION, Manifest, SegmentRecord, mismatch
 from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings

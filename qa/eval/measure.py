@@ -19,7 +19,8 @@ from ir_measures import RR, R, nDCG
 
 from ..encode.embedder import Embedder
 from ..index.lexical import Lexical
-from ..index.load import BM25_B, BM25_K1, Index
+from ..index.load import Index
+from ..index.manifest import BM25_B, BM25_K1
 from ..ingest.cleaning import normalize_for_embedding
 from ..retrieve.searcher import Hit, Searcher
 from .datasets import Dataset, Question, off_topic_questions

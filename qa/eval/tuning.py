@@ -14,7 +14,7 @@ import numpy as np
 
 from ..retrieve import ranking
 from ..retrieve.searcher import Searcher
-from . import measure as evaluation
+from . import measure
 from .datasets import Dataset, Question
 from .measure import holds_answer
 
@@ -38,10 +38,10 @@ class Choice:
 
 def choose(searcher: Searcher, dataset: Dataset, split: str) -> list[Choice]:
     """Every constant this split would choose, with its evidence (questions encoded once)."""
-    answerable, off_topic = evaluation.questions_of(dataset, split)
+    answerable, off_topic = measure.questions_of(dataset, split)
     if not answerable:
         return []
-    searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
+    searcher = measure.with_cached_questions(searcher, answerable + off_topic)
     choices = [tune_weights(searcher, answerable)]
     choices += [tune_highlight(searcher, answerable)] if dataset.has_answers else []
     return [*choices, tune_diversity(searcher, answerable), calibrate_abstention(searcher, answerable, off_topic)]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..encode import onnx as onnx_encoder
+from ..encode import onnx
 from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..errors import CorpusError, QAError
@@ -205,6 +205,6 @@ def stale_reason(settings: Settings, documents: list[Document] | None = None) ->
         return wrong.reason
     if manifest.corpus_files != corpus_sources(settings, documents):
         return "corpus changed"
-    if manifest.query_encoder.get("recipe", onnx_encoder.RECIPE) != onnx_encoder.RECIPE:
+    if manifest.query_encoder.get("recipe", onnx.RECIPE) != onnx.RECIPE:
         return "the ONNX question encoders are of an older recipe"
     return None

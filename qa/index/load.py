@@ -1,8 +1,8 @@
 """Opening a served build for searching: the catalog's rows put together in catalog order.
 
-Nothing is parsed per document or passage (see `tables`), BM25 weighs postings per question
+Nothing is parsed per document or passage (see `records`), BM25 weighs postings per question
 (`lexical`), and a large index (one with HNSW graphs) reads its candidates' vectors from disk
-(`disk_rows`); so opening takes time and memory in proportion to the number of rows, not to
+(`row_files`); so opening takes time and memory in proportion to the number of rows, not to
 the size of their text or vectors.
 """
 
@@ -17,16 +17,13 @@ import numpy as np
 from ..errors import IndexMismatchError
 from ..ingest.passages import Passage
 from . import catalog as catalog_file
-from . import records as tables
-from . import segments, storage
+from . import records, segments, storage
 from .backend import DocumentCondition, LexicalCandidates, Placement
 from .hnsw import Nearest, read_hnsw
 from .lexical import Lexical
-from .manifest import BM25_B, BM25_K1, FORMAT_VERSION, Manifest, mismatch
+from .manifest import BM25_B, BM25_K1, Manifest, mismatch
 from .row_files import DiskRows, RowFile
 from .rows import SentenceMap
-
-__all__ = ["BM25_B", "BM25_K1", "FORMAT_VERSION", "Index", "load_index"]
 
 
 @dataclass
@@ -34,8 +31,8 @@ class Index:
     """Everything a search needs: arrays in memory or mapped, records read when used (`tables`)."""
 
     manifest: Manifest
-    documents: tables.DocumentTable  # by id, in corpus order
-    passages: tables.PassageTable
+    documents: records.DocumentTable  # by id, in corpus order
+    passages: records.PassageTable
     sentence_rows: SentenceMap  # per passage: its rows of `sentence_vectors`, one per sentence
     vectors: np.ndarray | DiskRows  # passage vectors, unit length, rows as in `passages`
     sentence_vectors: np.ndarray | DiskRows
@@ -134,7 +131,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     storage.verify_checksums(build, manifest)
     try:
         stored = {s.name: segments.open_stored(build, s.name) for s in manifest.segments}
-        rows = tables.layout(stored, catalog_file.read(build / catalog_file.FILE))
+        rows = records.layout(stored, catalog_file.read(build / catalog_file.FILE))
         parts = [stored[name] for name in rows.segments]  # in the order rows.passage_rows counts them
         dimension = manifest.dimension
         vectors: np.ndarray | DiskRows
