@@ -39,8 +39,8 @@ from .catalog import Entry
 from .encoding import Progress, encode_segment, query_encoder
 from .manifest import FORMAT_VERSION, Manifest, SegmentRecord, build_settings, mismatch
 from .plan import MAX_SEGMENTS, Plan, corpus_sources, document_digest, make_plan
+from .previous import NoPrevious, Previous, Unreadable
 from .segments import Segment
-from .served import NoPrevious, Previous, Unreadable
 
 __all__ = ["MAX_SEGMENTS", "Progress", "build_index", "stale_reason"]
 
