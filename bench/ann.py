@@ -7,11 +7,11 @@ a SQuAD dev passage or sentence (from an index of SQuAD dev: --index, by default
 `qa eval squad` builds in .eval-cache/squad, or the one bench/run.py builds in /tmp/qa-bench)
 plus Gaussian noise, normalised (so there are many near neighbours, as in a real corpus, and no
 exact duplicates). Queries are real SQuAD questions encoded the same way. For each size: flat
-search (exact, one thread) and HNSW (as qa/vector_search.py builds it: M=32, efConstruction=80,
+search (exact, one thread) and HNSW (as qa/index/hnsw.py builds it: M=32, efConstruction=80,
 8-bit codes; one thread) at several efSearch, with recall@10 against flat, the share of flat's
 top 10 among HNSW's top 400 (what the service asks for, then scores exactly), p50/p99 latency,
 the build time and the file size. This chose the defaults in
-qa/vector_search.py and QA_ANN_EF_SEARCH.
+qa/index/hnsw.py and QA_ANN_EF_SEARCH.
 """
 
 from __future__ import annotations

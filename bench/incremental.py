@@ -76,7 +76,7 @@ def main() -> None:
             SentenceTransformerEmbedder(settings.model, settings.torch_threads, settings.build_precision)
         )
         full_seconds = seconds(functools.partial(build_index, settings, embedder))
-        passages = load_index(settings.index_dir).manifest["passages"]
+        passages = load_index(settings.index_dir).manifest.passages
         print(f"| {passages} | full build (or reuse of an earlier run) | {full_seconds:.1f} | {embedder.texts} |")
         changes = {
             "nothing changed": lambda: None,

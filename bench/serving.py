@@ -92,7 +92,7 @@ def main() -> None:
         shutil.copytree(ROOT / "corpus", corpus, dirs_exist_ok=True)
         subprocess.run([QA, "build"], env=env, check=True)
     built = load_index(index)
-    checks = built.manifest["query_encoder"].get("checks", {})
+    checks = built.manifest.query_encoder.get("checks", {})
     tiers = {}
     for tier in TIERS:
         tier_env = env | {"QA_QUERY_ENCODER": tier}

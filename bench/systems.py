@@ -90,8 +90,8 @@ class QA(System):
         settings = self.settings()
         build_index(settings, SentenceTransformerEmbedder(settings.model, 0, settings.build_precision), full=True)
         manifest = load_index(settings.index_dir).manifest
-        self.export_s = manifest["query_encoder"].get("export_seconds", 0.0)  # once per model, included in build_s
-        return manifest["passages"]
+        self.export_s = manifest.query_encoder.get("export_seconds", 0.0)  # once per model, included in build_s
+        return manifest.passages
 
     def settings(self):
         from qa.config import Settings

@@ -76,7 +76,7 @@ class Settings:
     )
     queue_timeout: float = _setting(0.5, "Seconds a request may wait for a turn before 503 `overloaded`.")
     proxy_hops: int = _setting(0, "Reverse proxies in front that set X-Forwarded-For/-Proto (0: none; trust no header).")
-    admin_token: str = _setting("", "Bearer token for the /admin endpoints (reload); empty: they are off.")
+    admin_token: str = _setting("", "Bearer token for the /admin endpoints (reload, rebuild, documents, status); empty: off.")
     admin_failures: str = _setting(
         "10/minute", "Wrong admin tokens one client address may send before /admin answers it 429; empty: no limit."
     )

@@ -73,6 +73,10 @@ class InvalidK(BadRequest):
     code = "invalid_k"
 
 
+class InvalidFilter(BadRequest):
+    code = "invalid_filter"
+
+
 class UnsupportedMediaType(BadRequest):
     status = 415
     code = "unsupported_media_type"

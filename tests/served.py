@@ -9,31 +9,44 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from .conftest import REPO
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(server: subprocess.Popen, probe: Callable[[], T], seconds: float, output: Callable[[], str] | None = None) -> T:
+    """What `probe` returns once it stops raising OSError. Fails, with the server's output, when
+    the server exits first, or when `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, output() if output else server.communicate()[0]
+        try:
+            return probe()
+        except OSError:
+            assert time.monotonic() < deadline, f"the server did not answer within {seconds:g} s"
+            time.sleep(0.2)
 
 
 @contextmanager
 def real_server(root: Path, max_body: int) -> Iterator[int]:
     """The port of a fresh server process, stopped on exit."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "tests.served", str(port), str(root), str(max_body)]
     server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.communicate()[0]
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+        wait_until_up(server, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close(), 120)
         yield port
     finally:
         server.terminate()

@@ -15,7 +15,8 @@ from qa.index.backend import DocumentCondition, IndexBackend, LexicalCandidates,
 from qa.index.build import build_index
 from qa.index.encoding import embedding_text
 from qa.index.lexical import tokenize
-from qa.index.load import BM25_B, BM25_K1, load_index
+from qa.index.load import load_index
+from qa.index.manifest import BM25_B, BM25_K1
 from qa.index.rows import SentenceMap
 from qa.ingest.cleaning import normalize_for_embedding
 from qa.ingest.documents import Document

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import CorpusError
+from qa.errors import CorpusError, InvalidFilter
 from qa.index.build import build_index
 from qa.ingest.documents import iso_date, read_corpus
-from qa.retrieve.filters import Filter, InvalidFilter
+from qa.retrieve.filters import Filter
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 

@@ -11,8 +11,8 @@ import pytest
 from qa.errors import IndexMismatchError, IndexMissingError, StorageError
 from qa.index import catalog, segments, storage
 from qa.index.build import build_index, stale_reason
-from qa.index.load import FORMAT_VERSION, load_index
-from qa.index.manifest import Manifest, SegmentRecord, mismatch
+from qa.index.load import load_index
+from qa.index.manifest import FORMAT_VERSION, Manifest, SegmentRecord, mismatch
 from qa.retrieve.searcher import Searcher
 
 from .conftest import CORPUS, FakeEmbedder, fake_settings
@@ -261,13 +261,13 @@ def test_the_compatibility_check_says_why(tmp_path, fake_embedder):
 
 def test_every_compatibility_verdict_comes_from_one_check(tmp_path, fake_embedder, monkeypatch):
     """The loader, an incremental build and stale_reason all ask `manifest.mismatch`."""
-    from qa.index import build, load, served
+    from qa.index import build, load, previous
     from qa.index.manifest import Mismatch
 
     settings = fake_settings(tmp_path)
     build_index(settings, fake_embedder)
     refuse = Mismatch("index format changed", "is refused by the test", "rebuild it with `qa build`")
-    for module in (build, load, served):
+    for module in (build, load, previous):
         monkeypatch.setattr(module, "mismatch", lambda *args, **kwargs: refuse)
     with pytest.raises(IndexMismatchError, match="is refused by the test"):
         load_index(settings.index_dir)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import CORPUS, REPO
+from .served import free_port, wait_until_up
 
 pytestmark = pytest.mark.slow  # installs the package, then builds and serves with the real model
 
@@ -66,27 +65,9 @@ def test_the_installed_package_is_a_copy_with_its_data(installed):
     assert (venv / "bin" / "qa").is_file()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.status, response.read()
-
-
-def wait_until_up(server: subprocess.Popen, url: str, seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.communicate()[0]
-        try:
-            get(url)
-            return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {seconds} s")
 
 
 def test_build_then_serve_from_an_unrelated_folder(installed, tmp_path):
@@ -105,7 +86,7 @@ def test_build_then_serve_from_an_unrelated_folder(installed, tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(server, base + "/healthz")
+        wait_until_up(server, lambda: get(base + "/healthz"), 300)
         status, body = get(base + "/api/search?" + urllib.parse.urlencode({"q": "How long did the war last?", "k": 3}))
         results = json.loads(body)["results"]
         assert status == 200 and len(results) == 3

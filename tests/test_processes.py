@@ -18,7 +18,7 @@ import pytest
 
 from qa.retrieve.searcher import Searcher
 
-from .test_serve import free_port
+from .served import free_port
 
 pytestmark = pytest.mark.slow  # the real model on the real corpus
 

@@ -16,17 +16,14 @@ In expected output, ``...`` matches any text.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import IO
@@ -39,6 +36,7 @@ from qa.web import qa_blueprint
 
 from .conftest import REPO
 from .openapi_check import checking_client
+from .served import free_port, wait_until_up
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
@@ -83,12 +81,6 @@ def workspace(real_settings: Settings, tmp_path: Path) -> Path:
     if (REPO.parent / "shared").is_dir():
         (tmp_path / "shared").symlink_to(REPO.parent / "shared")
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment(workspace: Path, port: int) -> dict[str, str]:
@@ -137,14 +129,13 @@ class Session:
         argv = words[words.index("qa") :]
         server = subprocess.Popen(argv, cwd=self.workspace, env=self.env | given, stdout=log, stderr=log)
         self.servers.append(server)
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (log.seek(0), log.read())[1]
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
-                if r.status == 200:
-                    return
-            assert time.monotonic() < deadline, "the server did not answer /healthz"
-            time.sleep(0.2)
+        wait_until_up(server, self.healthy, 180, output=lambda: (log.seek(0), log.read())[1])
+
+    def healthy(self) -> None:
+        """Returns once /healthz answers 200 (an OSError, HTTPError included, until then)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+            if r.status != 200:
+                raise OSError(f"/healthz answered {r.status}")
 
     def curl(self, words: list[str]) -> None:
         assert self.servers, "a curl example before any `qa serve`"

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,14 +21,9 @@ from qa.config import Settings
 from qa.index.build import build_index
 
 from .conftest import CORPUS, real_embedder_for
+from .served import free_port, wait_until_up
 
 pytestmark = pytest.mark.slow  # the real model on the real corpus
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[dict, dict]:
@@ -59,15 +53,7 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, server.communicate()[0]
-            try:
-                health, headers = get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not start in 180 s"
-                time.sleep(0.5)
+        health, headers = wait_until_up(server, lambda: get(f"http://127.0.0.1:{port}/healthz"), 180)
         assert health["documents"] == 1 and health["passages"] > 0
         assert headers["Server"] == "qa"  # waitress, not advertising versions
         answer, _ = get(f"http://127.0.0.1:{port}/api/search?q=How+many+Azerbaijani+servicemen+were+killed%3F&k=3")

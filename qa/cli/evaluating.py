@@ -35,7 +35,7 @@ def evaluate(
     dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None, modes: str | None, tune: bool
 ) -> None:
     """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
-    from ..eval import measure as evaluation
+    from ..eval import measure
     from ..eval.datasets import load_dataset
     from ..index.build import stale_reason
     from ..ingest.documents import documents_from
@@ -43,7 +43,7 @@ def evaluate(
 
     data = load_dataset(dataset)
     chosen = [m.strip() for m in modes.split(",")] if modes else None
-    unknown = set(chosen or ()) - set(evaluation.MODES)
+    unknown = set(chosen or ()) - set(measure.MODES)
     if unknown:
         raise click.BadParameter(f"unknown mode(s) {', '.join(sorted(unknown))}", param_hint="--modes")
     if limit is not None:
@@ -59,10 +59,10 @@ def evaluate(
     click.echo(f"question encoder: {type(searcher.embedder).__name__}", err=True)
     if tune:
         return print_tuning(searcher, data, split)
-    reports = evaluation.compare(searcher, data, split, chosen, progress_bars("asking"))
-    questions = len(evaluation.questions_of(data, split)[0])
+    reports = measure.compare(searcher, data, split, chosen, progress_bars("asking"))
+    questions = len(measure.questions_of(data, split)[0])
     click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest.passages} passages\n")
-    click.echo(evaluation.table(reports))
+    click.echo(measure.table(reports))
     if json_path:
         rows = [{"mode": r.mode, **r.metrics} for r in reports]
         json_path.write_text(json.dumps({"dataset": data.name, "split": split, "results": rows}, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """What this CPU is: its name, architecture and the features that decide which kernels run.
 
-Encoders are chosen by measuring them on the CPU at hand (see `onnx_encoder`); this module only
+Encoders are chosen by measuring them on the CPU at hand (see `choice`); this module only
 names the CPU, so that a choice measured on one kind of machine is measured again on another.
 Every reader here is a plain function, so that tests can simulate another CPU by replacing
 `flags` and `name`.

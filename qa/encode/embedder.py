@@ -116,7 +116,7 @@ class SentenceTransformerEmbedder:
 
 def question_encoder(model: str, torch_threads: int, choice: str, index_dir: Path, entry: Mapping) -> Embedder:
     """The encoder for questions to an index on this CPU: the fastest ONNX tier that passes its
-    check against torch here (`encoder_choice.open_encoder`), else the torch model, with the reason
+    check against torch here (`choice.open_encoder`), else the torch model, with the reason
     logged and kept as the encoder's `why`. `choice`: auto, onnx (torch is an error), torch, or
     a tier's name. `entry`: the index manifest's record of its question encoders."""
     if choice != "torch":

@@ -1,7 +1,7 @@
 """Fast question encoders: the model exported to ONNX (`onnx_export`), run by ONNX Runtime.
 
 An export holds one file per tier of TIERS (int8 with signed weights, int8 with unsigned
-weights, fp32), the tokenizer, and torch's own vectors for probe texts; `encoder_choice`
+weights, fp32), the tokenizer, and torch's own vectors for probe texts; `choice`
 measures the tiers on the CPU at hand and picks one. Serving needs neither torch nor
 sentence-transformers.
 """

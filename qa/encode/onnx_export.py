@@ -2,9 +2,9 @@
 
 torch is loaded then anyway. One `torch.onnx.export` of the transformer with the model's mean
 pooling and normalisation gives the fp32 file; ONNX Runtime's dynamic quantiser makes the int8
-files of `onnx_encoder.TIERS` from it. The torch model's own vectors for a set of probe texts
+files of `onnx.TIERS` from it. The torch model's own vectors for a set of probe texts
 (questions of several shapes and short texts of the corpus) are saved beside them, so that
-any machine can check every file against torch later without loading torch (`onnx_encoder`).
+any machine can check every file against torch later without loading torch (`onnx`, `choice`).
 sentence-transformers' own ONNX backend needs `optimum`, which would downgrade
 sentence-transformers (../shared/MODELS.md), hence this small exporter.
 """

@@ -19,7 +19,8 @@ from ir_measures import RR, R, nDCG
 
 from ..encode.embedder import Embedder
 from ..index.lexical import Lexical
-from ..index.load import BM25_B, BM25_K1, Index
+from ..index.load import Index
+from ..index.manifest import BM25_B, BM25_K1
 from ..ingest.cleaning import normalize_for_embedding
 from ..retrieve.searcher import Hit, Searcher
 from .datasets import Dataset, Question, off_topic_questions
@@ -196,5 +197,7 @@ def with_cached_questions(searcher: Searcher, questions: list[Question]) -> Sear
 
 
 def _with_plain_bm25(index: Index) -> Index:
+    """The segment store with BM25 over unstemmed words (the `bm25-plain` baseline): a mode of the
+    evaluation only, so it is built on the segment store rather than asked of the backend seam."""
     plain = Lexical.build([p.text for p in index.passages], BM25_K1, BM25_B, plain=True)
     return dataclasses.replace(index, lexical=plain)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..retrieve import ranking
 from ..retrieve.searcher import Searcher
-from . import measure as evaluation
+from . import measure
 from .datasets import Dataset, Question
 from .measure import holds_answer
 
@@ -38,10 +38,10 @@ class Choice:
 
 def choose(searcher: Searcher, dataset: Dataset, split: str) -> list[Choice]:
     """Every constant this split would choose, with its evidence (questions encoded once)."""
-    answerable, off_topic = evaluation.questions_of(dataset, split)
+    answerable, off_topic = measure.questions_of(dataset, split)
     if not answerable:
         return []
-    searcher = evaluation.with_cached_questions(searcher, answerable + off_topic)
+    searcher = measure.with_cached_questions(searcher, answerable + off_topic)
     choices = [tune_weights(searcher, answerable)]
     choices += [tune_highlight(searcher, answerable)] if dataset.has_answers else []
     return [*choices, tune_diversity(searcher, answerable), calibrate_abstention(searcher, answerable, off_topic)]
@@ -50,12 +50,11 @@ def choose(searcher: Searcher, dataset: Dataset, split: str) -> list[Choice]:
 def tune_weights(searcher: Searcher, questions: list[Question]) -> Choice:
     """The hybrid weights with the best R@1 + R@5 of the gold document (documents ranked by
     their best passage), by grid search with bm25's weight fixed at 1."""
-    passages = searcher.index.passages
-    doc_ids = sorted({p.doc_id for p in passages})
-    number = {d: n for n, d in enumerate(doc_ids)}
-    doc_of = np.array([number[p.doc_id] for p in passages])
+    present, doc_of = np.unique(searcher.index.placement(None).doc, return_inverse=True)  # documents with passages
+    ids = list(searcher.index.documents)  # in corpus order, as placement numbers them
+    number = {ids[p]: n for n, p in enumerate(present.tolist())}
     order = np.argsort(doc_of, kind="stable")  # passages grouped by document, for reduceat
-    starts = np.searchsorted(doc_of[order], np.arange(len(doc_ids)))
+    starts = np.searchsorted(doc_of[order], np.arange(len(present)))
     stacked = np.stack([_zscored(searcher, q.text)[:, order] for q in questions])  # question, signal, passage
     gold = [[number[d] for d in q.relevant if d in number] for q in questions]
     best: tuple[float, tuple[float, ...]] = (-1.0, ())
@@ -83,9 +82,9 @@ def tune_highlight(searcher: Searcher, questions: list[Question]) -> Choice:
             continue
         asked += 1
         signals = searcher.signals(q.text)
-        row = searcher.index.passages.row_of(hit.passage.id)
+        row = searcher.index.row_of(hit.passage.id)
         assert row is not None, hit.passage.id  # a hit's passage is one of the index's
-        rows = searcher.index.sentence_rows[row]
+        rows = searcher.index.sentences_of(np.array([row])).rows
         dense, bm25 = (ranking.zscore(signals[name])[rows] for name in ("sentence_dense", "sentence_bm25"))
         for weight in HIGHLIGHT_GRID:
             start, end = hit.passage.sentences[int(np.argmax(dense + weight * bm25))]

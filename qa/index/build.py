@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..encode import onnx as onnx_encoder
+from ..encode import onnx
 from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..errors import CorpusError, QAError
@@ -39,8 +39,8 @@ from .catalog import Entry
 from .encoding import Progress, encode_segment, query_encoder
 from .manifest import FORMAT_VERSION, Manifest, SegmentRecord, build_settings, mismatch
 from .plan import MAX_SEGMENTS, Plan, corpus_sources, document_digest, make_plan
+from .previous import NoPrevious, Previous, Unreadable
 from .segments import Segment
-from .served import NoPrevious, Previous, Unreadable
 
 __all__ = ["MAX_SEGMENTS", "Progress", "build_index", "stale_reason"]
 
@@ -205,6 +205,6 @@ def stale_reason(settings: Settings, documents: list[Document] | None = None) ->
         return wrong.reason
     if manifest.corpus_files != corpus_sources(settings, documents):
         return "corpus changed"
-    if manifest.query_encoder.get("recipe", onnx_encoder.RECIPE) != onnx_encoder.RECIPE:
+    if manifest.query_encoder.get("recipe", onnx.RECIPE) != onnx.RECIPE:
         return "the ONNX question encoders are of an older recipe"
     return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..config import Settings
-from ..encode import choice as encoder_choice
+from ..encode import choice
 from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..encode.onnx import ENCODERS
@@ -67,8 +67,8 @@ def encode_segment(
 
 
 def query_encoder(settings: Settings, embedder: Embedder, fresh: Segment) -> dict:
-    """The question encoders of this build (`encoder_choice.ensure`), checked on question-length
+    """The question encoders of this build (`choice.ensure`), checked on question-length
     texts of this corpus: sentences of the new segment's first passages."""
     sentences = distinct_sentences(fresh.passages[:200])[0]
     probe = sentences[:: max(len(sentences) // 64, 1)]
-    return encoder_choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))
+    return choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))

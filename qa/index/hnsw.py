@@ -1,6 +1,6 @@
 """The passages nearest to a question vector, for an index too large to score every passage.
 
-Below `settings.ann_min_passages` a search scores every passage exactly (see search.py). From
+Below `settings.ann_min_passages` a search scores every passage exactly (see `qa.retrieve.scoring`). From
 that size on, each segment of at least that many passages carries an HNSW graph (FAISS
 `IndexHNSWSQ` over 8-bit codes, inner product over unit vectors = cosine), written with the
 segment and memory-mapped when loaded; the rows of smaller segments are scored exactly. `Nearest.search`

@@ -1,8 +1,8 @@
 """Opening a served build for searching: the catalog's rows put together in catalog order.
 
-Nothing is parsed per document or passage (see `tables`), BM25 weighs postings per question
+Nothing is parsed per document or passage (see `records`), BM25 weighs postings per question
 (`lexical`), and a large index (one with HNSW graphs) reads its candidates' vectors from disk
-(`disk_rows`); so opening takes time and memory in proportion to the number of rows, not to
+(`row_files`); so opening takes time and memory in proportion to the number of rows, not to
 the size of their text or vectors.
 """
 
@@ -17,16 +17,13 @@ import numpy as np
 from ..errors import IndexMismatchError
 from ..ingest.passages import Passage
 from . import catalog as catalog_file
-from . import records as tables
-from . import segments, storage
+from . import records, segments, storage
 from .backend import DocumentCondition, LexicalCandidates, Placement
 from .hnsw import Nearest, read_hnsw
 from .lexical import Lexical
-from .manifest import BM25_B, BM25_K1, FORMAT_VERSION, Manifest, mismatch
+from .manifest import BM25_B, BM25_K1, Manifest, mismatch
 from .row_files import DiskRows, RowFile
 from .rows import SentenceMap
-
-__all__ = ["BM25_B", "BM25_K1", "FORMAT_VERSION", "Index", "load_index"]
 
 
 @dataclass
@@ -34,8 +31,8 @@ class Index:
     """Everything a search needs: arrays in memory or mapped, records read when used (`tables`)."""
 
     manifest: Manifest
-    documents: tables.DocumentTable  # by id, in corpus order
-    passages: tables.PassageTable
+    documents: records.DocumentTable  # by id, in corpus order
+    passages: records.PassageTable
     sentence_rows: SentenceMap  # per passage: its rows of `sentence_vectors`, one per sentence
     vectors: np.ndarray | DiskRows  # passage vectors, unit length, rows as in `passages`
     sentence_vectors: np.ndarray | DiskRows
@@ -134,20 +131,8 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     storage.verify_checksums(build, manifest)
     try:
         stored = {s.name: segments.open_stored(build, s.name) for s in manifest.segments}
-        rows = tables.layout(stored, catalog_file.read(build / catalog_file.FILE))
-        parts = [stored[name] for name in rows.segments]  # in the order rows.passage_rows counts them
-        dimension = manifest.dimension
-        vectors: np.ndarray | DiskRows
-        sentence_vectors: np.ndarray | DiskRows
-        if any(s.graph is not None for s in parts):  # a large index: rows are read as questions need them
-            vectors = DiskRows([RowFile(Path(f"{s.base}.vectors.npy")) for s in parts], rows.passage_rows)
-            sentence_vectors = DiskRows([RowFile(Path(f"{s.base}.sentences.npy")) for s in parts], rows.sentence_rows)
-        else:
-            vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
-            sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
-        graphs = [(read_hnsw(graph), rows.served[n]) for n in rows.segments if (graph := stored[n].graph) is not None]
-        exact = [rows.served[n][rows.served[n] >= 0] for n in rows.segments if stored[n].graph is None]
-        nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
+        rows = records.layout(stored, catalog_file.read(build / catalog_file.FILE))
+        vectors, sentence_vectors, nearest = _vectors(stored, rows, manifest.dimension)
         passage_bm25 = Lexical(
             [(stored[n].postings("passage"), rows.served[n]) for n in rows.segments], len(vectors), BM25_K1, BM25_B
         )
@@ -162,15 +147,25 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     counts = (len(rows.passages), len(vectors), passage_bm25.size, len(sentence_vectors), sentence_bm25.size)
     if counts != (manifest.passages,) * 3 + (manifest.sentences,) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
-    return Index(
-        manifest,
-        rows.documents,
-        rows.passages,
-        rows.sentences,
-        vectors,
-        sentence_vectors,
-        passage_bm25,
-        sentence_bm25,
-        nearest,
-        build,
-    )
+    parts = (rows.documents, rows.passages, rows.sentences, vectors, sentence_vectors, passage_bm25, sentence_bm25)
+    return Index(manifest, *parts, nearest, build)
+
+
+def _vectors(
+    stored: dict[str, segments.Stored], rows: records.Layout, dimension: int
+) -> tuple[np.ndarray | DiskRows, np.ndarray | DiskRows, Nearest]:
+    """The served rows' passage and sentence vectors, and the search for the nearest: in memory,
+    or for a large index (one with HNSW graphs) read from disk as questions need them."""
+    parts = [stored[name] for name in rows.segments]  # in the order rows.passage_rows counts them
+    vectors: np.ndarray | DiskRows
+    sentence_vectors: np.ndarray | DiskRows
+    if any(s.graph is not None for s in parts):
+        vectors = DiskRows([RowFile(Path(f"{s.base}.vectors.npy")) for s in parts], rows.passage_rows)
+        sentence_vectors = DiskRows([RowFile(Path(f"{s.base}.sentences.npy")) for s in parts], rows.sentence_rows)
+    else:
+        vectors = segments.stack_rows([s.vectors for s in parts], rows.passage_rows, dimension)
+        sentence_vectors = segments.stack_rows([s.sentence_vectors for s in parts], rows.sentence_rows, dimension)
+    graphs = [(read_hnsw(graph), rows.served[n]) for n in rows.segments if (graph := stored[n].graph) is not None]
+    exact = [rows.served[n][rows.served[n] >= 0] for n in rows.segments if stored[n].graph is None]
+    nearest = Nearest(vectors, graphs, np.sort(np.concatenate(exact)) if exact else np.zeros(0, np.int64))
+    return vectors, sentence_vectors, nearest

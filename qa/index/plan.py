@@ -31,7 +31,7 @@ from ..ingest.documents import (
 )
 from .catalog import Entry
 from .manifest import IN_MEMORY, Manifest, SegmentRecord
-from .served import OldRows, Previous
+from .previous import OldRows, Previous
 
 MAX_SEGMENTS = 8  # more are merged (see merge_plan)
 

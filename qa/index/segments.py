@@ -191,7 +191,7 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
     segments = list({id(seg): seg for seg, _ in pieces}.values())
     position = {id(seg): n for n, seg in enumerate(segments)}
     r = remap(
-        [_sentence_map(s) for s in segments],
+        [SentenceMap.of(s.sentence_rows) for s in segments],
         [len(s.sentence_vectors) for s in segments],
         np.array([position[id(seg)] for seg, _ in pieces], dtype=np.int64),
         np.array([span.passages for _, span in pieces], dtype=np.int64),
@@ -208,12 +208,6 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
         passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(r.passage_rows),
         sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(r.sentence_rows),
     )
-
-
-def _sentence_map(segment: Segment) -> SentenceMap:
-    lengths = [len(rows) for rows in segment.sentence_rows]
-    starts = np.cumsum([0, *lengths], dtype=np.int64)[:-1]
-    return SentenceMap(np.fromiter((r for rows in segment.sentence_rows for r in rows), dtype=np.int64), starts)
 
 
 def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BadRequest
+from ..errors import InvalidFilter
 from ..ingest.documents import Document, iso_date
-
-
-class InvalidFilter(BadRequest):
-    code = "invalid_filter"
 
 
 @dataclass(frozen=True)

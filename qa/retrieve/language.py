@@ -14,7 +14,7 @@ keywords get low confidence in every language. A question is called foreign only
   ("Bayraktar TB2", "Lachin corridor", "ceasefire") are never called foreign: names are
   spelled alike in many languages.
 On the 10,647 English questions of SQuAD dev, the seed set and eval/off_topic.txt, and on the
-685 capitalised names of the default corpus, none is called foreign (see the README).
+capitalised names of the default corpus, none is called foreign (see docs/evaluation.md).
 """
 
 from __future__ import annotations

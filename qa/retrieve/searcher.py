@@ -1,7 +1,7 @@
 """Answering a question: the best passages, each with its answering sentence and citation.
 
 A `Searcher` puts the pieces together: the question is checked (`queries`), encoded
-(`encoding`), scored through the index backend by the exact or the candidate path (`scoring`),
+(`question_encoder`), scored through the index backend by the exact or the candidate path (`scoring`),
 ranked (`ranking`) and turned into hits with their citations (`citations`, `results`)."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing_extensions import TypeAliasType
 from werkzeug.datastructures import MultiDict
 
 from ..config import Settings
-from ..errors import BadRequest, DocumentTooLarge, InvalidK, InvalidQuery, QAError
+from ..errors import BadRequest, DocumentTooLarge, InvalidFilter, InvalidK, InvalidQuery, QAError
 from ..ingest import corpus_folder
 from ..ingest.documents import iso_date
 from ..retrieve import filters
@@ -107,7 +107,7 @@ class Filter(RequestModel):
 class Options(RequestModel):
     """What one question and a batch share: k and the filter."""
 
-    field_errors: ClassVar[dict[str, type[QAError]]] = {"k": InvalidK, "filter": filters.InvalidFilter}
+    field_errors: ClassVar[dict[str, type[QAError]]] = {"k": InvalidK, "filter": InvalidFilter}
     k: K | None = Field(None, description="How many passages; null or absent: the default.")
     filter: Filter | None = Field(None, description="null or absent: no filter.")
 

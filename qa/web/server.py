@@ -56,8 +56,6 @@ def serve(app: Flask, listener: socket.socket, threads: int, drain_seconds: floa
     in progress was answered. A build written by another process (CURRENT moved) is served
     within WATCH_SECONDS; SIGHUP reloads at once."""
     import waitress
-    from waitress import wasyncore
-    from waitress.channel import HTTPChannel
     from waitress.server import BaseWSGIServer
 
     from .waitress_errors import QAChannel
@@ -69,49 +67,71 @@ def serve(app: Flask, listener: socket.socket, threads: int, drain_seconds: floa
     )
     for listening in [d for d in sockets.values() if isinstance(d, BaseWSGIServer)]:
         listening.channel_class = QAChannel  # its own refusals are JSON with the security headers
-    stop, hup, idle = threading.Event(), threading.Event(), threading.Event()
-    idle.set()  # no reload running
+    stop, hup = threading.Event(), threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: hup.set())
-    live, next_look = app.extensions["qa.live"], time.monotonic() + WATCH_SECONDS
-    registered = live.searcher.index.folder
+    live = app.extensions["qa.live"]
     _register(app)
     try:
-        while not stop.is_set():
-            wasyncore.loop(timeout=0.2, map=sockets, count=1)
-            why = "SIGHUP" if hup.is_set() else ""
-            if not why and time.monotonic() >= next_look:
-                next_look = time.monotonic() + WATCH_SECONDS
-                why = "a new build on disk" if idle.is_set() and live.behind() else ""
-                if idle.is_set() and live.searcher.index.folder != registered:  # an admin rebuild swapped it
-                    registered = live.searcher.index.folder
-                    _register(app)
-            if why and idle.is_set():
-                hup.clear()
-                idle.clear()
-                threading.Thread(target=_reload, args=(app, why, idle), daemon=True).start()
+        _watch(app, sockets, stop, hup)
         log.warning("stopping: no new connections; finishing the requests in progress")
-        for accepting in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
-            accepting.accepting = False
-            wasyncore.dispatcher.close(accepting)  # the socket only: its trigger still wakes this loop
-        deadline = time.monotonic() + drain_seconds
-        while time.monotonic() < deadline:
-            connections = [d for d in list(sockets.values()) if isinstance(d, HTTPChannel)]
-            busy = [c for c in connections if c.requests or c.request is not None or c.total_outbufs_len]
-            for request in [r for c in busy for r in (*c.requests, c.request) if r is not None]:
-                request.headers["CONNECTION"] = "close"  # waitress then answers with Connection: close
-            for idle in set(connections) - set(busy):
-                idle.handle_close()
-            if not busy:
-                return True
-            wasyncore.loop(timeout=0.05, map=sockets, count=1)
-        log.warning("gave up waiting for connections after %.0f s", drain_seconds)
-        return False
+        return _drain(sockets, drain_seconds)
     finally:
         index = live.searcher.index
         if index.folder is not None:
             servers.unregister(index.folder.parent)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        from waitress import wasyncore
+
         wasyncore.close_all(sockets)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _watch(app: Flask, sockets: dict, stop: threading.Event, hup: threading.Event) -> None:
+    """Answer requests until `stop`; reload on SIGHUP (`hup`) or when a new build is on disk,
+    one reload at a time, and say again which build is served after an admin rebuild."""
+    from waitress import wasyncore
+
+    live, next_look = app.extensions["qa.live"], time.monotonic() + WATCH_SECONDS
+    registered = live.searcher.index.folder
+    idle = threading.Event()
+    idle.set()  # no reload running
+    while not stop.is_set():
+        wasyncore.loop(timeout=0.2, map=sockets, count=1)
+        why = "SIGHUP" if hup.is_set() else ""
+        if not why and time.monotonic() >= next_look:
+            next_look = time.monotonic() + WATCH_SECONDS
+            why = "a new build on disk" if idle.is_set() and live.behind() else ""
+            if idle.is_set() and live.searcher.index.folder != registered:  # an admin rebuild swapped it
+                registered = live.searcher.index.folder
+                _register(app)
+        if why and idle.is_set():
+            hup.clear()
+            idle.clear()
+            threading.Thread(target=_reload, args=(app, why, idle), daemon=True).start()
+
+
+def _drain(sockets: dict, drain_seconds: float) -> bool:
+    """Stop accepting, close idle connections, and finish the requests in progress (each told
+    Connection: close) within `drain_seconds`. True when none was left unanswered."""
+    from waitress import wasyncore
+    from waitress.channel import HTTPChannel
+    from waitress.server import BaseWSGIServer
+
+    for accepting in [d for d in list(sockets.values()) if isinstance(d, BaseWSGIServer)]:
+        accepting.accepting = False
+        wasyncore.dispatcher.close(accepting)  # the socket only: its trigger still wakes this loop
+    deadline = time.monotonic() + drain_seconds
+    while time.monotonic() < deadline:
+        connections = [d for d in list(sockets.values()) if isinstance(d, HTTPChannel)]
+        busy = [c for c in connections if c.requests or c.request is not None or c.total_outbufs_len]
+        for request in [r for c in busy for r in (*c.requests, c.request) if r is not None]:
+            request.headers["CONNECTION"] = "close"  # waitress then answers with Connection: close
+        for unused in set(connections) - set(busy):
+            unused.handle_close()
+        if not busy:
+            return True
+        wasyncore.loop(timeout=0.05, map=sockets, count=1)
+    log.warning("gave up waiting for connections after %.0f s", drain_seconds)
+    return False
