@@ -34,7 +34,7 @@ def _setting(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = _setting(Path("corpus"), "Folder of source documents (.txt, .md, .html, .jsonl).")
+    corpus_dir: Path = _setting(Path("corpus"), "Folder of source documents (.txt, .md, .html, .jsonl, .pdf, .docx).")
     index_dir: Path = _setting(Path("index"), "Folder where the built index lives.")
     model: str = _setting(DEFAULT_MODEL, "Sentence-transformers model name or local path (loaded offline).")
     passage_target_chars: int = _setting(600, "A passage closes once it reaches this many characters.")

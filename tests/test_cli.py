@@ -113,17 +113,17 @@ def nothing_heavy(monkeypatch):
         (["build", "--corpus", "{tmp}/missing", "--index", "{tmp}/i"], "Error: corpus folder not found: {tmp}/missing"),
         (
             ["build", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
-            "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)",
+            "Error: no documents (.docx, .htm, .html, .jsonl, .md, .pdf, .txt) in {tmp}/empty (skipped: notes.xlsx)",
         ),
         (
             ["serve", "--corpus", "{tmp}/empty", "--index", "{tmp}/i"],
-            "Error: no documents (.htm, .html, .jsonl, .md, .txt) in {tmp}/empty (skipped: notes.pdf)",
+            "Error: no documents (.docx, .htm, .html, .jsonl, .md, .pdf, .txt) in {tmp}/empty (skipped: notes.xlsx)",
         ),
     ],
 )
 def test_bad_input_fails_before_anything_heavy_loads(runner, tmp_path, nothing_heavy, monkeypatch, args, message):
     (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "empty" / "notes.xlsx").write_bytes(b"PK\x03\x04")
     monkeypatch.setattr("qa.index.build.stale_reason", lambda settings, documents=None: "no index yet")
     fill = {"tmp": str(tmp_path)}
     result = runner.invoke(main, [a.format(**fill) for a in args] + (["--port", "0"] if args[0] == "serve" else []))
@@ -201,7 +201,7 @@ def test_files_that_cannot_be_read_are_skipped_listed_and_the_rest_indexed(fake_
     assert result.exit_code == 0, result.output
     reasons = {
         "blob.bin": "not a document this version reads",
-        "report.pdf": "not a document this version reads",
+        "report.pdf": "not a readable PDF",
         "latin1.txt": "not valid UTF-8",
         "broken.jsonl": "line 2: invalid JSON",
     }

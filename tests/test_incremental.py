@@ -102,11 +102,11 @@ def test_add_remove_and_status(cli, tmp_path):
     [
         (["remove", "no-such.txt"], "no document file 'no-such.txt'"),
         (["add", "/no/such/file.txt"], "no such file"),
-        (["add", "{tmp}/notes.pdf"], "not a document"),
+        (["add", "{tmp}/notes.xlsx"], "not a document"),
     ],
 )
 def test_add_and_remove_errors_are_one_line(cli, tmp_path, args, message):
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "notes.xlsx").write_bytes(b"PK\x03\x04")
     result = cli(*[arg.format(tmp=tmp_path) for arg in args])
     assert result.exit_code == 1 and result.output.startswith("Error: ") and message in result.output
 

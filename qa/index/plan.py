@@ -20,6 +20,7 @@ from ..config import Settings
 from ..errors import CorpusError
 from ..ingest.documents import (
     META_SUFFIX,
+    SUFFIXES,
     Document,
     check_unique_ids,
     corpus_files,
@@ -110,7 +111,7 @@ def list_documents(
         found += _list_file(settings.corpus_dir, path, kept, by_file, reused, strict, out)
     if not out.documents:
         why = "".join(f"\n  {name}: {reason}" for name, reason in sorted(out.skipped.items()))
-        where = f"no readable documents (.txt, .md, .html, .jsonl) in {settings.corpus_dir}"
+        where = f"no readable documents ({', '.join(sorted(SUFFIXES))}) in {settings.corpus_dir}"
         raise CorpusError(where + (f"; skipped:{why}" if why else ""))
     check_unique_ids(found)
     return Listing(out.documents, out.hashes, out.files, dict(sorted(out.skipped.items())))

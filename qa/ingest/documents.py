@@ -7,6 +7,7 @@ extracted from an .html file.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import hashlib
 import json
@@ -15,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from ..errors import CorpusError
 from .cleaning import first_prose_line
@@ -24,8 +26,16 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+BINARY_SUFFIXES = {".pdf", ".docx"}  # read by a reader of the format, see `binary_document`
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | BINARY_SUFFIXES
 META_SUFFIX = ".meta.json"  # a sidecar with a document file's source URL and date
+
+
+class Meta(TypedDict, total=False):
+    """A document's publication metadata, from a record, a sidecar or the file's own metadata."""
+
+    source_url: str
+    date: str
 
 
 @dataclass(frozen=True)
@@ -36,13 +46,66 @@ class Document:
     source: str  # path relative to the project root (or as given), "" for in-memory documents
     source_url: str = ""  # where it was published, when known (record field or sidecar)
     date: str = ""  # publication date, ISO (YYYY-MM-DD...), when known
+    author: str = ""  # from a PDF's or DOCX's metadata, when it has one
+    pages: tuple[int, ...] = ()  # a PDF's page starts: page n begins at text[pages[n - 1]]
+    sections: tuple[tuple[int, tuple[str, ...]], ...] = ()  # a DOCX's (start, heading path) of each section
+    junk: tuple[tuple[int, int], ...] = ()  # (start, end) spans no passage takes: a PDF's running headers and footers
+
+    def __post_init__(self) -> None:  # JSON gives lists: keep the fields hashable and comparable
+        object.__setattr__(self, "pages", tuple(self.pages))
+        object.__setattr__(self, "sections", tuple((s, tuple(path)) for s, path in self.sections))
+        object.__setattr__(self, "junk", tuple((s, e) for s, e in self.junk))
 
     def ref(self) -> dict:
-        """The document without its text, as results and citations carry it."""
-        return {"id": self.id, "title": self.title, "source": self.source, "source_url": self.source_url, "date": self.date}
+        """The document without its text, as results and citations carry it (`author` only when known)."""
+        out = {"id": self.id, "title": self.title, "source": self.source, "source_url": self.source_url, "date": self.date}
+        if self.author:
+            out["author"] = self.author
+        return out
 
     def to_dict(self) -> dict:
-        return {**self.ref(), "text": self.text}
+        """The document as stored and as `/api/documents/<id>` returns it. The fields a plain
+        text document leaves empty are left out, so its stored form (and digest) is as before."""
+        out = {**self.ref(), "text": self.text}
+        if self.pages:
+            out["pages"] = list(self.pages)
+        if self.sections:
+            out["sections"] = [[start, list(path)] for start, path in self.sections]
+        if self.junk:
+            out["junk"] = [list(span) for span in self.junk]
+        return out
+
+    def location(self, start: int, end: int) -> Location:
+        """Where text[start:end] is in the original file: its pages (PDF) or section (DOCX)."""
+        if self.pages:
+            first = bisect.bisect_right(self.pages, start)
+            return Location(page=first, page_end=max(first, bisect.bisect_right(self.pages, max(start, end - 1))))
+        if self.sections:
+            at = bisect.bisect_right([s for s, _ in self.sections], start) - 1
+            return Location(section=self.sections[at][1] if at >= 0 else ())
+        return Location()
+
+
+@dataclass(frozen=True)
+class Location:
+    """A cited span's place in its original file: pages of a PDF (1-based; `page_end` is the last
+    page it reaches), heading path of a DOCX section."""
+
+    page: int | None = None
+    page_end: int | None = None
+    section: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict:
+        """The fields that apply: `page` for a PDF, with `page_end` when the span crosses a page
+        break; `section` for a DOCX; none for other documents."""
+        out: dict = {}
+        if self.page is not None:
+            out["page"] = self.page
+            if self.page_end != self.page:
+                out["page_end"] = self.page_end
+        if self.section is not None:
+            out["section"] = list(self.section)
+        return out
 
 
 # An ISO 8601 date, alone or starting a date-time: 2020-09-28, 2020-09-28T14:05, 2020-09-28 14:05:30.25Z,
@@ -112,13 +175,16 @@ def read_corpus(corpus_dir: Path, source_root: Path | None = None) -> list[Docum
     for path in corpus_files(corpus_dir):
         docs.extend(read_file(path, corpus_dir, display_path(path, source_root)))
     if not docs:
-        raise CorpusError(f"no documents (.txt, .md, .html, .jsonl) in {corpus_dir}")
+        raise CorpusError(f"no documents ({', '.join(sorted(SUFFIXES))}) in {corpus_dir}")
     check_unique_ids((d.id, d.source) for d in docs)
     return docs
 
 
 def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
     rel = path.relative_to(corpus_dir).as_posix()
+    if path.suffix.lower() in BINARY_SUFFIXES:
+        yield binary_document(path, rel, source)
+        return
     try:
         with open(path, encoding="utf-8", newline="") as f:
             raw = f.read()
@@ -143,7 +209,47 @@ def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
         yield Document(id=rel, title=title, text=raw, source=source, **meta)
 
 
-def _sidecar(path: Path, source: str) -> dict[str, str]:
+def binary_document(path: Path, doc_id: str, source: str) -> Document:
+    """A PDF or DOCX file's document: its extracted text, the locations in the file, and its
+    title, author and date from the file's metadata (a sidecar's date and source_url win)."""
+    from .extracted import Unreadable
+
+    try:
+        if path.suffix.lower() == ".pdf":
+            from .pdf_text import read_pdf  # pdfminer.six: imported by builds that read PDF only
+
+            found = read_pdf(path)
+        else:
+            from .docx_text import read_docx  # python-docx: imported by builds that read DOCX only
+
+            found = read_docx(path)
+    except Unreadable as e:
+        raise CorpusError(f"{source}: {e}") from None
+    meta: Meta = {"date": found.date} if found.date else {}
+    meta.update(_sidecar(path, source))
+    title = found.title or first_prose_line(_blanked(found.text, found.junk)) or path.stem
+    return Document(
+        id=doc_id,
+        title=title,
+        text=found.text,
+        source=source,
+        author=found.author,
+        pages=found.pages,
+        sections=found.sections,
+        junk=found.junk,
+        **meta,
+    )
+
+
+def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with each span's characters made spaces (line breaks kept)."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = [c if c == "\n" else " " for c in chars[start:end]]
+    return "".join(chars)
+
+
+def _sidecar(path: Path, source: str) -> Meta:
     """`<file>.meta.json` beside a document file: {"source_url": ..., "date": ...} (both optional)."""
     sidecar = path.with_name(path.name + META_SUFFIX)
     if not sidecar.is_file():
@@ -154,10 +260,20 @@ def _sidecar(path: Path, source: str) -> dict[str, str]:
         raise CorpusError(f"{source}{META_SUFFIX}: not a JSON object ({e})") from None
     if not isinstance(meta, dict) or not all(isinstance(meta.get(k, ""), str) for k in ("source_url", "date")):
         raise CorpusError(f'{source}{META_SUFFIX}: expected {{"source_url": "...", "date": "YYYY-MM-DD"}}')
-    return checked_meta({k: meta[k] for k in ("source_url", "date") if meta.get(k)}, f"{source}{META_SUFFIX}")
+    return checked_meta(_meta_of(meta), f"{source}{META_SUFFIX}")
 
 
-def checked_meta(meta: dict[str, str], where: str) -> dict[str, str]:
+def _meta_of(record: dict) -> Meta:
+    """The source_url and date of a record or sidecar, where they are non-empty strings."""
+    meta = Meta()
+    if isinstance(record.get("source_url"), str) and record["source_url"]:
+        meta["source_url"] = record["source_url"]
+    if isinstance(record.get("date"), str) and record["date"]:
+        meta["date"] = record["date"]
+    return meta
+
+
+def checked_meta(meta: Meta, where: str) -> Meta:
     """Metadata with its date checked (ISO, YYYY-MM-DD...), so that date filters compare rightly."""
     if meta.get("date"):
         try:
@@ -188,8 +304,7 @@ def read_jsonl(raw: str, source: str) -> Iterator[Document]:
         if not isinstance(doc_id, (str, int)) or str(doc_id) == "":
             raise CorpusError(f'{source}:{lineno}: a record needs an "id"')
         title = record["title"] if isinstance(record.get("title"), str) else ""
-        meta = {k: record[k] for k in ("source_url", "date") if isinstance(record.get(k), str) and record[k]}
-        meta = checked_meta(meta, f"{source}:{lineno}")
+        meta = checked_meta(_meta_of(record), f"{source}:{lineno}")
         yield Document(id=str(doc_id), title=title, text=record["text"], source=source, **meta)
 
 

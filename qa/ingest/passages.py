@@ -91,7 +91,7 @@ def group_sentences(sentences: list[tuple[int, int]], target: int, maximum: int,
 
 def make_passages(doc: Document, target: int, maximum: int, overlap: int) -> list[Passage]:
     passages = []
-    for region_start, region_end in prose_regions(doc.text, doc.title):
+    for region_start, region_end in without(prose_regions(doc.text, doc.title), doc.junk, doc.text):
         sentences = [
             piece for span in split_sentences(doc.text, region_start, region_end) for piece in cut_long(span, doc.text, maximum)
         ]
@@ -109,6 +109,19 @@ def make_passages(doc: Document, target: int, maximum: int, overlap: int) -> lis
                 )
             )
     return passages
+
+
+def without(regions: list[tuple[int, int]], junk: Iterable[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """`regions` with the `junk` spans cut out (each piece whitespace-trimmed, empty ones dropped)."""
+    for cut_start, cut_end in sorted(junk):
+        pieces: list[tuple[int, int]] = []
+        for start, end in regions:
+            if cut_end <= start or end <= cut_start:
+                pieces.append((start, end))
+                continue
+            pieces += [trim_span(text, start, cut_start), trim_span(text, cut_end, end)]
+        regions = [(s, e) for s, e in pieces if s < e]
+    return regions
 
 
 def passages_of(docs: Iterable[Document], target: int, maximum: int, overlap: int) -> list[Passage]:

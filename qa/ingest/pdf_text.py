@@ -14,32 +14,20 @@ is found by a search for "finance".
 
 from __future__ import annotations
 
-import bisect
+import datetime
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from .extracted import Extracted, Unreadable
 
 LIGATURES = str.maketrans(
     {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
 )
 FURNITURE_BOX_LINES = 3  # a header or footer is a text box of at most this many lines at a page's top or bottom
 DIGITS = re.compile(r"\d+")
-
-
-@dataclass(frozen=True)
-class PdfText:
-    text: str
-    page_starts: tuple[int, ...]  # offset in `text` where each page begins; page 1 at 0
-    furniture: tuple[tuple[int, int], ...]  # repeated headers, footers, page numbers: (start, end) in `text`
-
-    def page_of(self, offset: int) -> int:
-        """The 1-based page that the character at `offset` is on."""
-        return bisect.bisect_right(self.page_starts, offset)
-
-    def pages_of(self, start: int, end: int) -> tuple[int, int]:
-        """(page, page_end) of the span text[start:end] (end exclusive; the same page when it does not cross one)."""
-        return self.page_of(start), self.page_of(max(start, end - 1))
+PDF_DATE = re.compile(r"(?:D:)?(\d{4})(\d{2})?(\d{2})?")  # D:YYYYMMDDHHmmSSOHH'mm', the tail optional
 
 
 @dataclass(frozen=True)
@@ -53,33 +41,95 @@ def _line_key(line: str) -> str:
     return DIGITS.sub("#", " ".join(line.split()).lower())
 
 
-def read_pdf(path: Path) -> PdfText:
-    """The text of a PDF's text layer, its page starts and its furniture ranges."""
-    from pdfminer.high_level import extract_pages  # imported by builds that read PDF only
+def read_pdf(path: Path, max_pages: int = 0) -> Extracted:
+    """The text of a PDF's text layer, its page starts, its furniture and its metadata.
+    Unreadable when it is encrypted, has no text layer, is not a PDF or has more than
+    `max_pages` pages (0: no limit)."""
+    from pdfminer.converter import PDFPageAggregator  # imported by builds that read PDF only
     from pdfminer.layout import LAParams, LTTextBox, LTTextLine
+    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+    from pdfminer.psexceptions import PSException
 
     parts: list[str] = []
     size = 0
     page_starts: list[int] = []
     edge_lines: list[list[_Line]] = []  # per page: the lines of its short top and bottom boxes
-    for page in extract_pages(path, laparams=LAParams()):
-        page_starts.append(size)
-        boxes = [el for el in page if isinstance(el, LTTextBox)]
-        edges = _edge_boxes(boxes)
-        on_edge: list[_Line] = []
-        for box in boxes:
-            for line in box:
-                if not isinstance(line, LTTextLine):
-                    continue
-                content = line.get_text().rstrip("\n").translate(LIGATURES)
-                if id(box) in edges and content.strip():
-                    on_edge.append(_Line(size, size + len(content), _line_key(content)))
-                parts.append(content + "\n")
-                size += len(content) + 1
-            parts.append("\n")
-            size += 1
-        edge_lines.append(on_edge)
-    return PdfText("".join(parts), tuple(page_starts), _repeated(edge_lines))
+    with open(path, "rb") as f:
+        try:
+            document = PDFDocument(PDFParser(f))
+        except (PDFPasswordIncorrect, PDFEncryptionError):
+            raise Unreadable("encrypted PDF: it needs a password to be read") from None
+        except (PSException, ValueError, KeyError, TypeError) as e:
+            raise Unreadable(f"not a readable PDF ({type(e).__name__}: {e})") from None
+        manager = PDFResourceManager()
+        device = PDFPageAggregator(manager, laparams=LAParams())
+        interpreter = PDFPageInterpreter(manager, device)
+        try:
+            for number, page in enumerate(PDFPage.create_pages(document), 1):
+                if max_pages and number > max_pages:
+                    raise Unreadable(f"more than {max_pages} pages (the pdf_max_pages setting)")
+                interpreter.process_page(page)
+                page_starts.append(size)
+                boxes = [el for el in device.get_result() if isinstance(el, LTTextBox)]
+                edges = _edge_boxes(boxes)
+                on_edge: list[_Line] = []
+                for box in boxes:
+                    for line in box:
+                        if not isinstance(line, LTTextLine):
+                            continue
+                        content = line.get_text().rstrip("\n").translate(LIGATURES)
+                        if id(box) in edges and content.strip():
+                            on_edge.append(_Line(size, size + len(content), _line_key(content)))
+                        parts.append(content + "\n")
+                        size += len(content) + 1
+                    parts.append("\n")
+                    size += 1
+                edge_lines.append(on_edge)
+        except (PSException, ValueError, KeyError, TypeError) as e:
+            raise Unreadable(f"not a readable PDF ({type(e).__name__}: {e})") from None
+        info = _info(document)
+    text = "".join(parts)
+    if not text.strip():
+        raise Unreadable(f"no text layer: scanned? ({len(page_starts)} pages of images only)")
+    return Extracted(
+        text=text,
+        title=info.get("Title", ""),
+        author=info.get("Author", ""),
+        date=_pdf_date(info.get("CreationDate", "")),
+        pages=tuple(page_starts),
+        junk=_repeated(edge_lines),
+    )
+
+
+def _info(document: object) -> dict[str, str]:
+    """The document information dictionary's text entries (Title, Author, CreationDate...)."""
+    from pdfminer.pdftypes import resolve1
+    from pdfminer.utils import decode_text
+
+    out: dict[str, str] = {}
+    for entry in getattr(document, "info", []):
+        entry = resolve1(entry)
+        for key, value in entry.items() if isinstance(entry, dict) else ():
+            value = resolve1(value)
+            if isinstance(value, bytes):
+                value = decode_text(value)
+            if isinstance(value, str) and value.strip():
+                out.setdefault(str(key), " ".join(value.replace("\x00", "").split()))
+    return out
+
+
+def _pdf_date(value: str) -> str:
+    """YYYY-MM-DD of a PDF date ("D:20200927120000+04'00'"), "" when it is not one."""
+    match = PDF_DATE.match(value)
+    if not match:
+        return ""
+    try:
+        return datetime.date(int(match[1]), int(match[2] or 1), int(match[3] or 1)).isoformat()
+    except ValueError:
+        return ""
 
 
 def _edge_boxes(boxes: list) -> set[int]:

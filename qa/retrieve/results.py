@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ingest.documents import Document
+from ..ingest.documents import Document, Location
 from ..ingest.passages import Passage
 
 # Why a result abstained ("" when it did not): no hit close enough, a question confidently not in
@@ -33,7 +33,12 @@ class Hit:
             "end": self.passage.end,
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
             "similarity": round(self.similarity, 4),
+            **self.location().to_dict(),
         }
+
+    def location(self) -> Location:
+        """The passage's pages (PDF) or section (DOCX) in its original file."""
+        return self.document.location(self.passage.start, self.passage.end)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,12 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         passage, doc = live.searcher.passage(passage_id)
         ref = responses.DocumentRef(**doc.ref())
         cited = responses.CitedPassage(
-            passage_id=passage.id, text=passage.text, start=passage.start, end=passage.end, document=ref
+            passage_id=passage.id,
+            text=passage.text,
+            start=passage.start,
+            end=passage.end,
+            document=ref,
+            **doc.location(passage.start, passage.end).to_dict(),
         )
         return jsonify(cited.body())
 

@@ -58,10 +58,18 @@ class DocumentRef(ResponseModel):
     source: str = Field(description="Path of the source file; empty for documents given in memory.")
     source_url: str = Field(description=SOURCE_URL)
     date: str = Field(description=DATE)
+    author: str = absent("The author, from a PDF's or DOCX's metadata; left out when unknown.")
 
 
 class Document(DocumentRef):
     text: str = Field(description="The text that passage offsets index.")
+    pages: list[Offset] = absent("PDF: where each page starts in `text` (page 1 at 0); left out for other documents.")
+    sections: list[tuple[Offset, list[str]]] = absent(
+        "DOCX: each section's start in `text` and its heading path; left out for other documents."
+    )
+    junk: list[tuple[Offset, Offset]] = absent(
+        "Spans of `text` no passage takes (a PDF's running headers, footers and page numbers); left out when none."
+    )
 
 
 class Highlight(ResponseModel):
@@ -71,7 +79,15 @@ class Highlight(ResponseModel):
     end: Offset
 
 
-class Hit(ResponseModel):
+class Located(ResponseModel):
+    """Where a passage is in its original file, for the formats that have pages or sections."""
+
+    page: int = absent("PDF: the 1-based page the passage starts on; left out for other documents.")
+    page_end: int = absent("PDF: the last page the passage reaches, when it crosses a page break.")
+    section: list[str] = absent('DOCX: the heading path of the passage\'s section, e.g. ["3 Results", "3.2 Costs"].')
+
+
+class Hit(Located):
     rank: Annotated[int, Field(ge=1)]
     score: float = Field(description="Fused ranking score; comparable within one question only.")
     similarity: float = Field(ge=-1, le=1, description="Best cosine of the question and the passage or one of its sentences.")
@@ -109,7 +125,7 @@ class BatchResult(ResponseModel):
     took_ms: float = Field(ge=0)
 
 
-class CitedPassage(ResponseModel):
+class CitedPassage(Located):
     passage_id: str
     text: str
     start: Offset
