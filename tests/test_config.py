@@ -37,7 +37,11 @@ def test_default_folders_are_relative_to_the_working_directory(tmp_path, monkeyp
     assert (settings.corpus_dir, settings.index_dir) == (Path("corpus"), Path("index"))
     monkeypatch.chdir(tmp_path)
     assert settings.index_dir.resolve() == tmp_path / "index"  # not beside the installed package
-    assert ("QA_CORPUS_DIR", "corpus", "Folder of source documents (.txt, .md, .html, .jsonl, .pdf, .docx).") in Settings.describe()
+    assert (
+        "QA_CORPUS_DIR",
+        "corpus",
+        "Folder of source documents (.txt, .md, .html, .jsonl, .pdf, .docx).",
+    ) in Settings.describe()
 
 
 def test_enumerated_settings_are_literal_types_checked_when_loaded():

@@ -40,6 +40,7 @@ LINE = re.compile(r"[^\n]*\n?")
 TERMINAL = re.compile(r"""[.!?…]['"”’)\]]*(?:\s*\[[^\]\n]{1,20}\])*\s*$""")
 REFERENCE_MARKER = re.compile(r"\[\s*(?:\d{1,4}|[a-z]{1,2}|citation needed|note \d+|nb \d+)\s*\]", re.I)
 MIN_REGION_WORDS = 5
+LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-[ \t]*\r?\n[ \t]*(?=[a-z])")  # "extrac-\ntion", not "1990-\n91" or "-\nThe"
 
 
 RULES_VERSION = 2  # bump when a change here changes passages: indexes built before are rebuilt
@@ -131,8 +132,11 @@ def first_prose_line(text: str) -> str:
 
 
 def normalize_for_embedding(text: str) -> str:
-    """NFKC (folds non-breaking spaces), reference markers dropped, whitespace collapsed."""
+    """NFKC (folds non-breaking spaces), a word hyphenated at a line end made whole again
+    ("extrac-\ntion" is embedded and matched as "extraction"), reference markers dropped,
+    whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text)
+    text = LINE_END_HYPHEN.sub("", text)
     text = REFERENCE_MARKER.sub(" ", text)
     return " ".join(text.split())
 

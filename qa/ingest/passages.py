@@ -19,6 +19,11 @@ from .documents import Document
 
 # A line break ends a paragraph unless the next line goes on in lower case (hard-wrapped prose).
 PARAGRAPH_BREAK = re.compile(r"\n(?=[ \t\r]*(?![a-z])\S)")
+# In a PDF's text every line is wrapped where the page ended it: only a blank line (between
+# pdfminer's text boxes) ends a paragraph, and not when the text goes on in lower case (a
+# paragraph that runs on over a page or column break).
+BLANK_LINE = re.compile(r"\n[ \t\r]*\n(?=\s*(?![a-z])\S)")
+LINE_BREAKS = re.compile(r"[\r\n]+")
 LEADING_MARKER = re.compile(REFERENCE_MARKER.pattern + r"\s*", re.I)
 
 
@@ -42,12 +47,16 @@ def passage_id(doc_id: str, start: int, text: str) -> str:
     return digest[:16]
 
 
-def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Whitespace-trimmed sentence offsets within text[start:end]."""
+def split_sentences(text: str, start: int, end: int, wrapped: bool = False) -> list[tuple[int, int]]:
+    """Whitespace-trimmed sentence offsets within text[start:end]. `wrapped` text (a PDF's) has
+    its line breaks where the page put them: only BLANK_LINE ends a paragraph, and the segmenter
+    sees the line breaks inside one as spaces."""
     spans: list[tuple[int, int]] = []
     para_start = start
-    for brk in [m.start() for m in PARAGRAPH_BREAK.finditer(text, start, end)] + [end]:
+    for brk in [m.start() for m in (BLANK_LINE if wrapped else PARAGRAPH_BREAK).finditer(text, start, end)] + [end]:
         chunk = text[para_start:brk]
+        if wrapped:  # same length: offsets stay those of `text`
+            chunk = LINE_BREAKS.sub(lambda m: " " * len(m.group()), chunk)
         for b in sentencex.get_sentence_boundaries("en", chunk):
             s, e = trim_span(text, para_start + b["start_index"], para_start + b["end_index"])
             while (marker := LEADING_MARKER.match(text, s, e)) and marker.end() < e:
@@ -93,7 +102,9 @@ def make_passages(doc: Document, target: int, maximum: int, overlap: int) -> lis
     passages = []
     for region_start, region_end in without(prose_regions(doc.text, doc.title), doc.junk, doc.text):
         sentences = [
-            piece for span in split_sentences(doc.text, region_start, region_end) for piece in cut_long(span, doc.text, maximum)
+            piece
+            for span in split_sentences(doc.text, region_start, region_end, wrapped=bool(doc.pages))
+            for piece in cut_long(span, doc.text, maximum)
         ]
         for first, last in group_sentences(sentences, target, maximum, overlap):
             start, end = sentences[first][0], sentences[last - 1][1]
