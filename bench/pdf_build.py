@@ -52,10 +52,11 @@ def report_paragraphs(pages: int) -> tuple[list[tuple[str, list[dict]]], list]:
 
 def draw_report(path: Path, articles: list[tuple[str, list[dict]]]) -> int:
     """Write the report; returns its page count."""
+    from xml.sax.saxutils import escape
+
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import Paragraph, SimpleDocTemplate
-    from xml.sax.saxutils import escape
 
     styles = getSampleStyleSheet()
 
