@@ -132,3 +132,21 @@ def test_overlap_means_shared_characters_of_the_same_document():
 )
 def test_table_rows_are_told_from_prose_with_a_pipe(line, is_row):
     assert is_table_row(line) is is_row
+
+
+def test_a_passage_stays_in_its_section_and_a_bare_heading_makes_none():
+    text = (
+        "1 Harbour\n\nThe pier was rebuilt in stone. Ships moor there again.\n\n"
+        "2 Works\n\n"
+        "2.1 Costs\n\nGranite cost more than planned. The lamp cost less.\n\n"
+    )
+    sections = [(text.index(h), path) for h, path in [("1 Harbour", ("1 Harbour",)), ("2 Works", ("2 Works",))]]
+    sections.append((text.index("2.1 Costs"), ("2 Works", "2.1 Costs")))
+    doc = Document("d", "", text, "", sections=sections)
+    passages = make_passages(doc, 600, 1000, 1)  # room for the whole text in one passage
+    assert [p.text for p in passages] == [
+        "1 Harbour\n\nThe pier was rebuilt in stone. Ships moor there again.",
+        "2.1 Costs\n\nGranite cost more than planned. The lamp cost less.",
+    ]
+    assert [doc.location(p.start, p.end).section for p in passages] == [("1 Harbour",), ("2 Works", "2.1 Costs")]
+    assert len(make_passages(Document("d", "", text, ""), 600, 1000, 1)) == 1  # without sections: one run

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 
 # Junk that can sit inside a line, before or after prose.
 INLINE_JUNK = re.compile(
@@ -73,15 +74,19 @@ def is_junk_piece(piece: str, title: str) -> bool:
     )
 
 
-def prose_regions(text: str, title: str = "") -> list[tuple[int, int]]:
+def prose_regions(text: str, title: str = "", breaks: Collection[int] = ()) -> list[tuple[int, int]]:
     """Maximal junk-free runs of text, as whitespace-trimmed offsets into `text`.
 
-    Blank lines do not break a run; junk does. A run too small to say anything (fewer than
-    MIN_REGION_WORDS words and no full sentence, e.g. a lone "Per Armenia:") is dropped.
+    Blank lines do not break a run; junk does, and so does a line starting at one of `breaks`
+    (a DOCX's section starts: a passage stays in one section). A run too small to say anything
+    (fewer than MIN_REGION_WORDS words and no full sentence, e.g. a lone "Per Armenia:" or a
+    heading with nothing under it) is dropped.
     """
     regions: list[list[int]] = []
     open_region = False
     for line in LINE.finditer(text):
+        if line.start() in breaks:
+            open_region = False
         content = line.group().rstrip("\r\n")
         if not content.strip():
             continue

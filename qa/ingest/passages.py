@@ -1,8 +1,9 @@
 """Cutting documents into passages: sentence-aware, sized, overlapping, each an exact slice.
 
 Sentences come from `sentencex` (Wikimedia's segmenter) inside the prose regions that
-`cleaning.prose_regions` finds. A passage is a run of whole sentences; only a single sentence
-longer than the maximum is cut, at a word boundary.
+`cleaning.prose_regions` finds, less a document's junk spans; a DOCX's section starts end a
+region, so a passage lies in one section. A passage is a run of whole sentences; only a single
+sentence longer than the maximum is cut, at a word boundary.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def group_sentences(sentences: list[tuple[int, int]], target: int, maximum: int,
 
 def make_passages(doc: Document, target: int, maximum: int, overlap: int) -> list[Passage]:
     passages = []
-    for region_start, region_end in without(prose_regions(doc.text, doc.title), doc.junk, doc.text):
+    regions = prose_regions(doc.text, doc.title, breaks={start for start, _ in doc.sections})
+    for region_start, region_end in without(regions, doc.junk, doc.text):
         sentences = [
             piece for span in split_sentences(doc.text, region_start, region_end) for piece in cut_long(span, doc.text, maximum)
         ]
