@@ -1,11 +1,13 @@
 """A small corpus folder with PDFs drawn here with reportlab, known sentences on known pages,
 for the web tests (test_pdf_web, test_browser): a report with a running header and page
-numbers, a ledger whose one sentence crosses a page break, and a text file beside them."""
+numbers, a ledger whose one sentence crosses a page break, council minutes written with
+python-docx (a heading path per section), and a text file beside them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import docx
 from reportlab.pdfgen import canvas
 
 HEADER = "Harbour Board Annual Report"
@@ -21,6 +23,11 @@ LEDGER = [  # ledger.pdf: its one sentence goes on from page 1 to page 2 (no hea
     ["schooner that docked in the spring, with its tonnage and port."],
 ]
 LEDGER_TITLE = "The quartermaster's ledger"  # (without one, its first line would be the title, which passages leave out)
+MINUTES = [  # minutes.docx: (heading level, heading, the paragraph under it)
+    (1, "1 Budget", "The council set the budget for dredging the river at four hundred pounds."),
+    (2, "1.1 Costs", "Dredging the river mouth cost three hundred pounds in the spring."),
+]
+MINUTES_AUTHOR = "Town clerk"
 NOTES = "Harbour notes\n\nThe harbour master keeps a garden of roses behind the customs house.\n"
 
 
@@ -43,9 +50,22 @@ def draw_pages(path: Path, pages: list[list[str]], furniture: bool, title: str =
     return path
 
 
+def write_minutes(path: Path) -> Path:
+    """A DOCX of headings (Heading 1, Heading 2) with a paragraph under each."""
+    document = docx.Document()
+    document.core_properties.title = "Council minutes"
+    document.core_properties.author = MINUTES_AUTHOR
+    for level, heading, paragraph in MINUTES:
+        document.add_heading(heading, level)
+        document.add_paragraph(paragraph)
+    document.save(str(path))
+    return path
+
+
 def write_corpus(folder: Path) -> Path:
-    """report.pdf, notes/ledger.pdf and notes/harbour.txt in `folder` (made if missing)."""
+    """report.pdf, minutes.docx, notes/ledger.pdf and notes/harbour.txt in `folder` (made if missing)."""
     (folder / "notes").mkdir(parents=True, exist_ok=True)
+    write_minutes(folder / "minutes.docx")
     draw_pages(folder / "report.pdf", REPORT, furniture=True, title=REPORT_TITLE, author=REPORT_AUTHOR)
     draw_pages(folder / "notes" / "ledger.pdf", LEDGER, furniture=False, title=LEDGER_TITLE)
     (folder / "notes" / "harbour.txt").write_text(NOTES, encoding="utf-8")

@@ -1,8 +1,8 @@
 """PDF and DOCX documents on the web side: hits carry their page (or section) in the API, on the
 page and in `qa ask`; the document view marks where each page starts; the original file is
-served only for PDF and DOCX files inside the corpus folder. PDFs are drawn here with reportlab
-(tests/pdf_corpus.py); the index uses the fake embedder. Every JSON answer is checked against
-the OpenAPI document."""
+served only for PDF and DOCX files inside the corpus folder. The files are made here (reportlab,
+python-docx: tests/pdf_corpus.py); the index uses the fake embedder. Every JSON answer is
+checked against the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from qa.web import create_app
 
 from .conftest import FakeEmbedder, fake_settings
 from .openapi_check import CheckingClient, checking_client
-from .pdf_corpus import LEDGER, REPORT, REPORT_AUTHOR, REPORT_TITLE, write_corpus
+from .pdf_corpus import LEDGER, MINUTES, MINUTES_AUTHOR, REPORT, REPORT_AUTHOR, REPORT_TITLE, write_corpus
 
 TOLL = "toll shillings east pier"  # answered on page 2 of report.pdf
 LEDGER_QUESTION = "quartermaster ledger cargo schooner"  # one sentence across pages 1 and 2 of notes/ledger.pdf
@@ -208,46 +208,60 @@ def test_a_file_under_a_folder_replaced_by_a_symlink_is_not_served(replaceable):
     assert_json_404(client.get("/documents/report.pdf/original"), "original_not_found")
 
 
-BUDGET = "1 Budget\nThe council set the budget for dredging the river at four hundred pounds.\n\n"
-COSTS = "1.1 Costs\nDredging the river mouth cost three hundred pounds in the spring.\n"
+DOCX_QUESTION = "dredging river mouth cost spring"  # the "1.1 Costs" section of minutes.docx
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def test_docx_hits_carry_the_heading_path_of_their_section(site):
+    _, client = site
+    hits = client.get("/api/search", query_string={"q": DOCX_QUESTION, "k": 5}).get_json()["results"]
+    found = {tuple(h["section"]): h["text"] for h in hits if h["document"]["id"] == "minutes.docx"}
+    assert set(found) == {(heading,) if level == 1 else ("1 Budget", heading) for level, heading, _ in MINUTES}
+    for section, text in found.items():  # a passage lies in its section: its heading and what is under it
+        assert text == next(f"{heading}\n\n{paragraph}" for _, heading, paragraph in MINUTES if heading == section[-1])
+    assert all("page" not in h for h in hits if h["document"]["id"] == "minutes.docx")
+    assert top_hit(client, DOCX_QUESTION)["document"]["author"] == MINUTES_AUTHOR
+
+
+def test_a_docx_card_shows_its_section_and_links_the_file(site):
+    _, client = site
+    card = client.get("/", query_string={"q": DOCX_QUESTION}).get_data(as_text=True).split('<li class="hit">')[1]
+    assert 'minutes.docx, <span class="location" data-slot="location">1 Budget › 1.1 Costs</span>, characters ' in card
+    assert '<a class="file" data-slot="file" href="/documents/minutes.docx/original">Download the DOCX</a>' in card
+
+
+def test_the_docx_document_view_shows_its_headings_and_the_section(site):
+    _, client = site
+    hit = top_hit(client, DOCX_QUESTION)
+    page = document_view(client, hit)
+    assert 'cited passage: <span class="location">1 Budget › 1.1 Costs</span>, characters' in page
+    assert not MARKER.search(page) and "1 Budget\n\n" in page and "1.1 Costs" in page
+
+
+def test_the_original_docx_is_served_as_an_attachment(site):
+    corpus, client = site
+    response = client.get("/documents/minutes.docx/original")
+    assert (response.status_code, response.mimetype) == (200, DOCX_TYPE)
+    assert response.headers["Content-Disposition"] == "attachment; filename=minutes.docx"
+    assert response.get_data() == (corpus / "minutes.docx").read_bytes()
+    response.close()
 
 
 @pytest.fixture(scope="module")
 def in_memory(tmp_path_factory: pytest.TempPathFactory) -> CheckingClient:
-    """A DOCX document's text and sections, given in memory (no file), and a document whose id
-    ends in "/original"."""
-    docx = Document(
-        "minutes.docx",
-        "Council minutes",
-        BUDGET + COSTS,
-        "",
-        author="Town clerk",
-        sections=((0, ("1 Budget",)), (len(BUDGET), ("1 Budget", "1.1 Costs"))),
-    )
+    """Documents given in memory (no file): a DOCX's text and sections, and one whose id ends in
+    "/original"."""
+    text = "1 Budget\n\nThe council set the budget for dredging the river at four hundred pounds.\n\n"
+    minutes = Document("minutes.docx", "Council minutes", text, "minutes.docx", sections=((0, ("1 Budget",)),))
     odd = Document("a/original", "Odd id", "The odd document talks about lanterns and their wicks.", "")
-    settings = fake_settings(tmp_path_factory.mktemp("docx-web"), passage_target_chars=50)  # a passage or two per section
+    settings = fake_settings(tmp_path_factory.mktemp("in-memory"))
     embedder = FakeEmbedder()
-    build_index(settings, embedder, [docx, odd])
+    build_index(settings, embedder, [minutes, odd])
     return served(settings, embedder)
 
 
-def test_docx_hits_carry_the_section_they_start_in_on_the_page(in_memory):
-    question = {"q": "dredging river mouth cost spring", "k": 5}
-    hits = [
-        h
-        for h in in_memory.get("/api/search", query_string=question).get_json()["results"]
-        if h["document"]["id"] == "minutes.docx"
-    ]
-    for hit in hits:
-        assert hit["section"] == (["1 Budget", "1.1 Costs"] if hit["start"] >= len(BUDGET) else ["1 Budget"])
-        assert "page" not in hit and hit["document"]["author"] == "Town clerk"
-    assert {len(hit["section"]) for hit in hits} == {1, 2}
-    page = in_memory.get("/", query_string=question).get_data(as_text=True)
-    assert '<span class="location" data-slot="location">1 Budget › 1.1 Costs</span>' in page
-    assert '<span class="location" data-slot="location">1 Budget</span>' in page
-
-
 def test_a_document_given_in_memory_has_no_original_file(in_memory):
+    assert top_hit(in_memory, "council budget dredging")["section"] == ["1 Budget"]
     assert_json_404(in_memory.get("/documents/minutes.docx/original"), "original_not_found")
 
 

@@ -59,9 +59,11 @@ def original_kind(source: str) -> str:
 
 
 def left_out(doc: Document) -> list[tuple[int, int]]:
-    """Offsets of the non-blank runs that no passage ever quotes: between the prose regions, and
-    the document's own junk spans (a PDF's running headers and footers)."""
-    regions = without(prose_regions(doc.text, doc.title), doc.junk, doc.text)
+    """Offsets of the non-blank runs that no passage ever quotes: between the prose regions (cut
+    at a DOCX's section starts, as passages are), and the document's own junk spans (a PDF's
+    running headers and footers)."""
+    regions = prose_regions(doc.text, doc.title, breaks={start for start, _ in doc.sections})
+    regions = without(regions, doc.junk, doc.text)
     bounds = [0, *(offset for region in regions for offset in region), len(doc.text)]
     gaps = (trim_span(doc.text, bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2))
     return [(start, end) for start, end in gaps if start < end]
