@@ -130,6 +130,13 @@ class PassageNotFound(NotFound):
     code = "passage_not_found"
 
 
+class OriginalNotFound(NotFound):
+    """A served document whose original file is not given out: only PDF and DOCX files, as
+    regular files inside the corpus folder (no symlink on the way), are."""
+
+    code = "original_not_found"
+
+
 class Overloaded(QAError):
     """More requests at once than the service admits; retry shortly."""
 

@@ -148,6 +148,9 @@ class BruteForce:
     def placement(self, rows: np.ndarray | None) -> Placement:
         return Placement(self.doc, self.spans) if rows is None else Placement(self.doc[rows], self.spans[rows])
 
+    def corpus_file(self, doc_id: str) -> str:
+        return ""  # documents given in memory
+
     def removed_document(self, doc_id: str) -> str | None:
         return None
 
@@ -214,6 +217,7 @@ def test_filters_and_citations_go_through_the_seam(both, filter):
         memory.passage("no-such-passage")
     with pytest.raises(DocumentNotFound):
         memory.document("no-such-document")
+    assert memory.index.corpus_file("war") == store.index.corpus_file("war") == ""  # given in memory: no file
 
 
 def test_the_library_names_still_import_lazily():

@@ -1,7 +1,7 @@
 """The search page in a real headless Chromium (Debian's), served over HTTP on 127.0.0.1.
 
-Screenshots land in screenshots/ (results, abstained, document view, phone width) for a person
-to look at. Without Chromium these tests skip with the reason, except under CI, where
+Screenshots land in screenshots/ (results, abstained, document view, phone width, a PDF's
+results and document view) for a person to look at. Without Chromium these tests skip with the reason, except under CI, where
 scripts/test installs it and its absence is a failure.
 """
 
@@ -21,7 +21,8 @@ from qa.index.build import build_index
 from qa.retrieve.searcher import Searcher
 from qa.web import create_app
 
-from .conftest import REPO, fake_settings
+from .conftest import REPO, FakeEmbedder, fake_settings
+from .pdf_corpus import write_corpus
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -275,8 +276,6 @@ ODD_IDS = ["../escape", "a//b", "/rooted", "plain/id.txt"]  # ids a user's .json
 
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory) -> Iterator[str]:
-    from .conftest import FakeEmbedder
-
     root = tmp_path_factory.mktemp("hostile")
     (root / "corpus").mkdir()
     (root / "corpus" / "evil.txt").write_text(HOSTILE)
@@ -362,3 +361,55 @@ def test_a_right_to_left_override_stays_inside_the_question(browser, hostile_sit
     summary_shows(browser, "sdrawkcab")
     assert browser.title == "scripts ?sdrawkcab · Ask the documents"
     assert browser.execute_script("return document.querySelector('.summary bdi').textContent") == question
+
+
+PDF_QUESTION = "toll shillings east pier"  # page 2 of report.pdf (tests/pdf_corpus.py)
+CARD = (  # each card's source line, and where its file link goes
+    "return [...document.querySelectorAll('.hit')]"
+    ".map((h) => [h.querySelector('.source').textContent, h.querySelector('.file').href])"
+)
+
+
+@pytest.fixture(scope="module")
+def pdf_site(tmp_path_factory) -> Iterator[str]:
+    """PDFs drawn with reportlab and a text file, with the fake embedder."""
+    root = tmp_path_factory.mktemp("pdf-site")
+    settings = fake_settings(root, corpus=write_corpus(root / "corpus"))
+    build_index(settings, FakeEmbedder())
+    yield from serve(create_app(settings, Searcher.open(settings, FakeEmbedder())))
+
+
+def test_script_and_server_show_the_page_and_link_the_pdf_at_it(browser, pdf_site):
+    browser.get(pdf_site + "/?q=" + PDF_QUESTION.replace(" ", "+"))
+    served = browser.execute_script(CARD)
+    browser.get(pdf_site + "/")
+    ask(browser, PDF_QUESTION)
+    summary_shows(browser, "for “" + PDF_QUESTION)
+    assert browser.execute_script(CARD) == served
+    source, link = served[0]
+    assert source.startswith("report.pdf, p. 2, characters ") and link == pdf_site + "/documents/report.pdf/original#page=2"
+    shot(browser, "pdf-results")
+
+
+def test_pdf_document_view_marks_pages_and_copies_as_the_text(browser, pdf_site):
+    browser.get(pdf_site + "/?q=" + PDF_QUESTION.replace(" ", "+"))
+    wait_for(browser, ".hit").find_element(By.LINK_TEXT, "Read in context").click()
+    cited = wait_for(browser, "mark#cited")
+    assert cited.text.startswith("Ships moored at the east pier")
+    markers = browser.find_elements(By.CSS_SELECTOR, "pre .page-start")
+    assert [m.text for m in markers] == ["— page 1 —", "— page 2 —", "— page 3 —"] and all(m.is_displayed() for m in markers)
+    assert [m.get_attribute("role") for m in markers] == ["heading"] * 3
+    text = browser.execute_script("return fetch('/api/documents/report.pdf').then((r) => r.json()).then((d) => d.text)")
+    copied = browser.execute_script(
+        "const range = document.createRange(); range.selectNodeContents(document.querySelector('.document pre'));"
+        "getSelection().removeAllRanges(); getSelection().addRange(range); return getSelection().toString();"
+    )
+    assert copied.strip() == text.strip()  # the markers are never copied with the text
+    browser.execute_script("getSelection().removeAllRanges()")
+    file = browser.find_element(By.CSS_SELECTOR, ".source .file")
+    assert file.text == "Open the PDF at p. 2" and file.get_attribute("href").endswith("/documents/report.pdf/original#page=2")
+    kind = browser.execute_script(
+        "return fetch(arguments[0]).then((r) => r.headers.get('Content-Type'))", file.get_attribute("href")
+    )
+    assert kind == "application/pdf"
+    shot(browser, "pdf-document")

@@ -141,10 +141,10 @@ def test_faded_runs_are_exactly_what_passages_never_quote(doc):
     passage = make_passages(doc, 600, 1000, 1)[-1]
     s, e = (passage.start + offset for offset in passage.sentences[-1])
     parts = text_parts(doc, (passage.start, passage.end), (s, e))
-    assert "".join(piece for piece, _ in parts.all()) == doc.text
-    assert "".join(piece for piece, _ in parts.sentence) == doc.text[s:e]
-    assert not any(faded for _, faded in parts.passage_head + parts.sentence + parts.passage_tail)
-    faded_at = [faded for piece, faded in parts.all() for _ in piece]
+    assert "".join(piece.text for piece in parts.all()) == doc.text
+    assert "".join(piece.text for piece in parts.sentence) == doc.text[s:e]
+    assert not any(piece.left_out for piece in parts.passage_head + parts.sentence + parts.passage_tail)
+    faded_at = [piece.left_out for piece in parts.all() for _ in piece.text]
     in_prose = [False] * len(doc.text)
     for start, end in prose_regions(doc.text, doc.title):
         in_prose[start:end] = [True] * (end - start)

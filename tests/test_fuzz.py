@@ -26,6 +26,7 @@ OPERATIONS = [
     "GET /api/search",
     "POST /api/search",
     "GET /api/documents/{doc_id}",
+    "GET /documents/{doc_id}/original",
     "GET /api/passages/{passage_id}",
     "GET /healthz",
     "POST /admin/reload",

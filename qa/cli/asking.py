@@ -54,11 +54,17 @@ def preload_language(settings: Settings) -> None:
 
 
 def format_hit(hit: dict, mark: Callable[[str], str]) -> str:
+    """A hit (its JSON) for the terminal: rank, score and title; its source, with the page or
+    section of a PDF or DOCX ("p. 12", "3 Results › 3.2 Costs"), and offsets; the passage, its
+    answering sentence marked."""
+    from ..retrieve.results import location_label
+
     text, hl = hit["text"], hit["highlight"]
     body = text[: hl["start"]] + mark(text[hl["start"] : hl["end"]]) + text[hl["end"] :]
     body = textwrap.fill(" ".join(body.split()), width=100, initial_indent="   ", subsequent_indent="   ")
-    doc = hit["document"]
-    return f"{hit['rank']}. [{hit['score']:.3f}] {doc['title']}\n   {doc['source']} [{hit['start']}:{hit['end']}]\n{body}\n"
+    doc, where = hit["document"], location_label(hit)
+    source = f"{doc['source']}, {where}" if where else doc["source"]
+    return f"{hit['rank']}. [{hit['score']:.3f}] {doc['title']}\n   {source} [{hit['start']}:{hit['end']}]\n{body}\n"
 
 
 @click.command(short_help="Serve the web page and JSON API (builds the index first if needed).")

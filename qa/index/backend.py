@@ -136,6 +136,11 @@ class IndexBackend(Protocol):
         """The documents and spans of these passages (None: of every passage), in this order."""
         ...
 
+    def corpus_file(self, doc_id: str) -> str:
+        """The file a served document was read from, relative to the corpus folder and
+        "/"-separated ("" for a document given in memory)."""
+        ...
+
     def removed_document(self, doc_id: str) -> str | None:
         """Why a document id that was served once is no longer (None: it never was, or still is)."""
         ...

@@ -91,6 +91,9 @@ class Index:
             return Placement(self.passages.doc, self.passages.spans)
         return Placement(self.passages.doc[rows], self.passages.spans[rows])
 
+    def corpus_file(self, doc_id: str) -> str:
+        return self.documents.file_of(doc_id)
+
     def removed_document(self, doc_id: str) -> str | None:
         return self.manifest.removed_documents.get(doc_id) or None
 

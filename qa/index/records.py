@@ -81,10 +81,14 @@ class Recent(Generic[K, V]):
 
 
 class DocumentTable(Mapping[str, Document]):
-    """The served documents by id, in corpus order; each is decoded from its line when used."""
+    """The served documents by id, in corpus order; each is decoded from its line when used.
+    `files` is the catalog's file column: the names, and each document's code among them."""
 
-    def __init__(self, ids: list[str], lines: list[Lines], segment: np.ndarray, row: np.ndarray) -> None:
+    def __init__(
+        self, ids: list[str], lines: list[Lines], segment: np.ndarray, row: np.ndarray, files: tuple[list[str], np.ndarray]
+    ) -> None:
         self.ids, self._lines, self._segment, self._row = ids, lines, segment, row
+        self._file_names, self._file = files
         self._position = {doc_id: n for n, doc_id in enumerate(ids)}
         self._cache: Recent[str, Document] = Recent(CACHED_DOCUMENTS)
 
@@ -107,6 +111,10 @@ class DocumentTable(Mapping[str, Document]):
     def position(self, doc_id: str) -> int:
         """Its place in corpus order (what `PassageTable.doc` holds)."""
         return self._position[doc_id]
+
+    def file_of(self, doc_id: str) -> str:
+        """Its corpus file, relative to the corpus folder ("" for a document given in memory)."""
+        return self._file_names[int(self._file[self._position[doc_id]])]
 
 
 class PassageTable(Sequence[Passage]):
@@ -249,7 +257,7 @@ def layout(stored: Mapping[str, StoredRows], catalog: Columns) -> Layout:
         np.concatenate([s.ids for s in parts] or [np.zeros(0, "S1")])[p_rows],
         doc_ids,
     )
-    documents = DocumentTable(doc_ids, [s.documents for s in parts], seg, catalog.row)
+    documents = DocumentTable(doc_ids, [s.documents for s in parts], seg, catalog.row, (catalog.files, catalog.file))
     served = {name: r.new_passage[a:z] for name, a, z in zip(catalog.segments, p_base[:-1], p_base[1:], strict=True)}
     served_sentences = {name: r.new_sentence[a:z] for name, a, z in zip(catalog.segments, s_base[:-1], s_base[1:], strict=True)}
     return Layout(documents, passages, r.sentences, catalog.segments, p_rows, r.sentence_rows, served, served_sentences)

@@ -1,11 +1,16 @@
-"""Looking up a citation: a document or a passage by id, still served, or why it is not."""
+"""Looking up a citation: a document or a passage by id, still served, or why it is not; and
+the original PDF or DOCX file a document was read from, for readers to check it in."""
 
 from __future__ import annotations
 
-from ..errors import DocumentGone, DocumentNotFound, PassageGone, PassageMoved, PassageNotFound
+from pathlib import Path
+
+from ..errors import DocumentGone, DocumentNotFound, OriginalNotFound, PassageGone, PassageMoved, PassageNotFound
 from ..index.backend import IndexBackend
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
+
+ORIGINAL_SUFFIXES = (".pdf", ".docx")  # the formats whose files are given out (the others' text is the original)
 
 
 def document(index: IndexBackend, doc_id: str) -> Document:
@@ -30,3 +35,19 @@ def passage(index: IndexBackend, passage_id: str) -> tuple[Passage, Document]:
     if doc_id in index.documents:
         raise PassageMoved(f"passage {passage_id!r} is no longer served: document {doc_id!r} has changed since")
     raise PassageGone(f"passage {passage_id!r} is no longer served: document {doc_id!r} was removed")
+
+
+def original_file(index: IndexBackend, corpus_dir: Path, doc_id: str) -> Path:
+    """The PDF or DOCX file a served document was read from: a regular file inside `corpus_dir`,
+    reached without a symlink. DocumentNotFound or DocumentGone as `document`; OriginalNotFound
+    for a document given in memory or of another format, and for a file that is gone, or that
+    is now a symlink (which may point anywhere) or under one."""
+    document(index, doc_id)
+    name = index.corpus_file(doc_id)
+    if not name.lower().endswith(ORIGINAL_SUFFIXES):
+        raise OriginalNotFound(f"document {doc_id!r} has no original file to open: only PDF and DOCX files are served")
+    folder = corpus_dir.resolve()
+    path = folder / name
+    if path.resolve() != path or not path.is_file():  # resolving changes a path through a symlink or ".."
+        raise OriginalNotFound(f"the original file of document {doc_id!r} is no longer in the corpus folder")
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..ingest.documents import Document, Location
@@ -10,6 +11,17 @@ from ..ingest.passages import Passage
 # Why a result abstained ("" when it did not): no hit close enough, a question confidently not in
 # the model's language (settings.model_language), or a filter that allows no passage.
 ABSTAIN_REASONS = ("", "confidence", "language", "filter")
+SECTION_SEPARATOR = " › "  # between the headings of a section path, as people read it
+
+
+def location_label(fields: Mapping) -> str:
+    """Where a cited passage is in its original file, as people read it: "p. 12", "pp. 12–13",
+    "3 Results › 3.2 Costs"; "" when it has no place there. `fields` holds the `page`,
+    `page_end` and `section` a hit's or a passage's JSON carries (`Location.to_dict`)."""
+    page, page_end = fields.get("page"), fields.get("page_end")
+    if page:
+        return f"pp. {page}–{page_end}" if page_end and page_end != page else f"p. {page}"
+    return SECTION_SEPARATOR.join(fields.get("section") or ())
 
 
 @dataclass(frozen=True)

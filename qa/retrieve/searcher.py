@@ -184,6 +184,10 @@ class Searcher(Generic[B]):
         """A served document by id (`citations.document`)."""
         return citations.document(self.index, doc_id)
 
+    def original_file(self, doc_id: str) -> Path:
+        """The PDF or DOCX file a served document was read from (`citations.original_file`)."""
+        return citations.original_file(self.index, self.settings.corpus_dir, doc_id)
+
     def passage(self, passage_id: str) -> tuple[Passage, Document]:
         """A passage by its id, for checking an old citation (`citations.passage`)."""
         return citations.passage(self.index, passage_id)

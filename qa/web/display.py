@@ -3,8 +3,10 @@
 - `shown_source`: a document's source path relative to the corpus folder, never the server's
   absolute path (search.js applies the same rule to API results, given `source_prefix`).
 - `text_parts`: the document text cut for the document view: the cited passage, its answering
-  sentence, and the runs that `cleaning.prose_regions` leaves out of passages (infobox rows,
-  page furniture), which the page shows faded.
+  sentence, the runs that no passage takes (what `cleaning.prose_regions` leaves out, infobox
+  rows and page furniture, and a PDF's running headers and footers, `Document.junk`), which
+  the page shows faded; and where each page of a PDF starts, which the page marks.
+- `original_kind`: whether a document's original file is served (a PDF or DOCX) and as what.
 - `without_bidi_controls`: text for the <title>, where no element can isolate it: a question
   or title with U+202E (right-to-left override) would otherwise turn "· Ask the documents"
   around. In the page itself such text is shown whole, inside <bdi>.
@@ -12,16 +14,20 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..ingest.cleaning import prose_regions, trim_span
 from ..ingest.documents import Document, display_path
+from ..ingest.passages import without
+from ..retrieve.citations import ORIGINAL_SUFFIXES
 
 ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:[\\/])")  # search.js has the same pattern
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates (search.js too)
-Piece = tuple[str, bool]  # (text, left out of passages by the cleaner)
 
 
 def source_prefix(corpus_dir: Path) -> str:
@@ -45,27 +51,42 @@ def without_bidi_controls(text: str) -> str:
     return BIDI_CONTROLS.sub("", text)
 
 
+def original_kind(source: str) -> str:
+    """The kind of a document's file when the server gives it out at /documents/<id>/original:
+    "PDF" or "DOCX" by its source's suffix; "" for any other (search.js has the same rule)."""
+    suffix = next((s for s in ORIGINAL_SUFFIXES if source.lower().endswith(s)), "")
+    return suffix[1:].upper()
+
+
 def left_out(doc: Document) -> list[tuple[int, int]]:
-    """Offsets of the non-blank runs between the prose regions: what no passage ever quotes."""
-    bounds = [0, *(offset for region in prose_regions(doc.text, doc.title) for offset in region), len(doc.text)]
+    """Offsets of the non-blank runs that no passage ever quotes: between the prose regions (cut
+    at a DOCX's section starts, as passages are), and the document's own junk spans (a PDF's
+    running headers and footers)."""
+    regions = prose_regions(doc.text, doc.title, breaks={start for start, _ in doc.sections})
+    regions = without(regions, doc.junk, doc.text)
+    bounds = [0, *(offset for region in regions for offset in region), len(doc.text)]
     gaps = (trim_span(doc.text, bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2))
     return [(start, end) for start, end in gaps if start < end]
 
 
-def pieces(text: str, junk: list[tuple[int, int]], lo: int, hi: int) -> list[Piece]:
-    """text[lo:hi] as consecutive pieces, each flagged when it lies in a `junk` span."""
-    out: list[Piece] = []
-    pos = lo
-    for start, end in junk:
-        start, end = max(start, lo), min(end, hi)
-        if start >= end:
-            continue
-        if pos < start:
-            out.append((text[pos:start], False))
-        out.append((text[start:end], True))
-        pos = end
-    if pos < hi:
-        out.append((text[pos:hi], False))
+class Piece(NamedTuple):
+    """A run of the document text as the page shows it."""
+
+    text: str
+    left_out: bool  # no passage takes it: shown faded
+    page: int = 0  # the number of the PDF page that starts with it (0: none does)
+
+
+def pieces(text: str, junk: list[tuple[int, int]], page_starts: dict[int, int], lo: int, hi: int) -> list[Piece]:
+    """text[lo:hi] as consecutive pieces, cut where a `junk` span (sorted, disjoint) starts or
+    ends and where a page starts (`page_starts`: offset -> page number)."""
+    cuts = {lo, hi} | {page for page in page_starts if lo < page < hi}
+    cuts |= {offset for span in junk for offset in span if lo < offset < hi}
+    junk_starts = [start for start, _ in junk]
+    out = []
+    for start, end in itertools.pairwise(sorted(cuts)):
+        at = bisect.bisect_right(junk_starts, start) - 1
+        out.append(Piece(text[start:end], at >= 0 and start < junk[at][1], page_starts.get(start, 0)))
     return out
 
 
@@ -85,10 +106,16 @@ class TextParts:
 
 
 def text_parts(doc: Document, passage: tuple[int, int], sentence: tuple[int, int]) -> TextParts:
-    """Cut `doc.text` at a passage (empty: none) and a sentence inside it (empty: none)."""
+    """Cut `doc.text` at a passage (empty: none) and a sentence inside it (empty: none). Each
+    page start of a PDF begins a piece (a last page without text aside); a page that begins
+    with the passage is marked by an empty piece just before it, outside the passage's mark."""
     start, end = passage
     s_start, s_end = sentence if start <= sentence[0] <= sentence[1] <= end else (start, start)
     junk = left_out(doc)
+    page_starts = {offset: n for n, offset in enumerate(doc.pages, 1)}  # (a page without text: its next one's offset wins)
+    first_page = page_starts.pop(start, 0) if start < end else 0
     cuts = [0, start, s_start, s_end, end, len(doc.text)]
-    before, head, answer, tail, after = (pieces(doc.text, junk, cuts[i], cuts[i + 1]) for i in range(5))
+    before, head, answer, tail, after = (pieces(doc.text, junk, page_starts, cuts[i], cuts[i + 1]) for i in range(5))
+    if first_page:
+        before.append(Piece("", False, first_page))
     return TextParts(before, head, answer, tail, after, faded=bool(junk))

@@ -1,4 +1,5 @@
-"""The HTML side: the search page (works without JavaScript), the document view and the favicon."""
+"""The HTML side: the search page (works without JavaScript), the document view, the original
+PDF or DOCX file of a document, and the favicon."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import json
 import logging
 from pathlib import Path
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from ..errors import DocumentGone, DocumentNotFound, QAError
+from ..errors import DocumentGone, DocumentNotFound, NotFound, OriginalNotFound, QAError
 from ..retrieve.live import LiveSearcher
+from ..retrieve.results import location_label
 from ..retrieve.searcher import Searcher
-from .display import shown_source, source_prefix, text_parts, without_bidi_controls
+from .display import original_kind, shown_source, source_prefix, text_parts, without_bidi_controls
 from .models import parse_k
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 MAX_EXAMPLES = 5
 LISTED_DOCUMENTS = 8  # on the empty page; the rest are counted
 STRONG_MARGIN = 0.2  # a hit this far above the abstention threshold is cued as a close match
+MEDIA_TYPES = {"PDF": "application/pdf", "DOCX": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
 def relevance_cues(abstain_threshold: float) -> list[tuple[float, str, str]]:
@@ -48,6 +51,8 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     bp.add_app_template_test(is_web_url, "web_url")
     bp.add_app_template_filter(shown_source, "shown_source")
     bp.add_app_template_filter(without_bidi_controls, "without_bidi_controls")
+    bp.add_app_template_filter(location_label, "location_label")
+    bp.add_app_template_filter(original_kind, "original_kind")
     examples = ExampleQuestions()  # the served searcher's, read again after a rebuild or reload
 
     @bp.get("/")
@@ -89,10 +94,29 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
             doc=doc,
             start=start,
             end=end,
+            location=doc.location(start, end).to_dict() if end > start else {},
             parts=text_parts(doc, (start, end), sentence),
             q=request.args.get("q", ""),
             source_prefix=source_prefix(searcher.settings.corpus_dir),
         ), 200
+
+    @bp.get("/documents/<doc_id:doc_id>/original")
+    def original_file(doc_id: str) -> Response | tuple[str, int]:
+        """The PDF (shown inline) or DOCX (downloaded) file a document was read from. For any
+        other document, and a file that is not a regular file inside the corpus folder, a 404
+        (410 for a removed document): JSON, or the missing-document page for a browser."""
+        searcher = live.searcher
+        if doc_id not in searcher.index.documents and f"{doc_id}/original" in searcher.index.documents:
+            return document_page(f"{doc_id}/original")  # the view of a document whose id ends in "/original"
+        try:
+            path = searcher.original_file(doc_id)
+        except (NotFound, DocumentGone) as e:  # DocumentNotFound, OriginalNotFound
+            if not prefers_html():
+                raise  # the JSON error, as from the API
+            heading = "No original file to open" if isinstance(e, OriginalNotFound) else None
+            return render_template("qa/missing.html", message=e.message, heading=heading), e.status
+        kind = original_kind(path.name)
+        return send_file(path, mimetype=MEDIA_TYPES[kind], as_attachment=kind != "PDF", download_name=path.name)
 
     @bp.get("/favicon.ico")
     def favicon() -> Response:
@@ -136,6 +160,11 @@ def example_questions(searcher: Searcher) -> list[str]:
         lines = []
     questions = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     return questions[:MAX_EXAMPLES]
+
+
+def prefers_html() -> bool:
+    """True when the client asks for an HTML page before JSON (a browser following a link)."""
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def parse_span(args: MultiDict[str, str], start_key: str, end_key: str, limit: int) -> tuple[int, int]:

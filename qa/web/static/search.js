@@ -53,6 +53,26 @@
     return base + "?" + params + "#cited";
   }
 
+  // Where a passage is in its PDF or DOCX (qa/retrieve/results.py location_label): "p. 12",
+  // "pp. 12–13", "3 Results › 3.2 Costs"; "" for other documents.
+  function locationLabel(hit) {
+    if (hit.page) return hit.page_end && hit.page_end !== hit.page ? "pp. " + hit.page + "–" + hit.page_end : "p. " + hit.page;
+    return (hit.section || []).join(" › ");
+  }
+
+  // The link to a PDF's or DOCX's original file (the _results.html original_file macro), at a PDF passage's page.
+  function setOriginalFile(link, hit) {
+    const suffix = /\.(pdf|docx)$/i.exec(hit.document.source || "");
+    const kind = suffix ? suffix[1].toUpperCase() : "";
+    link.hidden = !kind;
+    if (!kind) {
+      link.removeAttribute("href");
+      return;
+    }
+    link.href = documentUrl.replace(/_$/, idPath(hit.document.id)) + "/original" + (hit.page ? "#page=" + hit.page : "");
+    link.textContent = kind === "PDF" ? "Open the PDF" + (hit.page ? " at p. " + hit.page : "") : "Download the " + kind;
+  }
+
   function card(hit, question) {
     const node = template.content.firstElementChild.cloneNode(true);
     node.querySelector("[data-slot=title]").textContent = hit.document.title;
@@ -67,8 +87,14 @@
     const part = (from, to) => chars.slice(from, to).join("");
     quote.replaceChildren(part(0, start), el("mark", "", part(start, end)), part(end));
     node.querySelector("[data-slot=link]").href = docLink(hit, question);
-    node.querySelector("[data-slot=source]").textContent =
-      (shownSource(hit.document.source || "") || hit.document.id) + ", characters " + hit.start + "–" + hit.end;
+    const where = el("span", "location", locationLabel(hit));
+    where.dataset.slot = "location";
+    node.querySelector("[data-slot=source]").replaceChildren(
+      (shownSource(hit.document.source || "") || hit.document.id) + ",",
+      ...(where.textContent ? [" ", where, ","] : []),
+      " characters " + hit.start + "–" + hit.end,
+    );
+    setOriginalFile(node.querySelector("[data-slot=file]"), hit);
     node.querySelector("[data-slot=date]").textContent = hit.document.date || "";
     const original = node.querySelector("[data-slot=original]");
     if (/^https?:\/\//i.test(hit.document.source_url || "")) {
