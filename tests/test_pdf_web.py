@@ -157,6 +157,9 @@ def test_the_original_pdf_is_served_inline(site):
     assert response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == "inline; filename=report.pdf"
     assert response.get_data() == (corpus / "report.pdf").read_bytes()
+    # the browser's PDF viewer draws in a page of its own, which the site's policy would break
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     response.close()
     nested = client.get("/documents/notes/ledger.pdf/original")
     assert nested.status_code == 200 and nested.get_data() == (corpus / "notes" / "ledger.pdf").read_bytes()

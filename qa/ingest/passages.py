@@ -101,8 +101,7 @@ def group_sentences(sentences: list[tuple[int, int]], target: int, maximum: int,
 
 def make_passages(doc: Document, target: int, maximum: int, overlap: int) -> list[Passage]:
     passages = []
-    regions = prose_regions(doc.text, doc.title, breaks={start for start, _ in doc.sections})
-    for region_start, region_end in without(regions, doc.junk, doc.text):
+    for region_start, region_end in passage_regions(doc):
         sentences = [
             piece
             for span in split_sentences(doc.text, region_start, region_end, wrapped=bool(doc.pages))
@@ -122,6 +121,13 @@ def make_passages(doc: Document, target: int, maximum: int, overlap: int) -> lis
                 )
             )
     return passages
+
+
+def passage_regions(doc: Document) -> list[tuple[int, int]]:
+    """The spans of a document's text that passages are cut from: its prose, ended at each
+    section start (DOCX), with its junk spans (a PDF's running headers and footers) left out."""
+    regions = prose_regions(doc.text, doc.title, breaks={start for start, _ in doc.sections})
+    return without(regions, doc.junk, doc.text)
 
 
 def without(regions: list[tuple[int, int]], junk: Iterable[tuple[int, int]], text: str) -> list[tuple[int, int]]:

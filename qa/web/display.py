@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from ..ingest.cleaning import prose_regions, trim_span
+from ..ingest.cleaning import trim_span
 from ..ingest.documents import Document, display_path
-from ..ingest.passages import without
+from ..ingest.passages import passage_regions
 from ..retrieve.citations import ORIGINAL_SUFFIXES
 
 ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:[\\/])")  # search.js has the same pattern
@@ -62,8 +62,7 @@ def left_out(doc: Document) -> list[tuple[int, int]]:
     """Offsets of the non-blank runs that no passage ever quotes: between the prose regions (cut
     at a DOCX's section starts, as passages are), and the document's own junk spans (a PDF's
     running headers and footers)."""
-    regions = prose_regions(doc.text, doc.title, breaks={start for start, _ in doc.sections})
-    regions = without(regions, doc.junk, doc.text)
+    regions = passage_regions(doc)
     bounds = [0, *(offset for region in regions for offset in region), len(doc.text)]
     gaps = (trim_span(doc.text, bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2))
     return [(start, end) for start, end in gaps if start < end]
