@@ -92,6 +92,17 @@ class Settings:
     threads: int = _setting(64, "Request threads of the production (waitress) server.")
     drain_seconds: float = _setting(20.0, "On SIGTERM, how long `qa serve` lets requests in progress finish.")
     torch_threads: int = _setting(1, "Threads torch uses to encode questions (0: one per core); builds use every core.")
+    file_max_seconds: float = _setting(
+        300.0, "Seconds one PDF or DOCX may take to read; longer: the file is skipped (a guard against files that hang)."
+    )
+    pdf_max_pages: int = _setting(2000, "Most pages a PDF may have; more: the file is skipped.")
+    file_max_bytes: int = _setting(
+        512 << 20,
+        "Most bytes one PDF or DOCX may unpack to (its zip members, its PDF streams inflated); more: skipped.",
+    )
+    file_max_memory: int = _setting(
+        2 << 30, "Most memory, in bytes, the process reading a PDF or DOCX may take; more: the file is skipped."
+    )
     ann_min_passages: int = _setting(
         50_000,
         "From this many passages, a search ranks candidates (HNSW and BM25) instead of every passage; "
@@ -154,6 +165,8 @@ class Settings:
             raise ConfigError("source_diversity and index_wait must be >= 0")
         if min(getattr(self, name) for name in AT_LEAST_ONE) < 1 or self.proxy_hops < 0:
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
+        if not self.file_max_seconds > 0 or self.file_max_memory < MIN_FILE_MEMORY:
+            raise ConfigError(f"need file_max_seconds > 0 and file_max_memory >= {MIN_FILE_MEMORY} (bytes)")
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
@@ -174,7 +187,10 @@ AT_LEAST_ONE = (
     "cost_chars",
     "ann_min_passages",
     "ann_ef_search",
+    "pdf_max_pages",
+    "file_max_bytes",
 )
+MIN_FILE_MEMORY = 256 << 20  # the process that reads PDF and DOCX files takes about 60 MB before it reads one
 
 
 def settings_fields() -> list[dataclasses.Field]:

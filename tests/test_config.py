@@ -19,7 +19,13 @@ def test_defaults_then_environment_then_arguments():
 
 @pytest.mark.parametrize(
     "env, message",
-    [({"QA_DEFAULT_K": "five"}, "QA_DEFAULT_K='five' is not a valid int"), ({"QA_DEFAULT_K": "99"}, "default_k")],
+    [
+        ({"QA_DEFAULT_K": "five"}, "QA_DEFAULT_K='five' is not a valid int"),
+        ({"QA_DEFAULT_K": "99"}, "default_k"),
+        ({"QA_FILE_MAX_SECONDS": "0"}, "file_max_seconds > 0"),
+        ({"QA_FILE_MAX_MEMORY": str(64 << 20)}, "file_max_memory >= 268435456"),
+        ({"QA_PDF_MAX_PAGES": "0"}, "must be >= 1"),
+    ],
 )
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):

@@ -33,6 +33,7 @@ from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..errors import CorpusError, QAError
 from ..ingest.documents import Document
+from ..ingest.reader_process import FileLimits
 from . import catalog as catalog_file
 from . import provenance, segments, storage
 from .catalog import Entry
@@ -97,7 +98,8 @@ class _Job:
         encoder = query_encoder(self.settings, self.embedder, fresh)
         source = provenance.source_of(self.settings, self.documents is not None)
         m = reused.manifest
-        if plan.unchanged(reused) and (m.query_encoder, m.corpus_dir, m.skipped) == (encoder, source, plan.listing.skipped):
+        same = (m.query_encoder, m.corpus_dir, m.skipped, m.file_limits)
+        if plan.unchanged(reused) and same == (encoder, source, plan.listing.skipped, FileLimits.of(self.settings).record()):
             storage.clear_leftovers(self.settings.index_dir, served=reused.folder.name)  # a killed build's, if any
             return reused.folder
         written = _assemble(plan, reused, fresh)
@@ -145,6 +147,7 @@ class _Job:
             corpus_dir=source,
             corpus_files=plan.listing.hashes,
             skipped=plan.listing.skipped,
+            file_limits=FileLimits.of(self.settings).record(),
             index_version=_content_version(self.embedder.name, self.settings, catalog),
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             build_seconds=round(time.perf_counter() - self.started, 2),

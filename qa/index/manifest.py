@@ -70,6 +70,7 @@ class Manifest:
     corpus_dir: str  # relative to the index folder, or IN_MEMORY (see `provenance`)
     corpus_files: Mapping[str, str]  # corpus file -> sha256 (or IN_MEMORY -> digest of the documents)
     skipped: Mapping[str, str]  # corpus file -> why it was not read
+    file_limits: Mapping[str, Any]  # the per-file limits PDF and DOCX files were read under (`FileLimits.record`)
     index_version: str  # names the served content (same documents, model, settings: same version)
     built_at: str
     build_seconds: float
@@ -120,6 +121,7 @@ class Manifest:
             corpus_dir=get("corpus_dir", str, IN_MEMORY),
             corpus_files=get("corpus_files", dict, {}),
             skipped=get("skipped", dict, {}),
+            file_limits=get("file_limits", dict, {}),
             index_version=get("index_version", str, ""),
             built_at=get("built_at", str, ""),
             build_seconds=get("build_seconds", (int, float), 0.0),

@@ -30,6 +30,7 @@ from ..ingest.documents import (
     read_file,
     skipped_files,
 )
+from ..ingest.reader_process import FileLimits, ReaderProcess
 from .catalog import Entry
 from .manifest import IN_MEMORY, Manifest, SegmentRecord
 from .previous import OldRows, Previous
@@ -97,7 +98,9 @@ def list_documents(
     settings: Settings, documents: Iterable[Document | dict] | None, kept: dict[str, Entry], reused: Manifest, strict: bool
 ) -> Listing:
     """The documents to index (see `Listing`): those given, or the corpus folder's. Files whose
-    hash (and sidecar's) did not change since `reused` was built are not even read."""
+    hash (and sidecar's) did not change since `reused` was built are not even read, but for a
+    skipped one when the per-file limits changed. PDF and DOCX files are read in one process
+    for the whole listing, within the settings' limits (`FileLimits`)."""
     if documents is not None:
         docs = documents_from(documents)
         listing = [d.id if _digest_of(kept, d.id) == document_digest(d) else d for d in docs]
@@ -107,8 +110,9 @@ def list_documents(
     for doc_id, entry in kept.items():
         by_file.setdefault(entry.file, []).append(doc_id)
     found: list[tuple[str, str]] = []
-    for path in corpus_files(settings.corpus_dir):
-        found += _list_file(settings.corpus_dir, path, kept, by_file, reused, strict, out)
+    with ReaderProcess(FileLimits.of(settings)) as reader:  # one process reads every PDF and DOCX of the build
+        for path in corpus_files(settings.corpus_dir):
+            found += _list_file(settings.corpus_dir, path, kept, by_file, reader, reused, strict, out)
     if not out.documents:
         why = "".join(f"\n  {name}: {reason}" for name, reason in sorted(out.skipped.items()))
         where = f"no readable documents ({', '.join(sorted(SUFFIXES))}) in {settings.corpus_dir}"
@@ -122,6 +126,7 @@ def _list_file(
     path: Path,
     kept: dict[str, Entry],
     by_file: dict[str, list[str]],
+    reader: ReaderProcess,
     reused: Manifest,
     strict: bool,
     out: Listing,
@@ -132,13 +137,14 @@ def _list_file(
     ids = by_file.get(rel, [])
     before = reused.corpus_files
     unchanged = all(out.hashes.get(n) == before.get(n) for n in (rel, rel + META_SUFFIX))
-    if unchanged and rel in before and all(kept[i].source == source for i in ids):
+    retry = rel in reused.skipped and reused.file_limits != reader.limits.record()  # a limit it was over may have moved
+    if unchanged and not retry and rel in before and all(kept[i].source == source for i in ids):
         out.documents.extend(ids)
         if rel in reused.skipped:
             out.skipped[rel] = reused.skipped[rel]
         return [(i, source) for i in ids]
     try:
-        docs = list(read_file(path, corpus_dir, source))
+        docs = list(read_file(path, corpus_dir, source, reader))
     except CorpusError as e:
         if strict:
             raise

@@ -20,6 +20,8 @@ from typing import TypedDict
 
 from ..errors import CorpusError
 from .cleaning import first_prose_line
+from .extracted import Unreadable
+from .reader_process import FileLimits, ReaderProcess
 
 log = logging.getLogger(__name__)
 
@@ -169,21 +171,25 @@ def file_hashes(corpus_dir: Path) -> dict[str, str]:
     }
 
 
-def read_corpus(corpus_dir: Path, source_root: Path | None = None) -> list[Document]:
-    """All documents of a corpus folder. `source` is shown relative to `source_root` when inside it."""
+def read_corpus(corpus_dir: Path, source_root: Path | None = None, limits: FileLimits | None = None) -> list[Document]:
+    """All documents of a corpus folder. `source` is shown relative to `source_root` when inside
+    it; PDF and DOCX files are read within `limits` (default: the settings' defaults)."""
     docs: list[Document] = []
-    for path in corpus_files(corpus_dir):
-        docs.extend(read_file(path, corpus_dir, display_path(path, source_root)))
+    with ReaderProcess(limits or FileLimits()) as reader:
+        for path in corpus_files(corpus_dir):
+            docs.extend(read_file(path, corpus_dir, display_path(path, source_root), reader))
     if not docs:
         raise CorpusError(f"no documents ({', '.join(sorted(SUFFIXES))}) in {corpus_dir}")
     check_unique_ids((d.id, d.source) for d in docs)
     return docs
 
 
-def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
+def read_file(path: Path, corpus_dir: Path, source: str, reader: ReaderProcess | None = None) -> Iterator[Document]:
+    """The documents of one corpus file (a .jsonl file holds many). PDF and DOCX files are read by
+    `reader` (see `binary_document`)."""
     rel = path.relative_to(corpus_dir).as_posix()
     if path.suffix.lower() in BINARY_SUFFIXES:
-        yield binary_document(path, rel, source)
+        yield binary_document(path, rel, source, reader)
         return
     try:
         with open(path, encoding="utf-8", newline="") as f:
@@ -209,20 +215,17 @@ def read_file(path: Path, corpus_dir: Path, source: str) -> Iterator[Document]:
         yield Document(id=rel, title=title, text=raw, source=source, **meta)
 
 
-def binary_document(path: Path, doc_id: str, source: str) -> Document:
+def binary_document(path: Path, doc_id: str, source: str, reader: ReaderProcess | None = None) -> Document:
     """A PDF or DOCX file's document: its extracted text, the locations in the file, and its
-    title, author and date from the file's metadata (a sidecar's date and source_url win)."""
-    from .extracted import Unreadable
-
+    title, author and date from the file's metadata (a sidecar's date and source_url win). The
+    file is read in `reader`'s process, within its limits; without one, in a process started
+    for this file with the default limits."""
     try:
-        if path.suffix.lower() == ".pdf":
-            from .pdf_text import read_pdf  # pdfminer.six: imported by builds that read PDF only
-
-            found = read_pdf(path)
+        if reader is None:
+            with ReaderProcess(FileLimits()) as own:
+                found = own.read(path)
         else:
-            from .docx_text import read_docx  # python-docx: imported by builds that read DOCX only
-
-            found = read_docx(path)
+            found = reader.read(path)
     except Unreadable as e:
         raise CorpusError(f"{source}: {e}") from None
     meta: Meta = {"date": found.date} if found.date else {}
