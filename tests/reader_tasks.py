@@ -29,3 +29,8 @@ def worker_sleeps(path: Path, limits: FileLimits) -> Extracted:
     """A read that never ends."""
     signal.pause()
     raise AssertionError("not reached")
+
+
+def reader_fails(path: Path, limits: FileLimits) -> Extracted:
+    """A reader's own bug on a malformed file, as pdfminer raises for some."""
+    raise IndexError("list index out of range")

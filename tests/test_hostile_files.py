@@ -34,7 +34,7 @@ from qa.ingest.extracted import Unreadable
 from qa.ingest.reader_process import FileLimits, ReaderProcess
 
 from .conftest import REPO, FakeEmbedder, fake_settings
-from .reader_tasks import worker_killed, worker_pid, worker_sleeps
+from .reader_tasks import reader_fails, worker_killed, worker_pid, worker_sleeps
 
 GUARD_SECONDS = 30.0  # file_max_seconds of every build but the one about it: no read outlives it
 NORMAL = (
@@ -283,6 +283,14 @@ def test_a_read_that_never_ends_is_killed_after_file_max_seconds(tmp_path: Path)
             reader.read(tmp_path / "a.pdf")
         reader.read_with = worker_pid
         assert reader.read(tmp_path / "b.pdf").text.isdigit()  # a fresh worker reads the next file
+
+
+def test_a_reader_that_fails_on_a_file_skips_that_file_only(tmp_path: Path) -> None:
+    with ReaderProcess(FileLimits(seconds=GUARD_SECONDS), read=reader_fails) as reader:
+        with pytest.raises(Unreadable, match=r"^could not be read: its reader failed \(IndexError: list index out of range\)$"):
+            reader.read(tmp_path / "a.pdf")
+        reader.read_with = worker_pid
+        assert reader.read(tmp_path / "b.pdf").text.isdigit()
 
 
 def children_of(pid: int) -> dict[int, str]:

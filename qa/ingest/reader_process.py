@@ -116,6 +116,10 @@ class ReaderProcess:
         except concurrent.futures.process.BrokenProcessPool as e:
             self.close()
             raise QAError(f"the process that reads PDF and DOCX files could not run: {e}") from None
+        except Unreadable:
+            raise
+        except Exception as e:  # the reader's own failure on a malformed file (pdfminer's AssertionError...)
+            raise Unreadable(f"could not be read: its reader failed ({type(e).__name__}: {e})") from None
 
     def _started(self) -> ProcessPool:
         if self._pool is None:
