@@ -116,7 +116,8 @@ def test_paragraphs_and_table_rows_are_lines_in_document_order(tmp_path: Path) -
 
 def test_each_heading_starts_a_section_with_its_heading_path(tmp_path: Path) -> None:
     found = read_docx(write_report(tmp_path / "report.docx"))
-    assert found.sections == tuple((found.text.index(f"\n{h}\n") + 1, path) for h, path in PATHS.items())
+    headed = tuple((found.text.index(f"\n{h}\n") + 1, path) for h, path in PATHS.items())
+    assert found.sections == ((0, ()), *headed)  # the introduction before the first heading: no heading
     doc = Document("d", "", found.text, "", sections=found.sections)
     for _, text in REPORT:
         start = found.text.index(text)
@@ -138,7 +139,7 @@ def test_without_a_title_property_the_first_heading_is_the_title(tmp_path: Path)
     document.add_heading("Later Heading", 0)  # the Title style
     document.save(str(tmp_path / "note.docx"))
     found = read_docx(tmp_path / "note.docx")
-    assert found.title == "Later Heading" and found.sections == ((found.text.index("Later Heading"), ("Later Heading",)),)
+    assert found.title == "Later Heading" and found.sections == ((0, ()), (found.text.index("Later Heading"), ("Later Heading",)))
 
 
 def test_a_document_without_headings_is_titled_by_its_first_line(tmp_path: Path) -> None:
@@ -148,7 +149,7 @@ def test_a_document_without_headings_is_titled_by_its_first_line(tmp_path: Path)
     document.save(str(tmp_path / "minutes.docx"))
     assert read_docx(tmp_path / "minutes.docx").title == ""
     doc = binary_document(tmp_path / "minutes.docx", "minutes.docx", "minutes.docx")
-    assert doc.title == "Minutes of the harbour board meeting." and doc.sections == ()
+    assert doc.title == "Minutes of the harbour board meeting." and doc.sections == ((0, ()),)
 
 
 def test_every_passage_is_an_exact_slice_cited_by_its_heading_path(tmp_path: Path) -> None:
@@ -211,9 +212,9 @@ def test_binary_document_and_read_file_read_a_docx(tmp_path: Path) -> None:
         AUTHOR,
         "2021-03-14",
     )
-    assert [path for _, path in doc.sections] == list(PATHS.values()) and doc.pages == () and doc.junk == ()
+    assert [path for _, path in doc.sections] == [(), *PATHS.values()] and doc.pages == () and doc.junk == ()
     assert doc == binary_document(path, "reports/harbour.docx", "corpus/reports/harbour.docx")
-    assert doc.to_dict()["sections"][0] == [doc.text.index("1 Introduction"), ["1 Introduction"]]
+    assert doc.to_dict()["sections"][1] == [doc.text.index("1 Introduction"), ["1 Introduction"]]
 
 
 def unreadable_reason(path: Path, max_bytes: int = 0) -> str:

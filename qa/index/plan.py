@@ -19,6 +19,7 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import CorpusError
 from ..ingest.documents import (
+    BINARY_SUFFIXES,
     META_SUFFIX,
     SUFFIXES,
     Document,
@@ -137,7 +138,8 @@ def _list_file(
     ids = by_file.get(rel, [])
     before = reused.corpus_files
     unchanged = all(out.hashes.get(n) == before.get(n) for n in (rel, rel + META_SUFFIX))
-    retry = rel in reused.skipped and reused.file_limits != reader.limits.record()  # a limit it was over may have moved
+    # a PDF or DOCX is read again when the limits move: one it was over, or is now over, is read as a full build would
+    retry = path.suffix.lower() in BINARY_SUFFIXES and reused.file_limits != reader.limits.record()
     if unchanged and not retry and rel in before and all(kept[i].source == source for i in ids):
         out.documents.extend(ids)
         if rel in reused.skipped:

@@ -44,7 +44,9 @@ MIN_REGION_WORDS = 5
 LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-[ \t]*\r?\n[ \t]*(?=[a-z])")  # "extrac-\ntion", not "1990-\n91" or "-\nThe"
 
 
-RULES_VERSION = 2  # bump when a change here changes passages: indexes built before are rebuilt
+# Bump when a change here, in passages.py or in a reader of a format (pdf_text, docx_text, html_text)
+# changes the text, the passages or what is embedded: indexes built before are rebuilt, every file read again.
+RULES_VERSION = 3
 TABLE_ROW_MAX_CHARS = 200  # a longer line with one ` | ` is prose, not a row of cells
 
 

@@ -141,8 +141,16 @@ def _extracted(document: Document) -> Extracted:
         title=" ".join((props.title or "").split()) or first_heading,
         author=" ".join((props.author or "").split()),
         date=when.date().isoformat() if when else "",
-        sections=tuple(layout.sections),
+        sections=_from_the_start(layout.sections),
     )
+
+
+def _from_the_start(sections: list[tuple[int, tuple[str, ...]]]) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """The sections, with one of no heading (`()`) for the text before the first heading, so
+    that every passage of a DOCX has a section."""
+    if sections and sections[0][0] == 0:
+        return tuple(sections)
+    return ((0, ()), *sections)
 
 
 def _body(document: Document, layout: _Layout) -> str:

@@ -30,6 +30,7 @@ import concurrent.futures.process
 import importlib
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -107,6 +108,7 @@ class ReaderProcess:
         except concurrent.futures.TimeoutError:
             raise Unreadable(f"took more than {self.limits.seconds:g} s to read (the file_max_seconds setting)") from None
         except MemoryError:
+            self.close()  # its heap may stay bloated: the next file gets a fresh worker
             raise Unreadable(f"needed more than {self.limits.memory // MB} MB to read (the file_max_memory setting)") from None
         except ProcessExpired as e:  # killed: by the kernel when out of memory, or by a crash in C code
             raise Unreadable(
@@ -128,7 +130,7 @@ class ReaderProcess:
             self._pool = ProcessPool(
                 max_workers=1,
                 initializer=_start_worker,
-                initargs=(self.limits.memory,),
+                initargs=(self.limits.memory, os.getpid()),
                 context=multiprocessing.get_context("spawn"),
             )
         return self._pool
@@ -147,10 +149,10 @@ class ReaderProcess:
         self.close()
 
 
-def _start_worker(memory: int) -> None:
+def _start_worker(memory: int, parent: int) -> None:
     """In a new worker: import the readers (before the clock of a first file starts), then cap
     the address space, where the platform can (the `resource` module is POSIX only)."""
-    _die_with_parent()
+    _die_with_parent(parent)
     for module in READER_MODULES:
         importlib.import_module(module)
     try:
@@ -161,13 +163,16 @@ def _start_worker(memory: int) -> None:
         log.warning("reading PDF and DOCX files without a memory limit: %s", e)
 
 
-def _die_with_parent() -> None:
-    """On Linux, have the kernel kill the worker when its parent (the build) ends: a read in
-    progress never outlives a build that was killed."""
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel kill the worker when its parent (the build, `parent`) ends: a
+    read in progress never outlives a build that was killed. A build that ended before this ran
+    left the worker to another parent: it ends at once."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _exit_name(code: int | None) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ..errors import DocumentGone, DocumentNotFound, OriginalNotFound, PassageGone, PassageMoved, PassageNotFound
 from ..index.backend import IndexBackend
-from ..ingest.documents import Document
+from ..ingest.documents import BINARY_SUFFIXES, Document
 from ..ingest.passages import Passage
 
-ORIGINAL_SUFFIXES = (".pdf", ".docx")  # the formats whose files are given out (the others' text is the original)
+ORIGINAL_SUFFIXES = tuple(sorted(BINARY_SUFFIXES))  # the formats whose files are given out (the others' text is the original)
 
 
 def document(index: IndexBackend, doc_id: str) -> Document:

@@ -43,17 +43,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     @bp.get("/api/passages/<passage_id>")
     def passage(passage_id: str) -> Response:
         """Check a citation by passage id: 200 with the passage, or 410 moved/gone, or 404."""
-        passage, doc = live.searcher.passage(passage_id)
-        ref = responses.DocumentRef(**doc.ref())
-        cited = responses.CitedPassage(
-            passage_id=passage.id,
-            text=passage.text,
-            start=passage.start,
-            end=passage.end,
-            document=ref,
-            **doc.location(passage.start, passage.end).to_dict(),
-        )
-        return jsonify(cited.body())
+        return jsonify(responses.CitedPassage.of(*live.searcher.passage(passage_id)).body())
 
     @bp.get("/healthz")
     def healthz() -> Response:

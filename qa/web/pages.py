@@ -82,45 +82,54 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
 
     @bp.get("/documents/<doc_id:doc_id>")
     def document_page(doc_id: str) -> tuple[str, int]:
-        searcher = live.searcher
-        try:
-            doc = searcher.document(doc_id)
-        except (DocumentNotFound, DocumentGone) as e:
-            return render_template("qa/missing.html", message=e.message), e.status
-        start, end = parse_span(request.args, "start", "end", len(doc.text))
-        sentence = parse_span(request.args, "sentence_start", "sentence_end", len(doc.text))
-        return render_template(
-            "qa/document.html",
-            doc=doc,
-            start=start,
-            end=end,
-            location=doc.location(start, end).to_dict() if end > start else {},
-            parts=text_parts(doc, (start, end), sentence),
-            q=request.args.get("q", ""),
-            source_prefix=source_prefix(searcher.settings.corpus_dir),
-        ), 200
+        return render_document(live.searcher, doc_id)
 
     @bp.get("/documents/<doc_id:doc_id>/original")
     def original_file(doc_id: str) -> Response | tuple[str, int]:
-        """The PDF (shown inline) or DOCX (downloaded) file a document was read from. For any
-        other document, and a file that is not a regular file inside the corpus folder, a 404
-        (410 for a removed document): JSON, or the missing-document page for a browser."""
         searcher = live.searcher
         if doc_id not in searcher.index.documents and f"{doc_id}/original" in searcher.index.documents:
-            return document_page(f"{doc_id}/original")  # the view of a document whose id ends in "/original"
-        try:
-            path = searcher.original_file(doc_id)
-        except (NotFound, DocumentGone) as e:  # DocumentNotFound, OriginalNotFound
-            if not prefers_html():
-                raise  # the JSON error, as from the API
-            heading = "No original file to open" if isinstance(e, OriginalNotFound) else None
-            return render_template("qa/missing.html", message=e.message, heading=heading), e.status
-        kind = original_kind(path.name)
-        return send_file(path, mimetype=MEDIA_TYPES[kind], as_attachment=kind != "PDF", download_name=path.name)
+            return render_document(searcher, f"{doc_id}/original")  # a document whose id ends in "/original"
+        return serve_original(searcher, doc_id)
 
     @bp.get("/favicon.ico")
     def favicon() -> Response:
         return redirect(url_for("qa.static", filename="favicon.svg"), 301)
+
+
+def render_document(searcher: Searcher, doc_id: str) -> tuple[str, int]:
+    """The read-in-context page: the document's text with the cited span (`start`, `end`) and
+    its sentence marked, and a PDF's page markers."""
+    try:
+        doc = searcher.document(doc_id)
+    except (DocumentNotFound, DocumentGone) as e:
+        return render_template("qa/missing.html", message=e.message), e.status
+    start, end = parse_span(request.args, "start", "end", len(doc.text))
+    sentence = parse_span(request.args, "sentence_start", "sentence_end", len(doc.text))
+    return render_template(
+        "qa/document.html",
+        doc=doc,
+        start=start,
+        end=end,
+        location=doc.location(start, end).to_dict() if end > start else {},
+        parts=text_parts(doc, (start, end), sentence),
+        q=request.args.get("q", ""),
+        source_prefix=source_prefix(searcher.settings.corpus_dir),
+    ), 200
+
+
+def serve_original(searcher: Searcher, doc_id: str) -> Response | tuple[str, int]:
+    """The PDF (shown inline) or DOCX (downloaded) file a document was read from. For any other
+    document, and a file that is not a regular file inside the corpus folder, a 404 (410 for a
+    removed document): JSON, or the missing-document page for a browser."""
+    try:
+        path = searcher.original_file(doc_id)
+    except (NotFound, DocumentGone) as e:  # DocumentNotFound, OriginalNotFound
+        if not prefers_html():
+            raise  # the JSON error, as from the API
+        heading = "No original file to open" if isinstance(e, OriginalNotFound) else None
+        return render_template("qa/missing.html", message=e.message, heading=heading), e.status
+    kind = original_kind(path.name)
+    return send_file(path, mimetype=MEDIA_TYPES[kind], as_attachment=kind != "PDF", download_name=path.name)
 
 
 class ExampleQuestions:

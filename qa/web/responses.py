@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict, JsonValue, SkipJsonSchema
 
 from ..errors import QAError
+from ..ingest.documents import Document as IngestDocument
+from ..ingest.passages import Passage
 from .errors import HTTP_CODES
 
 Offset = Annotated[int, Field(ge=0)]
@@ -39,9 +41,9 @@ def _without_default(schema: JsonDict) -> None:
     schema.pop("default", None)  # a field left out, not a null one
 
 
-def absent(description: str | None = None) -> Any:
-    """A field left out of the answer when it does not apply."""
-    return Field(None, description=description, json_schema_extra=_without_default)
+def absent(description: str | None = None, **constraints: Any) -> Any:
+    """A field left out of the answer when it does not apply (`constraints`: pydantic's, e.g. ge=1)."""
+    return Field(None, description=description, json_schema_extra=_without_default, **constraints)
 
 
 class ResponseModel(BaseModel):
@@ -82,9 +84,11 @@ class Highlight(ResponseModel):
 class Located(ResponseModel):
     """Where a passage is in its original file, for the formats that have pages or sections."""
 
-    page: int = absent("PDF: the 1-based page the passage starts on; left out for other documents.")
-    page_end: int = absent("PDF: the last page the passage reaches, when it crosses a page break.")
-    section: list[str] = absent('DOCX: the heading path of the passage\'s section, e.g. ["3 Results", "3.2 Costs"].')
+    page: int = absent("PDF: the 1-based page the passage starts on; left out for other documents.", ge=1)
+    page_end: int = absent("PDF: the last page the passage reaches, when it crosses a page break.", ge=2)
+    section: list[str] = absent(
+        'DOCX: the heading path of the passage\'s section, e.g. ["3 Results", "3.2 Costs"]; [] before the first heading.'
+    )
 
 
 class Hit(Located):
@@ -131,6 +135,18 @@ class CitedPassage(Located):
     start: Offset
     end: Offset
     document: DocumentRef
+
+    @classmethod
+    def of(cls, passage: Passage, doc: IngestDocument) -> CitedPassage:
+        """A citation's check: the passage, its document and where it is in the original file."""
+        return cls(
+            passage_id=passage.id,
+            text=passage.text,
+            start=passage.start,
+            end=passage.end,
+            document=DocumentRef(**doc.ref()),
+            **doc.location(passage.start, passage.end).to_dict(),
+        )
 
 
 class QuestionEncoder(ResponseModel):
