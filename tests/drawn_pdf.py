@@ -9,36 +9,41 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core: Cyrillic, Armenian
-LINES_PER_PAGE = 60
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core: Cyrillic, Armenian, ligatures
+LINES_PER_PAGE = 55
 LINE_CHARS = 95
 
 
-def draw_report(path: Path, title: str, paragraphs: list[str], header: str = "", author: str = "") -> list[tuple[str, int]]:
-    """Lay `paragraphs` out as wrapped lines on A4 pages (a blank line between paragraphs), with
-    `header` at the top and "Page n" at the foot of every page when a header is given. Returns
-    every drawn line with its 1-based page."""
+def draw_pages(path: Path, pages: list[list[str]], header: str = "", title: str = "", author: str = "") -> Path:
+    """A PDF of A4 pages, each with its lines drawn one by one (10 pt type on 13 pt leading, as
+    typeset text is); with a `header`, it runs at the top of every page and "Page n of N" at the
+    foot. `invariant`: the same bytes every run."""
     pdfmetrics.registerFont(TTFont("DejaVu", str(DEJAVU)))
-    lines = [
-        line for text in paragraphs for line in [*textwrap.wrap(" ".join(text.split()), LINE_CHARS, break_on_hyphens=False), ""]
-    ]
     c = canvas.Canvas(str(path), pagesize=(595, 842), invariant=1)
     c.setTitle(title)
     c.setAuthor(author)
-    drawn = []
-    for first in range(0, len(lines), LINES_PER_PAGE):
-        page = first // LINES_PER_PAGE + 1
+    for number, lines in enumerate(pages, 1):
         if header:
             c.setFont("DejaVu", 8)
             c.drawString(50, 810, header)
-            c.drawCentredString(297, 25, f"Page {page}")
-        c.setFont("DejaVu", 9)
-        for i, line in enumerate(lines[first : first + LINES_PER_PAGE]):
-            c.drawString(50, 780 - 12 * i, line)  # 9 pt type on 12 pt leading, as typeset text is
-            drawn.append((line, page))
+            c.drawCentredString(297, 25, f"Page {number} of {len(pages)}")
+        c.setFont("DejaVu", 10)
+        for i, line in enumerate(lines):
+            c.drawString(50, 770 - 13 * i, line)
         c.showPage()
     c.save()
-    return drawn
+    return path
+
+
+def draw_report(path: Path, title: str, paragraphs: list[str], header: str = "", author: str = "") -> list[tuple[str, int]]:
+    """Lay `paragraphs` out as wrapped lines (a blank line between paragraphs) on as many pages
+    as they take (see `draw_pages`). Returns every drawn line with its 1-based page."""
+    lines = [
+        line for text in paragraphs for line in [*textwrap.wrap(" ".join(text.split()), LINE_CHARS, break_on_hyphens=False), ""]
+    ]
+    pages = [lines[first : first + LINES_PER_PAGE] for first in range(0, len(lines), LINES_PER_PAGE)]
+    draw_pages(path, pages, header, title, author)
+    return [(line, number) for number, page in enumerate(pages, 1) for line in page]
 
 
 def pages_of(drawn: list[tuple[str, int]], phrase: str) -> set[int]:

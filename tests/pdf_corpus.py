@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import docx
-from reportlab.pdfgen import canvas
+
+from .drawn_pdf import draw_pages
 
 HEADER = "Harbour Board Annual Report"
 REPORT_TITLE = "Harbour Board Annual Report 1921"
@@ -31,25 +32,6 @@ MINUTES_AUTHOR = "Town clerk"
 NOTES = "Harbour notes\n\nThe harbour master keeps a garden of roses behind the customs house.\n"
 
 
-def draw_pages(path: Path, pages: list[list[str]], furniture: bool, title: str = "", author: str = "") -> Path:
-    """A PDF of A4 pages, each with its lines drawn one by one; `furniture`: a running header and
-    "Page n of N" at the foot of every page. `invariant`: the same bytes every run."""
-    c = canvas.Canvas(str(path), pagesize=(595, 842), invariant=1)
-    c.setTitle(title)
-    c.setAuthor(author)
-    for number, lines in enumerate(pages, 1):
-        if furniture:
-            c.setFont("Helvetica", 9)
-            c.drawString(60, 800, HEADER)
-            c.drawCentredString(297, 30, f"Page {number} of {len(pages)}")
-        c.setFont("Helvetica", 11)
-        for i, line in enumerate(lines):
-            c.drawString(60, 740 - 16 * i, line)
-        c.showPage()
-    c.save()
-    return path
-
-
 def write_minutes(path: Path) -> Path:
     """A DOCX of headings (Heading 1, Heading 2) with a paragraph under each."""
     document = docx.Document()
@@ -66,7 +48,7 @@ def write_corpus(folder: Path) -> Path:
     """report.pdf, minutes.docx, notes/ledger.pdf and notes/harbour.txt in `folder` (made if missing)."""
     (folder / "notes").mkdir(parents=True, exist_ok=True)
     write_minutes(folder / "minutes.docx")
-    draw_pages(folder / "report.pdf", REPORT, furniture=True, title=REPORT_TITLE, author=REPORT_AUTHOR)
-    draw_pages(folder / "notes" / "ledger.pdf", LEDGER, furniture=False, title=LEDGER_TITLE)
+    draw_pages(folder / "report.pdf", REPORT, HEADER, REPORT_TITLE, REPORT_AUTHOR)
+    draw_pages(folder / "notes" / "ledger.pdf", LEDGER, title=LEDGER_TITLE)
     (folder / "notes" / "harbour.txt").write_text(NOTES, encoding="utf-8")
     return folder

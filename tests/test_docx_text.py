@@ -24,6 +24,7 @@ from qa.ingest.passages import make_passages
 from qa.retrieve.searcher import Searcher
 
 from .conftest import FakeEmbedder, fake_settings
+from .docx_bomb import write_docx_bomb
 
 TITLE = "Harbour Works Report"
 AUTHOR = "Ada Lovelace"
@@ -266,18 +267,7 @@ BOMB_SPACES = 200 << 20
 def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real DOCX whose word/document.xml has 200 MB of spaces inside its XML: about 200 KB on disk."""
     path = tmp_path_factory.mktemp("bomb") / "bomb.docx"
-    with zipfile.ZipFile(write_report(path.with_name("seed.docx"))) as seed:
-        members = {name: seed.read(name) for name in seed.namelist()}
-    head, tail = members.pop("word/document.xml").split(b"<w:body>", 1)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, data in members.items():
-            out.writestr(name, data)
-        with out.open("word/document.xml", "w") as xml:
-            xml.write(head + b"<w:body>")
-            spaces = b" " * (1 << 20)
-            for _ in range(BOMB_SPACES >> 20):
-                xml.write(spaces)
-            xml.write(tail)
+    write_docx_bomb(path, BOMB_SPACES)
     return path
 
 

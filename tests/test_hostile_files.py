@@ -11,14 +11,12 @@ one worker reads file after file, a killed or endless one is replaced, none outl
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import shutil
 import subprocess
 import sys
 import time
-import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +32,7 @@ from qa.ingest.extracted import Unreadable
 from qa.ingest.reader_process import FileLimits, ReaderProcess
 
 from .conftest import REPO, FakeEmbedder, fake_settings
+from .docx_bomb import write_docx_bomb
 from .reader_tasks import reader_fails, worker_killed, worker_pid, worker_sleeps
 
 GUARD_SECONDS = 30.0  # file_max_seconds of every build but the one about it: no read outlives it
@@ -135,28 +134,6 @@ def draw_scan(path: Path) -> None:
     c = canvas.Canvas(str(path))
     c.drawImage(ImageReader(image), 72, 500, width=400, height=200)
     c.save()
-
-
-def write_docx_bomb(path: Path, spaces: int = 64 << 20) -> None:
-    """A real DOCX (saved by python-docx) whose word/document.xml holds `spaces` spaces."""
-    import docx
-
-    seed = io.BytesIO()
-    document = docx.Document()
-    document.add_paragraph("Tide tables of the harbour")
-    document.save(seed)
-    with zipfile.ZipFile(seed) as original:
-        parts = {name: original.read(name) for name in original.namelist()}
-    head, tail = parts.pop("word/document.xml").split(b"<w:body>", 1)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, data in parts.items():
-            out.writestr(name, data)
-        with out.open("word/document.xml", "w") as xml:
-            xml.write(head + b"<w:body>")
-            chunk = b" " * (1 << 20)
-            for _ in range(spaces >> 20):
-                xml.write(chunk)
-            xml.write(tail)
 
 
 def skipped_by_a_build(tmp_path: Path, name: str, write: Callable[[Path], None], **limits) -> dict[str, str]:

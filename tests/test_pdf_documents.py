@@ -12,15 +12,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen import canvas
 
 from qa.ingest.cleaning import normalize_for_embedding
 from qa.ingest.documents import Document, binary_document
 from qa.ingest.passages import make_passages
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core: Armenian, Cyrillic, ligatures
+from .drawn_pdf import draw_pages
+
 HEADER = "Harbour Board Annual Report"
 TOWNS = ["Alder", "Birch", "Cedar", "Dunmore", "Elmstead", "Fairhaven"]
 ARMENIAN_FULL_STOP = "\u0589"
@@ -54,21 +52,8 @@ def page_lines() -> list[list[str]]:
 
 def draw(path: Path, furniture: bool = True) -> tuple[Document, list[list[str]]]:
     """The PDF, with or without a running header and footer, as a document; and its body lines."""
-    pdfmetrics.registerFont(TTFont("DejaVu", str(DEJAVU)))
     pages = page_lines()
-    c = canvas.Canvas(str(path), pagesize=(595, 842), invariant=1)
-    c.setTitle("Harbour Board Annual Report 1911")
-    c.setAuthor("Harbour Board")
-    for number, lines in enumerate(pages, 1):
-        c.setFont("DejaVu", 8)
-        if furniture:
-            c.drawString(60, 805, HEADER)
-            c.drawCentredString(297, 30, f"Page {number} of {len(pages)}")
-        c.setFont("DejaVu", 10)
-        for i, line in enumerate(lines):
-            c.drawString(60, 750 - 14 * i, line)
-        c.showPage()
-    c.save()
+    draw_pages(path, pages, HEADER if furniture else "", "Harbour Board Annual Report 1911", "Harbour Board")
     return binary_document(path, path.name, f"corpus/{path.name}"), pages
 
 
