@@ -95,6 +95,7 @@ def test_the_result_card_shows_the_page_and_links_the_pdf_at_it(site):
     card = page.split('<li class="hit">')[1]
     assert 'report.pdf, <span class="location" data-slot="location">p. 2</span>, characters ' in card
     assert '<a class="file" data-slot="file" href="/documents/report.pdf/original#page=2">Open the PDF at p. 2</a>' in card
+    assert '<blockquote data-slot="passage" class="reflowed">' in card  # its lines end where the page did: reflowed
     ledger = client.get("/", query_string={"q": LEDGER_QUESTION}).get_data(as_text=True).split('<li class="hit">')[1]
     assert '<span class="location" data-slot="location">pp. 1–2</span>' in ledger
     assert 'href="/documents/notes/ledger.pdf/original#page=1">Open the PDF at p. 1</a>' in ledger
@@ -105,6 +106,7 @@ def test_a_text_documents_card_has_no_page_and_no_file_link(site):
     page = client.get("/", query_string={"q": "garden of roses customs house"}).get_data(as_text=True)
     card = page.split('<li class="hit">')[1]
     assert "notes/harbour.txt, characters " in card and 'class="location"' not in card
+    assert '<blockquote data-slot="passage">' in card  # its line breaks are the text's own: kept
     assert '<a class="file" data-slot="file" hidden></a>' in card
 
 

@@ -86,6 +86,7 @@
     const chars = Array.from(hit.text); // offsets count code points, as in Python, not UTF-16 units
     const part = (from, to) => chars.slice(from, to).join("");
     quote.replaceChildren(part(0, start), el("mark", "", part(start, end)), part(end));
+    quote.classList.toggle("reflowed", hit.page !== undefined); // a PDF's lines end where its page did
     node.querySelector("[data-slot=link]").href = docLink(hit, question);
     const where = el("span", "location", locationLabel(hit));
     where.dataset.slot = "location";
