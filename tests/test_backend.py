@@ -122,6 +122,9 @@ class BruteForce:
     def words(self, query: str) -> list[str]:
         return tokenize([query])[0]
 
+    def passage_frequency(self, words: Sequence[str]) -> np.ndarray:
+        return np.array([sum(w in text for text in self.passage_words) for w in words], dtype=np.int64)
+
     def vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return self.vectors if rows is None else self.vectors[rows]
 

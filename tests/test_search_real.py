@@ -82,3 +82,10 @@ def test_a_smaller_k_gives_a_prefix_of_a_larger_k(real_searcher):
     five = [h.passage.id for h in real_searcher.search(question, 5).hits]
     twenty = [h.passage.id for h in real_searcher.search(question, 20).hits]
     assert twenty[:5] == five
+
+
+def test_a_bare_keyword_that_the_corpus_names_answers(real_searcher):
+    result = real_searcher.search("Bayraktar TB2", 3)
+    assert result.confidence < real_searcher.settings.abstain_threshold  # cosine alone would abstain
+    assert not result.abstained
+    assert "Bayraktar TB2" in result.hits[0].passage.text

@@ -25,7 +25,7 @@ from ..index.records import Recent
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
-from . import citations, language, queries, ranking, scoring
+from . import citations, evidence, language, queries, ranking, scoring
 from .filters import Filter
 from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
@@ -149,11 +149,17 @@ class Searcher(Generic[B]):
         )
         hits = [self._hit(rank, score, i, scored) for rank, (i, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
-        if confidence >= self.settings.abstain_threshold:
+        if confidence >= self.settings.abstain_threshold or (
+            hits and self._on_evidence(query, scored.row(chosen[0][0]), confidence)
+        ):
             return SearchResult(query=query, hits=hits, abstained=False, confidence=confidence)
         threshold = self.settings.abstain_threshold
         message = f"No passage is close enough to the question (confidence {confidence:.2f}, below {threshold:g})."
         return SearchResult(query, hits, True, confidence, abstain_reason="confidence", abstain_message=message)
+
+    def _on_evidence(self, query: str, row: int, confidence: float) -> bool:
+        """Whether a question whose cosine fell short is answered on the words the top passage holds."""
+        return self.settings.abstain_lexical and evidence.answers_on_evidence(self.index, query, row, confidence)
 
     def _check_language(self, result: SearchResult) -> SearchResult:
         """The result with the question's language; abstained (hits kept) when it is confidently
