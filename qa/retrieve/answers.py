@@ -9,10 +9,17 @@ best passages of every question.
 
 from __future__ import annotations
 
+import bisect
 import re
+
+import numpy as np
 
 NAME, DATE, NUMBER, PLACE = "name", "date", "number", "place"
 KINDS = (NAME, DATE, NUMBER, PLACE)
+# Chosen on SQuAD's tune articles (0-23), in fused-score units; see bench/results/ranking-notes.md.
+TYPE_BOOST = 0.1  # a best passage's score, up or down, for its best sentence holding a candidate or not
+HIGHLIGHT_TYPE_WEIGHT = 1.0  # added to a sentence's score for the highlight when it holds a candidate
+RERANK_DEPTH = 20  # the best passages by fused score whose sentences are read for candidates
 
 # First match wins; checked against the question folded to lower case.
 _PLACES = "city|country|town|region|state|place|village|river|island|continent"
@@ -28,10 +35,14 @@ NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
     "|hundred|thousand|million|billion|dozens?"
 )
-_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
-_MONTH = re.compile(rf"\b({MONTHS})\b", re.IGNORECASE)
-_NUMBER = re.compile(rf"\b(\d[\d,.]*|{NUMBER_WORDS})\b", re.IGNORECASE)
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")  # not the first word of a sentence
+_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
+_MONTH = rf"\b(?:{MONTHS})\b"
+_CANDIDATES = {
+    DATE: re.compile(rf"{_YEAR}|{_MONTH}", re.IGNORECASE),
+    NUMBER: re.compile(rf"\b(?:\d[\d,.]*|{NUMBER_WORDS})\b", re.IGNORECASE),
+    NAME: re.compile(r"\b[A-Z][\w'’-]+"),
+    PLACE: re.compile(r"\b[A-Z][\w'’-]+"),
+}
 _WORD = re.compile(r"[\w'’-]+")
 
 
@@ -43,13 +54,34 @@ def asks_for(question: str) -> str:
 
 def holds_candidate(sentence: str, kind: str, question: str) -> bool:
     """Whether `sentence` has a word of this kind that the question does not have."""
-    if not kind:
-        return False
-    asked = {w.casefold() for w in _WORD.findall(question)}
-    if kind == DATE:
-        found = _YEAR.findall(sentence) + _MONTH.findall(sentence)
-    elif kind == NUMBER:
-        found = _NUMBER.findall(sentence)
-    else:  # a name or a place: a capitalised word inside the sentence
-        found = _CAPITALISED.findall(sentence)
-    return any(str(w).casefold() not in asked for w in found)
+    return bool(typed_sentences(question, kind, sentence, ((0, len(sentence)),))[0])
+
+
+def typed_sentences(question: str, kind: str, text: str, sentences: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """For each sentence (offsets into `text`), whether it holds a candidate of this kind that
+    the question does not have: a year or a month (date), a number (number), or a capitalised
+    word that does not begin its sentence (name, place). One pass over the text."""
+    typed = [False] * len(sentences)
+    if kind:
+        asked = {w.casefold() for w in _WORD.findall(question)}
+        starts = [start for start, _ in sentences]
+        for match in _CANDIDATES[kind].finditer(text):
+            at = bisect.bisect_right(starts, match.start()) - 1
+            if at < 0 or typed[at] or match.start() >= sentences[at][1] or match.group(0).casefold() in asked:
+                continue
+            if kind in (NAME, PLACE) and not text[starts[at] : match.start()].strip():
+                continue  # the first word of a sentence is capitalised anyway
+            typed[at] = True
+    return np.array(typed, dtype=bool)
+
+
+def type_boost(typed: np.ndarray, sentence_scores: np.ndarray) -> float:
+    """The change to a passage's fused score: up when its best sentence holds a candidate of the
+    kind asked, down when it holds none (TYPE_BOOST either way)."""
+    return TYPE_BOOST if typed[int(np.argmax(sentence_scores))] else -TYPE_BOOST
+
+
+def highlight_scores(typed: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:
+    """The sentences' scores for picking the highlight: a sentence holding a candidate of the
+    kind asked gains HIGHLIGHT_TYPE_WEIGHT."""
+    return sentence_scores + HIGHLIGHT_TYPE_WEIGHT * typed
