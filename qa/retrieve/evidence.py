@@ -29,6 +29,7 @@ MIN_COVERAGE = 0.999  # share of the question words' idf that the top passage mu
 MIN_COSINE = 0.2  # below this the passage is too far from the question whatever it holds
 # Asking words are no evidence either way (the BM25 stopwords keep them: "which", "did").
 ASKING = "what which who whom whose when where why how did does do is are was were"
+NOT_CONTENT = frozenset(STOPWORDS_EN) | frozenset(ASKING.split())  # words that carry no evidence, as typed
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _typed_words(text: str) -> set[str]:
     """The words of a text as typed (NFKC, case folded; not stemmed), without stopwords and
     asking words: "transformer" is not "transformation", and "February 7" needs its 7."""
     words = re.findall(r"\w+", normalize_for_embedding(text).casefold())
-    return {w for w in words if w not in STOPWORDS_EN and w not in ASKING.split()}
+    return {w for w in words if w not in NOT_CONTENT}
 
 
 def _pick(words: list[str], mask: np.ndarray) -> tuple[str, ...]:
