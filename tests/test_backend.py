@@ -194,6 +194,13 @@ def test_the_corpus_has_enough_passages_to_rank(both):
     assert {p.id for p in store.index.passages} == {p.id for p in memory.index.rows}
 
 
+def test_both_backends_count_the_passages_holding_a_word(both):
+    store, memory = both
+    words = store.index.words("drones ceasefire Moscow zebra Bayraktar")
+    assert store.index.passage_frequency(words).tolist() == memory.index.passage_frequency(words).tolist()
+    assert store.index.passage_frequency(["zebra"]).tolist() == [1]
+
+
 @pytest.mark.parametrize("path", ["exact", "candidates"])
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_a_second_backend_gives_the_segment_stores_hits(both, path, mode):
