@@ -19,7 +19,7 @@ KINDS = (NAME, DATE, NUMBER, PLACE)
 # Chosen on SQuAD's tune articles (0-23), in fused-score units; see bench/results/ranking-notes.md.
 TYPE_BOOST = 0.1  # a best passage's score, up or down, for its best sentence holding a candidate or not
 HIGHLIGHT_TYPE_WEIGHT = 1.0  # added to a sentence's score for the highlight when it holds a candidate
-RERANK_DEPTH = 20  # the best passages by fused score whose sentences are read for candidates
+RERANK_DEPTH = 10  # the best passages by fused score whose sentences are read for candidates
 
 # First match wins; checked against the question folded to lower case.
 _PLACES = "city|country|town|region|state|place|village|river|island|continent"
