@@ -54,6 +54,9 @@ class Settings:
     ranking: Ranking = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
     source_diversity: float = _setting(0.5, "Rank penalty per result already taken from the same document (0: off).")
     abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
+    abstain_lexical: bool = _setting(
+        True, "Answer below the threshold when the top passage holds the question's words, one of them rare (off: cosine alone)."
+    )
     model_language: str = _setting(
         "en", "Language the model understands (ISO 639-1); a question confidently in another abstains. `any`: no check."
     )

@@ -122,6 +122,9 @@ class BruteForce:
     def words(self, query: str) -> list[str]:
         return tokenize([query])[0]
 
+    def passage_frequency(self, words: Sequence[str]) -> np.ndarray:
+        return np.array([sum(w in text for text in self.passage_words) for w in words], dtype=np.int64)
+
     def vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return self.vectors if rows is None else self.vectors[rows]
 
@@ -192,6 +195,13 @@ def test_the_corpus_has_enough_passages_to_rank(both):
     store, memory = both
     assert memory.index.passage_count == store.index.passage_count >= 8
     assert {p.id for p in store.index.passages} == {p.id for p in memory.index.rows}
+
+
+def test_both_backends_count_the_passages_holding_a_word(both):
+    store, memory = both
+    words = store.index.words("drones ceasefire Moscow zebra Bayraktar")
+    assert store.index.passage_frequency(words).tolist() == memory.index.passage_frequency(words).tolist()
+    assert store.index.passage_frequency(["zebra"]).tolist() == [1]
 
 
 @pytest.mark.parametrize("path", ["exact", "candidates"])

@@ -156,3 +156,20 @@ def test_tuning_chooses_every_constant_on_a_split(tmp_path, fake_embedder):
     assert set(choices) == {"ranking.WEIGHTS['hybrid']", "source_diversity", "abstain_threshold"}  # no answers: no highlight
     assert set(choices["ranking.WEIGHTS['hybrid']"]) == set(tuning.ranking.SIGNALS)
     assert choices["source_diversity"] in tuning.DIVERSITY_GRID
+
+
+def test_keyword_queries_need_answers_grouped_by_article(tmp_path):
+    result = CliRunner().invoke(main, ["eval", str(write_beir(tmp_path / "mini")), "--keywords"])
+    assert result.exit_code == 2
+    assert "--keywords needs a SQuAD-format dataset" in result.output
+
+
+def test_qa_eval_asks_a_variant_of_the_questions(real_settings):
+    result = CliRunner().invoke(
+        main,
+        ["eval", "seed", "--index", str(real_settings.index_dir), "--modes", "hybrid", "--variant", "typo"],
+        env={"QA_CORPUS_DIR": str(real_settings.corpus_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "seed_dev, split test, asked as typo:" in result.output
+    assert "| hybrid, default settings |" in result.output

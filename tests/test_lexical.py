@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.index.lexical import Lexical, Tokens, tokenize
+from qa.index.lexical import Lexical, Postings, Tokens, tokenize
 
 TEXTS = ["The drones were attacking the convoy.", "A ceasefire was signed in Moscow.", "Nothing here at all."]
 
@@ -107,3 +107,12 @@ def test_each_thread_stems_with_its_own_stemmer():
     thread.join()
     assert theirs[0] is not _stemmer() and _stemmer() is _stemmer()
     assert tokenize(["Running runners ran"]) == [["run", "runner", "ran"]]
+
+
+def test_a_words_frequency_counts_the_served_texts_holding_it():
+    texts = [*TEXTS, "Drones again, drones everywhere."]
+    postings = Postings.of(Tokens.of(texts))
+    whole = Lexical([(postings, None)], 4, 0.9, 0.4)
+    assert [whole.frequency(w) for w in ("drone", "ceasefir", "zebra")] == [2, 1, 0]
+    served = Lexical([(postings, np.array([0, -1, 1, -1]))], 2, 0.9, 0.4)  # texts 1 and 3 retired
+    assert [served.frequency(w) for w in ("drone", "ceasefir", "noth")] == [1, 0, 1]

@@ -82,3 +82,16 @@ def test_a_smaller_k_gives_a_prefix_of_a_larger_k(real_searcher):
     five = [h.passage.id for h in real_searcher.search(question, 5).hits]
     twenty = [h.passage.id for h in real_searcher.search(question, 20).hits]
     assert twenty[:5] == five
+
+
+def test_a_bare_keyword_that_the_corpus_names_answers(real_searcher):
+    result = real_searcher.search("Bayraktar TB2", 3)
+    assert result.confidence < real_searcher.settings.abstain_threshold  # cosine alone would abstain
+    assert not result.abstained
+    assert "Bayraktar TB2" in result.hits[0].passage.text
+
+
+def test_armenias_defence_minister_in_2022_is_in_the_top_3(real_searcher):
+    result = real_searcher.search("Who was Armenia's defence minister in 2022?", 3)
+    assert not result.abstained
+    assert any("Suren Papikyan" in h.passage.text for h in result.hits)

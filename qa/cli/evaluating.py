@@ -31,8 +31,26 @@ if TYPE_CHECKING:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results to this JSON file.")
 @click.option("--modes", help="Comma-separated modes to run: bm25-plain, bm25, dense, hybrid-flat, hybrid [all].")
 @click.option("--tune", is_flag=True, help="Print the ranking weights, diversity and threshold this split would choose.")
+@click.option(
+    "--variant",
+    type=click.Choice(["original", "keyword", "typo"]),
+    default="original",
+    show_default=True,
+    help="Ask the questions as typed (original), cut to their three rarest words (keyword), or with one typo.",
+)
+@click.option(
+    "--keywords", is_flag=True, help="Ask answer strings and titles as bare keywords, against their article and another."
+)
 def evaluate(
-    dataset: str, split: str, index: Path | None, limit: int | None, json_path: Path | None, modes: str | None, tune: bool
+    dataset: str,
+    split: str,
+    index: Path | None,
+    limit: int | None,
+    json_path: Path | None,
+    modes: str | None,
+    tune: bool,
+    variant: str,
+    keywords: bool,
 ) -> None:
     """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
     from ..eval import measure
@@ -46,6 +64,8 @@ def evaluate(
     unknown = set(chosen or ()) - set(measure.MODES)
     if unknown:
         raise click.BadParameter(f"unknown mode(s) {', '.join(sorted(unknown))}", param_hint="--modes")
+    if keywords and (data.documents is None or data.groups < 2):
+        raise click.UsageError("--keywords needs a SQuAD-format dataset (answers grouped by article)")
     if limit is not None:
         data = dataclasses.replace(data, questions=data.split(split)[:limit], groups=1)
     docs = documents_from(data.documents) if data.documents is not None else None
@@ -59,9 +79,16 @@ def evaluate(
     click.echo(f"question encoder: {type(searcher.embedder).__name__}", err=True)
     if tune:
         return print_tuning(searcher, data, split)
+    if keywords:
+        return print_keywords(searcher, data, split, json_path)
+    if variant != "original":
+        from ..eval.variants import vary
+
+        data = dataclasses.replace(data, questions=vary(data.questions, variant, searcher.index))
     reports = measure.compare(searcher, data, split, chosen, progress_bars("asking"))
     questions = len(measure.questions_of(data, split)[0])
-    click.echo(f"{data.name}, split {split}: {questions} questions, {searcher.index.manifest.passages} passages\n")
+    shown = f", asked as {variant}" if variant != "original" else ""
+    click.echo(f"{data.name}, split {split}{shown}: {questions} questions, {searcher.index.manifest.passages} passages\n")
     click.echo(measure.table(reports))
     if json_path:
         rows = [{"mode": r.mode, **r.metrics} for r in reports]
@@ -75,3 +102,14 @@ def print_tuning(searcher: Searcher, data: Dataset, split: str) -> None:
         click.echo(f"warning: tuning on {data.name} split {split}, which has no held-out part; report elsewhere", err=True)
     for choice in tuning.choose(searcher, data, split):
         click.echo(f"{choice.name} = {choice.value}    # {choice.why}")
+
+
+def print_keywords(searcher: Searcher, data: Dataset, split: str, json_path: Path | None) -> None:
+    from ..eval import keywords
+
+    reports = keywords.compare_keywords(searcher, data, split, lambda label: click.echo(f"asking: {label}", err=True))
+    click.echo(f"{data.name}, split {split}: keyword queries\n")
+    click.echo(keywords.keyword_table(reports))
+    if json_path:
+        rows = [{"mode": r.mode, **r.metrics} for r in reports]
+        json_path.write_text(json.dumps({"dataset": data.name, "split": split, "keywords": rows}, indent=2) + "\n")

@@ -44,7 +44,7 @@ class Report:
 def _cell(column: str, value: float | None) -> str:
     if value is None:
         return ""
-    return {"search_ms": f"{value:.1f}", "Docs@5": f"{value:.2f}"}.get(column, f"{value:.3f}")
+    return {"search_ms": f"{value:.1f}", "Docs@5": f"{value:.2f}", "keywords": f"{value:.0f}"}.get(column, f"{value:.3f}")
 
 
 class CachedEmbedder:

@@ -99,6 +99,10 @@ class IndexBackend(Protocol):
         """The question's words as the passages' BM25 has them (stemmed, without stopwords)."""
         ...
 
+    def passage_frequency(self, words: Sequence[str]) -> np.ndarray:
+        """How many served passages hold each word (as `words` gives them)."""
+        ...
+
     # Signals of given rows.
 
     def vectors_of(self, rows: np.ndarray | None) -> np.ndarray:

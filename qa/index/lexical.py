@@ -258,6 +258,16 @@ class Lexical:
             out += looked[word]  # in query order, as `ranked` adds them
         return out
 
+    def frequency(self, word: str) -> int:
+        """How many served texts hold `word` (a token as `words` gives it): its document frequency."""
+        df = 0
+        for postings, served in self.parts:
+            w = postings.vocab.get(word)
+            if w is not None:
+                entries = postings.of_word(w)
+                df += len(entries) if served is None else int(np.count_nonzero(served[entries[:, 0]] >= 0))
+        return df
+
     def _lookup(self, word: str, rows: np.ndarray) -> np.ndarray:
         if self._where is None:
             self._where = self._served_where()

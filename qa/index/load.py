@@ -65,6 +65,9 @@ class Index:
     def words(self, query: str) -> list[str]:
         return self.lexical.words(query)
 
+    def passage_frequency(self, words: Sequence[str]) -> np.ndarray:
+        return np.array([self.lexical.frequency(w) for w in words], dtype=np.int64)
+
     def vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return _rows_of(self.vectors, rows)
 

@@ -22,10 +22,11 @@ from ..index import provenance
 from ..index.backend import IndexBackend
 from ..index.load import Index, load_index
 from ..index.records import Recent
+from ..index.rows import best_rows
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
-from . import citations, language, queries, ranking, scoring
+from . import answers, citations, evidence, language, queries, ranking, scoring
 from .filters import Filter
 from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
@@ -138,6 +139,9 @@ class Searcher(Generic[B]):
         else:
             scored = scoring.exact(self.index, self.signals(query, vector), rows, mode)
         fused = ranking.fuse(scored.passages, ranking.WEIGHTS[mode])
+        kind = answers.asks_for(query) if mode == "hybrid" else ""
+        if kind:
+            fused = self._answer_aware(query, kind, fused, scored)
         placed = self.index.placement(scored.rows)
         chosen = ranking.diverse_top(
             fused,
@@ -147,13 +151,19 @@ class Searcher(Generic[B]):
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )
-        hits = [self._hit(rank, score, i, scored) for rank, (i, score) in enumerate(chosen, 1)]
+        hits = [self._hit(rank, score, i, scored, query, kind) for rank, (i, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
-        if confidence >= self.settings.abstain_threshold:
+        if confidence >= self.settings.abstain_threshold or (
+            hits and self._on_evidence(query, scored.row(chosen[0][0]), confidence)
+        ):
             return SearchResult(query=query, hits=hits, abstained=False, confidence=confidence)
         threshold = self.settings.abstain_threshold
         message = f"No passage is close enough to the question (confidence {confidence:.2f}, below {threshold:g})."
         return SearchResult(query, hits, True, confidence, abstain_reason="confidence", abstain_message=message)
+
+    def _on_evidence(self, query: str, row: int, confidence: float) -> bool:
+        """Whether a question whose cosine fell short is answered on the words the top passage holds."""
+        return self.settings.abstain_lexical and evidence.answers_on_evidence(self.index, query, row, confidence)
 
     def _check_language(self, result: SearchResult) -> SearchResult:
         """The result with the question's language; abstained (hits kept) when it is confidently
@@ -167,10 +177,25 @@ class Searcher(Generic[B]):
             result, language=detected.language, abstained=True, abstain_reason="language", abstain_message=message
         )
 
-    def _hit(self, rank: int, score: float, i: int, scored: Scored) -> Hit:
-        """The hit for the i-th passage scored."""
+    def _answer_aware(self, query: str, kind: str, fused: np.ndarray, scored: Scored) -> np.ndarray:
+        """The fused scores with the best passages' moved up or down by whether their best sentence
+        holds a candidate of the kind of answer asked for (`answers.type_boost`)."""
+        adjusted = fused.copy()
+        for i in best_rows(fused, answers.RERANK_DEPTH):
+            passage = self.index.passage(scored.row(int(i)))
+            typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
+            adjusted[i] += answers.type_boost(typed, scored.sentence_scores[scored.sentences[int(i)]])
+        return adjusted
+
+    def _hit(self, rank: int, score: float, i: int, scored: Scored, query: str = "", kind: str = "") -> Hit:
+        """The hit for the i-th passage scored; its highlight favours a sentence holding a
+        candidate of the `kind` of answer the question asks for."""
         passage = self.index.passage(scored.row(i))
-        best = int(np.argmax(scored.sentence_scores[scored.sentences[i]]))
+        sentence_scores = scored.sentence_scores[scored.sentences[i]]
+        if kind:
+            typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
+            sentence_scores = answers.highlight_scores(typed, sentence_scores)
+        best = int(np.argmax(sentence_scores))
         return Hit(
             rank=rank,
             score=score,

@@ -1,0 +1,62 @@
+"""Answer types: what a question asks for, and which sentences hold a candidate of that kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.retrieve import answers
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who was Armenia's defence minister in 2022?", "name"),
+        ("Which drones did Azerbaijan use?", "name"),
+        ("On what date did the fighting begin?", "date"),
+        ("When was the ceasefire signed?", "date"),
+        ("How many soldiers died?", "number"),
+        ("Where was the ceasefire brokered?", "place"),
+        ("In which city was it signed?", "place"),
+        ("Why did the war start?", ""),
+        ("Bayraktar TB2", ""),
+    ],
+)
+def test_what_a_question_asks_for(question, kind):
+    assert answers.asks_for(question) == kind
+
+
+TEXT = "Suren Papikyan (Minister of Defence)\nThe war began in September 2020. Armenia lost 3,800 soldiers."
+
+
+def sentences_of(text: str) -> tuple[tuple[int, int], ...]:
+    spans, start = [], 0
+    for part in ("Suren Papikyan (Minister of Defence)", "The war began in September 2020.", "Armenia lost 3,800 soldiers."):
+        start = text.index(part, start)
+        spans.append((start, start + len(part)))
+    return tuple(spans)
+
+
+def test_a_name_is_a_capitalised_word_that_does_not_begin_its_sentence_nor_is_in_the_question():
+    text = TEXT
+    typed = answers.typed_sentences("Who was the Minister of Defence?", "name", text, sentences_of(text))
+    assert typed.tolist() == [True, True, False]  # Papikyan; September; "Armenia" begins its sentence
+
+
+def test_dates_and_numbers_are_found_in_their_sentence():
+    text = TEXT
+    spans = sentences_of(text)
+    assert answers.typed_sentences("When did the war begin?", "date", text, spans).tolist() == [False, True, False]
+    assert answers.typed_sentences("How many soldiers did Armenia lose?", "number", text, spans).tolist() == [False, True, True]
+    assert not answers.typed_sentences("When did the war begin in 2020?", "date", "It began in 2020.", ((0, 17),))[0]
+
+
+def test_a_question_without_a_kind_types_nothing():
+    assert not answers.typed_sentences("Why?", "", "Papikyan spoke in 2022.", ((0, 23),)).any()
+
+
+def test_the_best_sentence_moves_a_passage_and_a_typed_sentence_wins_a_close_highlight():
+    scores = np.array([1.0, 0.9])
+    assert answers.type_boost(np.array([True, False]), scores) == answers.TYPE_BOOST
+    assert answers.type_boost(np.array([False, True]), scores) == -answers.TYPE_BOOST
+    assert int(np.argmax(answers.highlight_scores(np.array([False, True]), scores))) == 1
