@@ -83,7 +83,7 @@ class Document:
             first = bisect.bisect_right(self.pages, start)
             return Location(page=first, page_end=max(first, bisect.bisect_right(self.pages, max(start, end - 1))))
         if self.sections:
-            at = bisect.bisect_right([s for s, _ in self.sections], start) - 1
+            at = bisect.bisect_right(self.sections, start, key=lambda section: section[0]) - 1
             return Location(section=self.sections[at][1] if at >= 0 else ())
         return Location()
 

@@ -10,8 +10,6 @@ from ..index.backend import IndexBackend
 from ..ingest.documents import BINARY_SUFFIXES, Document
 from ..ingest.passages import Passage
 
-ORIGINAL_SUFFIXES = tuple(sorted(BINARY_SUFFIXES))  # the formats whose files are given out (the others' text is the original)
-
 
 def document(index: IndexBackend, doc_id: str) -> Document:
     """A served document; DocumentGone when it was removed, DocumentNotFound when never served."""
@@ -44,7 +42,7 @@ def original_file(index: IndexBackend, corpus_dir: Path, doc_id: str) -> Path:
     is now a symlink (which may point anywhere) or under one."""
     document(index, doc_id)
     name = index.corpus_file(doc_id)
-    if not name.lower().endswith(ORIGINAL_SUFFIXES):
+    if Path(name).suffix.lower() not in BINARY_SUFFIXES:  # the others' text is the original
         raise OriginalNotFound(f"document {doc_id!r} has no original file to open: only PDF and DOCX files are served")
     folder = corpus_dir.resolve()
     path = folder / name

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..ingest.cleaning import trim_span
-from ..ingest.documents import Document, display_path
+from ..ingest.documents import BINARY_SUFFIXES, Document, display_path
 from ..ingest.passages import passage_regions
-from ..retrieve.citations import ORIGINAL_SUFFIXES
 
 ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:[\\/])")  # search.js has the same pattern
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates (search.js too)
@@ -54,8 +53,8 @@ def without_bidi_controls(text: str) -> str:
 def original_kind(source: str) -> str:
     """The kind of a document's file when the server gives it out at /documents/<id>/original:
     "PDF" or "DOCX" by its source's suffix; "" for any other (search.js has the same rule)."""
-    suffix = next((s for s in ORIGINAL_SUFFIXES if source.lower().endswith(s)), "")
-    return suffix[1:].upper()
+    suffix = Path(source).suffix.lower()
+    return suffix[1:].upper() if suffix in BINARY_SUFFIXES else ""
 
 
 def left_out(doc: Document) -> list[tuple[int, int]]:
