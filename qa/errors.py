@@ -153,3 +153,15 @@ class TooManyRequests(QAError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BackendUnavailable(QAError):
+    """The index backend (a remote engine such as Milvus) cannot be reached or failed to answer;
+    the request may be retried after `retry_after` seconds. Nothing was changed."""
+
+    status = 503
+    code = "backend_unavailable"
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

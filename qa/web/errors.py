@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import Overloaded, QAError, TooManyRequests
+from ..errors import BackendUnavailable, Overloaded, QAError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def qa_error(e: QAError) -> tuple[Response, int]:
     response, status = json_error(e.code, e.message, e.status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="qa admin"'
-    if isinstance(e, TooManyRequests):
+    if isinstance(e, TooManyRequests | BackendUnavailable):
         response.headers["Retry-After"] = str(e.retry_after)
     return response, status
 
