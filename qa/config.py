@@ -22,6 +22,7 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "QA_"
 Ranking = Literal["hybrid", "dense", "bm25"]
 BuildPrecision = Literal["auto", "fp32", "bf16"]
+LogFormat = Literal["text", "json"]
 QueryEncoder = Literal["auto", "onnx", "int8", "int8-u8", "fp32", "torch"]  # tiers: see encode/onnx.TIERS
 RANKING_MODES: tuple[str, ...] = get_args(Ranking)
 QUERY_ENCODERS: tuple[str, ...] = get_args(QueryEncoder)
@@ -94,6 +95,9 @@ class Settings:
     port: int = _setting(8000, "Port `qa serve` listens on.")
     threads: int = _setting(64, "Request threads of the production (waitress) server.")
     drain_seconds: float = _setting(20.0, "On SIGTERM, how long `qa serve` lets requests in progress finish.")
+    metrics: bool = _setting(False, "Serve Prometheus metrics at GET /metrics (off: that path is a 404 like any unknown one).")
+    metrics_port: int = _setting(0, "Port `qa serve` also serves the metrics on, on its own listener off the API (0: none).")
+    log_format: LogFormat = _setting("text", "Log lines as text, or as JSON objects (one a line), one per request and the rest.")
     torch_threads: int = _setting(1, "Threads torch uses to encode questions (0: one per core); builds use every core.")
     file_max_seconds: float = _setting(
         300.0, "Seconds one PDF or DOCX may take to read; longer: the file is skipped (a guard against files that hang)."
@@ -144,6 +148,11 @@ class Settings:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
+    def collects_metrics(self) -> bool:
+        """Whether the web layer counts requests for Prometheus (at /metrics, or on `metrics_port`)."""
+        return self.metrics or self.metrics_port > 0
+
+    @property
     def examples_path(self) -> Path:
         return self.corpus_dir / self.examples_file
 
@@ -166,6 +175,8 @@ class Settings:
             raise ConfigError(f"model_language must be an ISO 639-1 code such as en, or any, not {self.model_language!r}")
         if self.source_diversity < 0 or self.index_wait < 0:
             raise ConfigError("source_diversity and index_wait must be >= 0")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port must be a port (1-65535), or 0 for none, not {self.metrics_port}")
         if min(getattr(self, name) for name in AT_LEAST_ONE) < 1 or self.proxy_hops < 0:
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
         if not self.file_max_seconds > 0 or self.file_max_memory < MIN_FILE_MEMORY:

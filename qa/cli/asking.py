@@ -8,12 +8,16 @@ import logging
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..config import Settings
 from .building import report_build, run_build
 from .options import corpus_option, index_option, index_settings, replace_option, strict_option
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.command(short_help="Answer QUESTION with the best-matching passages, cited.")
@@ -107,6 +111,25 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
             f"questions encoded by {getattr(embedder, 'tier', type(embedder).__name__)}: {getattr(embedder, 'why', '')}", err=True
         )
         click.echo(f"serving {app.extensions['qa.live'].searcher.settings.corpus_dir} on {url}", err=True)
-        if not serve_app(app, listener, settings.threads, settings.drain_seconds, settings.max_body_bytes):
-            raise click.ClickException(f"stopped after {settings.drain_seconds:g} s with requests still in progress")
+        stop_metrics = start_metrics(app, settings)
+        try:
+            if not serve_app(app, listener, settings.threads, settings.drain_seconds, settings.max_body_bytes):
+                raise click.ClickException(f"stopped after {settings.drain_seconds:g} s with requests still in progress")
+        finally:
+            stop_metrics()
     click.echo("stopped", err=True)
+
+
+def start_metrics(app: Flask, settings: Settings) -> Callable[[], None]:
+    """The metrics' own listener when `metrics_port` is set; returns what stops it."""
+    if not settings.metrics_port:
+        return lambda: None
+    from ..web.server import serve_metrics
+
+    try:
+        stop = serve_metrics(app, settings.host, settings.metrics_port)
+    except OSError as e:
+        where = f"{settings.host}:{settings.metrics_port}"
+        raise click.ClickException(f"cannot serve metrics on {where}: {e.strerror or e}") from None
+    click.echo(f"metrics on http://{settings.host}:{settings.metrics_port}/metrics", err=True)
+    return stop

@@ -32,6 +32,7 @@ class LiveSearcher:
         self.encoder: QuestionEncoder = searcher.encoder  # the model and its lock, for every index served
         self.changing = threading.RLock()  # one rebuild or reload at a time
         self.changes = Changes(self)  # corpus changes made through this server, indexed in the background
+        self.swaps = 0  # indexes served in turn after the first (reloads and rebuilds): what metrics count
 
     def rebuild(self) -> tuple[str, str]:
         """Build from the corpus folder (encoding only what changed) and serve the result.
@@ -65,5 +66,6 @@ class LiveSearcher:
         old = self.searcher
         index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
         self.searcher = Searcher(index, self.encoder, old.settings)
+        self.swaps += 1  # under `changing`: one swap at a time
         log.info("serving index %s (was %s)", index.version, old.index.version)
         return old.index.version, index.version

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import logging
+from types import ModuleType
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 
 from ..config import Settings
+from ..errors import ConfigError
 from ..retrieve.live import LiveSearcher
 from ..retrieve.searcher import Searcher
+from .access import configure_logging, init_access
 from .blueprint import qa_blueprint
 from .errors import init_errors
 from .guard import init_guard
@@ -41,8 +43,7 @@ class UnicodeJSON(DefaultJSONProvider):
 def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearcher | None = None) -> Flask:
     """Build the Flask app serving `searcher` (opened from `settings` when not given)."""
     settings = settings or Settings.load()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     keep_heaps_small()  # many request threads: big buffers must not stay in their malloc arenas
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -50,8 +51,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
     live = searcher if isinstance(searcher, LiveSearcher) else LiveSearcher(searcher or Searcher.open(settings))
     app.extensions["qa.live"] = live  # qa.web.server reloads it on SIGHUP
     app.register_blueprint(qa_blueprint(live))
+    init_access(app)  # first: its clock starts before the guard's checks, its line is written last
     init_errors(app)
     init_guard(app, settings)
+    if settings.collects_metrics:
+        metrics_module().init_metrics(app, live, serve_route=settings.metrics)  # GET /metrics only with QA_METRICS=1
     if settings.cors_origin_list:
         from flask_cors import CORS
 
@@ -76,6 +80,17 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
         return response
 
     return app
+
+
+def metrics_module() -> ModuleType:
+    """`qa.web.metrics`, or a clear error when prometheus-client (the `metrics` extra) is missing."""
+    try:
+        from . import metrics
+    except ModuleNotFoundError as e:
+        if e.name != "prometheus_client":
+            raise
+        raise ConfigError("QA_METRICS and QA_METRICS_PORT need prometheus-client: pip install 'qa[metrics]'") from None
+    return metrics
 
 
 def relative_location(location: str, host: str) -> str:

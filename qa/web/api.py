@@ -17,6 +17,7 @@ from ..retrieve.searcher import Searcher
 from . import models, responses
 from .memory import give_back
 from .openapi import openapi_document
+from .outcome import note_results
 
 
 def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
@@ -24,14 +25,18 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def search_get() -> Response:
         searcher = live.searcher
         asked = models.search_args(request.args, searcher.settings)
-        return jsonify(searcher.search(asked.q, asked.k, asked.where()).to_dict())
+        result = searcher.search(asked.q, asked.k, asked.where())
+        note_results([result])
+        return jsonify(result.to_dict())
 
     @bp.post("/api/search")
     def search_post() -> Response:
         searcher = live.searcher
         asked = models.search_request(json_body(searcher.settings.max_json_depth), searcher.settings)
         if isinstance(asked, models.SearchRequest):
-            return jsonify(searcher.search(asked.q, asked.k, asked.where()).to_dict())
+            result = searcher.search(asked.q, asked.k, asked.where())
+            note_results([result])
+            return jsonify(result.to_dict())
         response = jsonify(search_batch(searcher, asked))
         response.call_on_close(give_back)  # a batch's buffers are freed in this thread's arena: hand them back
         return response
@@ -110,5 +115,6 @@ def search_batch(searcher: Searcher, batch: models.BatchRequest) -> dict:
     """`{"responses": [...], "took_ms": ...}`: one search result per question, in order."""
     started = time.perf_counter()
     results = searcher.search_many(batch.queries, batch.k, batch.where())
+    note_results(results)
     took = (time.perf_counter() - started) * 1000
     return {"responses": [r.to_dict() for r in results], "took_ms": round(took, 2)}

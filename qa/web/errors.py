@@ -1,4 +1,5 @@
-"""The one place that turns errors into HTTP responses: JSON `{"error": {"code", "message"}}`."""
+"""The one place that turns errors into HTTP responses: JSON `{"error": {"code", "message",
+"request_id"}}` (the id also in the `X-Request-Id` header: see `access`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import BackendUnavailable, Overloaded, QAError, TooManyRequests
+from .outcome import note_error, request_id
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,8 @@ HTTP_CODES = {
 
 
 def json_error(code: str, message: str, status: int) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message}}), status
+    note_error(code)
+    return jsonify({"error": {"code": code, "message": message, "request_id": request_id()}}), status
 
 
 def qa_error(e: QAError) -> tuple[Response, int]:

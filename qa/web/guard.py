@@ -35,6 +35,7 @@ UNLIMITED = {
     "qa.delete_document",
     "qa.change_status",
     "qa.status",
+    "metrics",
 }  # cheap, or for monitors and operators (who have the token)
 
 
@@ -45,7 +46,8 @@ def uses_the_model() -> bool:
 
 
 def init_guard(app: Flask, settings: Settings) -> None:
-    """Rate limit first (when set), then admission; register before any other before_request."""
+    """Rate limit first (when set), then admission; register before any other before_request
+    (but the access log's, which only starts its clock)."""
     if settings.rate_limit:
         init_rate_limit(app, settings)
     admission = Admission(settings.max_inflight, settings.queue_timeout, settings.max_heavy_cost)

@@ -31,6 +31,7 @@ RESPONSES = (
     responses.CorpusStatus,
 )
 REF_TEMPLATE = "#/components/schemas/{model}"
+REQUEST_ID = "X-Request-Id"
 
 
 class Schemas(GenerateJsonSchema):
@@ -64,4 +65,13 @@ def openapi_document(settings: Settings, server: str = "") -> dict[str, Any]:
     schemas["Question"]["maxLength"] = settings.max_query_chars
     schemas["K"].update(maximum=settings.max_k, default=settings.default_k)
     schemas["BatchRequest"]["properties"]["queries"]["maxItems"] = settings.max_batch
+    with_request_id_header(document)
     return document
+
+
+def with_request_id_header(document: dict[str, Any]) -> None:
+    """Every response (each operation's own, and the shared error responses) has X-Request-Id."""
+    own = [r for path in document["paths"].values() for op in path.values() for r in op["responses"].values()]
+    for response in own + list(document["components"]["responses"].values()):
+        if "$ref" not in response:
+            response.setdefault("headers", {})[REQUEST_ID] = {"$ref": "#/components/headers/RequestId"}

@@ -19,6 +19,7 @@ from ..retrieve.results import location_label
 from ..retrieve.searcher import Searcher
 from .display import original_kind, shown_source, source_prefix, text_parts, without_bidi_controls
 from .models import parse_k
+from .outcome import note_error, note_results
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,12 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         result, error, status = None, None, 200
         if q.strip():
             try:
-                result = searcher.search(q, parse_k(request.args.get("k"))).to_dict()
+                answer = searcher.search(q, parse_k(request.args.get("k")))
+                note_results([answer])
+                result = answer.to_dict()
             except QAError as e:
                 error, status = e.message, e.status
+                note_error(e.code)
         return render_template(
             "qa/search.html",
             q=q,

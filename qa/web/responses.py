@@ -180,6 +180,9 @@ class Reloaded(ResponseModel):
 class ErrorDetail(ResponseModel):
     code: str = Field(json_schema_extra=_with_code_enum)
     message: str = Field(min_length=1)
+    request_id: str = Field(
+        min_length=1, description="This request's id, as in the X-Request-Id header and the server's log line for it."
+    )
 
 
 class Error(ResponseModel):

@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -32,6 +33,21 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def serve_metrics(app: Flask, host: str, port: int) -> Callable[[], None]:
+    """Answer the app's metrics on host:port, on prometheus_client's own server (a daemon
+    thread): off the API's port, so a load balancer in front of the API never exposes them.
+    Returns the function that stops it. Raises OSError when the port cannot be taken."""
+    from prometheus_client import start_http_server
+
+    httpd, _ = start_http_server(port, host, registry=app.extensions["qa.metrics"].registry)
+
+    def stop() -> None:
+        httpd.shutdown()
+        httpd.server_close()
+
+    return stop
 
 
 def _reload(app: Flask, why: str, done: threading.Event) -> None:

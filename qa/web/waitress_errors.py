@@ -1,7 +1,8 @@
 """Waitress's own answers: to requests it refuses before the app sees them (a malformed request
 line or header 400, a body over its limit 413, headers over its limit 431, a Transfer-Encoding
 other than chunked 501). Like every answer of the app, they are JSON `{"error": {"code",
-"message"}}` with the security headers, instead of waitress's plain text."""
+"message", "request_id"}}` with the security headers and `X-Request-Id`, instead of waitress's
+plain text. The id is a new one: the request's own headers may be what was refused."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from waitress.task import ErrorTask
 
 from . import SECURITY_HEADERS
 from .errors import HTTP_CODES
+from .outcome import REQUEST_ID_HEADER, new_request_id
 
 MAX_DETAIL = 120  # waitress's reason may quote the offending line: keep the answer small
 
@@ -25,13 +27,14 @@ MESSAGES = {
 }
 
 
-def error_body(status: int, detail: str, adj: Adjustments) -> bytes:
+def error_body(status: int, detail: str, adj: Adjustments, request_id: str) -> bytes:
     """The JSON body of waitress's answer `status`; `detail` is waitress's reason."""
     detail = detail if len(detail) <= MAX_DETAIL else detail[:MAX_DETAIL] + "…"
     code = HTTP_CODES.get(status, "internal_error" if status == 500 else "http_error")
     limits = {"body_limit": adj.max_request_body_size - 1, "header_limit": adj.max_request_header_size}  # see server.serve
     message = MESSAGES.get(status, "{detail}").format(detail=detail, **limits)
-    return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False, separators=(",", ":")).encode()
+    error = {"code": code, "message": message, "request_id": request_id}
+    return json.dumps({"error": error}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class JSONErrorTask(ErrorTask):
@@ -39,9 +42,11 @@ class JSONErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error = self.request.error
-        body = error_body(error.code, str(error.body), self.channel.server.adj)
+        request_id = new_request_id()
+        body = error_body(error.code, str(error.body), self.channel.server.adj, request_id)
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.extend([("Content-Type", "application/json"), *SECURITY_HEADERS.items()])
+        headers = [("Content-Type", "application/json"), (REQUEST_ID_HEADER, request_id), *SECURITY_HEADERS.items()]
+        self.response_headers.extend(headers)
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
