@@ -55,6 +55,7 @@ def assert_json_error(answer: tuple[int, dict[str, str], bytes], status: int, co
     assert headers["server"] == "qa" and int(headers["content-length"]) == len(body)
     error = json.loads(body)["error"]
     assert set(json.loads(body)) == {"error"} and error["code"] == code and error["message"]
+    assert set(error) == {"code", "message", "request_id"} and error["request_id"] == headers["x-request-id"]
 
 
 def test_a_body_of_exactly_the_limit_is_answered(port):
