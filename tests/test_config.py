@@ -54,6 +54,7 @@ def test_enumerated_settings_are_literal_types_checked_when_loaded():
     assert enumerated_settings() == {
         "build_precision": ("auto", "fp32", "bf16"),
         "ranking": ("hybrid", "dense", "bm25"),
+        "log_format": ("text", "json"),
         "query_encoder": ("auto", "onnx", "int8", "int8-u8", "fp32", "torch"),
     }
     assert Settings.load(env={"QA_RANKING": "bm25"}, query_encoder="int8").ranking == "bm25"
@@ -63,3 +64,14 @@ def test_enumerated_settings_are_literal_types_checked_when_loaded():
         Settings.load(env={}, build_precision="fp16")
     with pytest.raises(ConfigError, match="query_encoder must be one of"):
         Settings.load(env={}).replace(query_encoder="int4")
+    with pytest.raises(ConfigError, match=r"log_format must be one of text, json, not 'xml'"):
+        Settings.load(env={"QA_LOG_FORMAT": "xml"})
+
+
+def test_metrics_are_off_unless_asked_for():
+    assert not Settings.load(env={}).collects_metrics
+    assert Settings.load(env={"QA_METRICS": "1"}).metrics and Settings.load(env={"QA_METRICS": "1"}).collects_metrics
+    on_a_port = Settings.load(env={"QA_METRICS_PORT": "9108"})
+    assert (on_a_port.metrics, on_a_port.metrics_port, on_a_port.collects_metrics) == (False, 9108, True)
+    with pytest.raises(ConfigError, match="QA_METRICS='maybe' is not a valid bool"):
+        Settings.load(env={"QA_METRICS": "maybe"})
