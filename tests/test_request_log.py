@@ -197,3 +197,10 @@ def test_a_json_line_carries_the_exception(caplog):
     (record,) = [r for r in caplog.records if r.name == "qa.test"]
     line = json.loads(JSONFormatter().format(record))
     assert line["message"] == "failed" and "ValueError: boom" in line["exception"] and "\n" not in JSONFormatter().format(record)
+
+
+def test_browsers_of_allowed_origins_may_read_the_id(fake_searcher):
+    app = create_app(fake_searcher.settings.replace(cors_origins="https://tools.example"), fake_searcher)
+    answer = app.test_client().get("/api/search?q=war", headers={"Origin": "https://tools.example"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://tools.example"
+    assert "X-Request-Id" in answer.headers["Access-Control-Expose-Headers"]

@@ -39,6 +39,8 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env["QA_QUERY_ENCODER"] = "torch"  # slow enough (~1 s a batch) to be caught in progress by SIGTERM
     env["QA_QUEUE_TIMEOUT"] = "30"  # the second batch waits for its turn (one batch at a time) rather than 503
+    metrics_port = free_port()
+    env |= {"QA_METRICS_PORT": str(metrics_port), "QA_LOG_FORMAT": "json"}  # as a fleet runs it
     command = [
         sys.executable,
         "-m",
@@ -71,6 +73,10 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
             assert time.monotonic() < deadline, "the server did not pick up the new build"
             time.sleep(0.2)
         server.send_signal(signal.SIGHUP)  # reloads (the same build) at once
+        while "qa_reloads_total 2.0" not in scrape(metrics_port):  # the new build, then SIGHUP's
+            assert time.monotonic() < deadline, "the reloads were not counted"
+            time.sleep(0.2)
+        assert "qa_documents 2.0" in scrape(metrics_port)
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(2)]
         for connection in connections:  # accepted by the server before the signal
             connection.request("GET", "/healthz")
@@ -90,6 +96,8 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
         server.wait(30)
         with pytest.raises(OSError):  # and then nothing more is accepted
             get(f"http://127.0.0.1:{port}/healthz")
+        with pytest.raises(OSError):
+            scrape(metrics_port)
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
@@ -99,6 +107,16 @@ def test_serve_builds_a_missing_index_then_answers(tmp_path):
     assert f"serving {corpus} on http://127.0.0.1:{port}" in output
     assert "a new build on disk: serving index" in output and "SIGHUP: serving index" in output
     assert "finishing the requests in progress" in output and output.rstrip().endswith("stopped")
+    assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in output
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith('{"time"')]
+    searched = [line for line in logged if line.get("route") == "qa.search_get"]
+    assert len(searched) == 1 and searched[0]["status"] == 200 and searched[0]["path"] == "/api/search"
+    assert any(line["logger"] == "qa.web.server" and "SIGHUP" in line["message"] for line in logged)  # every record
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
 
 
 def post_big_batch(connection: http.client.HTTPConnection) -> dict:

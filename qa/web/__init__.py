@@ -17,6 +17,7 @@ from .blueprint import qa_blueprint
 from .errors import init_errors
 from .guard import init_guard
 from .memory import keep_heaps_small
+from .outcome import REQUEST_ID_HEADER
 
 __all__ = ["create_app", "qa_blueprint"]
 
@@ -59,7 +60,12 @@ def create_app(settings: Settings | None = None, searcher: Searcher | LiveSearch
     if settings.cors_origin_list:
         from flask_cors import CORS
 
-        api_paths = {"origins": settings.cors_origin_list, "methods": ["GET", "POST"], "max_age": 3600}
+        api_paths = {
+            "origins": settings.cors_origin_list,
+            "methods": ["GET", "POST"],
+            "max_age": 3600,
+            "expose_headers": [REQUEST_ID_HEADER],  # so that a page's script can quote it in a report
+        }
         CORS(app, resources={r"/api/.*": api_paths, r"/openapi\.json": api_paths, r"/healthz": api_paths})
 
     if settings.proxy_hops:
