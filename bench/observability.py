@@ -8,8 +8,10 @@ three servers run side by side (logs to /dev/null) and are asked in turn, one re
 over loopback: the seed questions (../shared/eval/seed_dev.jsonl) --rounds times at
 /api/search, and as many GET /healthz (a cheap route, where a fixed cost shows most). Prints
 and writes p50/p90 per server and route, and each p50 over the log-off server's; the fleet
-server is scraped at the end, and its request counter must equal the requests sent.
-Writes bench/results/observability-<cpu>.json and .md.
+server is scraped at the end, and its request counter is compared with the requests sent.
+Then the same three setups in this process, through Flask's test client (GET /healthz, 50
+requests × --rounds each, interleaved): no socket and no model, so the difference in
+microseconds is the hooks' own cost. Writes bench/results/observability-<cpu>.json and .md.
 """
 
 from __future__ import annotations
@@ -107,20 +109,57 @@ def main() -> None:
         for server in servers.values():
             server.send_signal(signal.SIGTERM)
             server.wait(60)
-    report(args, timings, len(questions))
+    hooks = in_process(corpus, index, args.rounds)
+    report(args, timings, len(questions), hooks)
     counted = sum(float(v) for v in re.findall(r"^qa_http_requests_total\{[^}]*\} (\S+)$", exposition, re.M))
     sent = 1 + 2 * len(questions) * args.rounds  # the start's probe, then the rounds (the scrape counts once answered)
     print(f"the metrics counted {counted:g} requests of the {sent} sent")
 
 
-def report(args: argparse.Namespace, timings: dict[str, dict[str, list[float]]], questions: int) -> None:
+def in_process(corpus: Path, index: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Microseconds per GET /healthz through Flask's test client, for the same three setups: no
+    socket and no model, so the difference is the hooks' own cost (log lines to /dev/null)."""
+    import logging
+
+    from qa.config import Settings
+    from qa.retrieve.searcher import Searcher
+    from qa.web import create_app
+    from qa.web.access import TEXT_FORMAT, JSONFormatter
+
+    sink = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (open for the run)
+    logging.getLogger().handlers = [sink]
+    logging.getLogger().setLevel(logging.INFO)
+    settings = Settings.load(env={}, corpus_dir=corpus, index_dir=index)
+    searcher = Searcher.open(settings)
+    setups = {
+        name: (create_app(settings.replace(**{k[3:].lower(): v for k, v in extra.items()}), searcher).test_client(), bool(quiet))
+        for name, (extra, quiet) in SERVERS.items()
+    }
+    access = logging.getLogger("qa.web.access")
+    micros: dict[str, list[float]] = {name: [] for name in SERVERS}
+    for _ in range(rounds):
+        for name, (client, quiet) in setups.items():
+            access.setLevel(logging.WARNING if quiet else logging.NOTSET)
+            sink.setFormatter(JSONFormatter() if "JSON" in name else logging.Formatter(TEXT_FORMAT))
+            for _ in range(50):
+                began = time.perf_counter()
+                client.get("/healthz")
+                micros[name].append((time.perf_counter() - began) * 1e6)
+    base = statistics.median(micros[next(iter(SERVERS))])
+    p50s = {name: statistics.median(t) for name, t in micros.items()}
+    return {name: {"p50_us": round(p50, 1), "over_log_off_us": round(p50 - base, 1)} for name, p50 in p50s.items()}
+
+
+def report(
+    args: argparse.Namespace, timings: dict[str, dict[str, list[float]]], questions: int, hooks: dict[str, dict[str, float]]
+) -> None:
     base = next(iter(SERVERS))
     rows = {name: {route: summary(t) for route, t in routes.items()} for name, routes in timings.items()}
     for routes in rows.values():
         for route, figures in routes.items():
             figures["p50_over_log_off"] = round(figures["p50_ms"] / rows[base][route]["p50_ms"], 3)
     machine = cpu.describe()
-    result = {"cpu": machine, "rounds": args.rounds, "questions": questions, "servers": rows}
+    result = {"cpu": machine, "rounds": args.rounds, "questions": questions, "servers": rows, "in_process_healthz": hooks}
     slug = re.sub(r"[^a-z0-9]+", "-", cpu.name().lower()).strip("-")
     out = ROOT / "bench" / "results" / f"observability-{slug}"
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -139,6 +178,14 @@ def report(args: argparse.Namespace, timings: dict[str, dict[str, list[float]]],
             f"| {server} | {s['p50_ms']:.2f} ms | {s['p90_ms']:.2f} ms | {s['p50_over_log_off']:.3f} "
             f"| {h['p50_ms']:.2f} ms | {h['p90_ms']:.2f} ms | {h['p50_over_log_off']:.3f} |"
         )
+    lines += [
+        "",
+        f"In process (Flask's test client, GET /healthz, {50 * args.rounds} requests each, interleaved): the hooks' own cost.",
+        "",
+        "| setup | p50 | over log off |",
+        "|---|---|---|",
+        *(f"| {name} | {h['p50_us']:.0f} µs | {h['over_log_off_us']:+.0f} µs |" for name, h in hooks.items()),
+    ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -152,12 +152,16 @@ def test_an_unexpected_500_carries_the_id(fake_searcher, monkeypatch):
     assert_carries_its_id(checking_client(app).get("/api/search?q=war"), 500, "internal_error")
 
 
-def test_html_pages_carry_the_id_too(app):
+def test_html_pages_carry_the_id_too(app, caplog):
     client = app.test_client()
-    for path in ("/", "/documents/no-such-document", "/static/qa/style.css"):
-        answer = client.get(path)
-        answer.close()
-        assert NEW_ID.fullmatch(answer.headers["X-Request-Id"]), path
+    with caplog.at_level(logging.INFO, logger=ACCESS):
+        for path in ("/", "/documents/no-such-document", "/static/qa/style.css"):
+            answer = client.get(path)
+            answer.close()
+            assert NEW_ID.fullmatch(answer.headers["X-Request-Id"]), path
+    page, missing, static = access_lines(caplog)
+    assert (missing["status"], missing["error"]) == (404, "document_not_found")  # an HTML error page's code
+    assert (page["route"], static["route"]) == ("qa.page", "qa.static") and "error" not in page
 
 
 def test_the_openapi_document_gives_every_response_the_header(app):

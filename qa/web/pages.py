@@ -106,6 +106,7 @@ def render_document(searcher: Searcher, doc_id: str) -> tuple[str, int]:
     try:
         doc = searcher.document(doc_id)
     except (DocumentNotFound, DocumentGone) as e:
+        note_error(e.code)
         return render_template("qa/missing.html", message=e.message), e.status
     start, end = parse_span(request.args, "start", "end", len(doc.text))
     sentence = parse_span(request.args, "sentence_start", "sentence_end", len(doc.text))
@@ -131,6 +132,7 @@ def serve_original(searcher: Searcher, doc_id: str) -> Response | tuple[str, int
         if not prefers_html():
             raise  # the JSON error, as from the API
         heading = "No original file to open" if isinstance(e, OriginalNotFound) else None
+        note_error(e.code)
         return render_template("qa/missing.html", message=e.message, heading=heading), e.status
     kind = original_kind(path.name)
     return send_file(path, mimetype=MEDIA_TYPES[kind], as_attachment=kind != "PDF", download_name=path.name)
