@@ -177,9 +177,14 @@ class Reloaded(ResponseModel):
     index_version: Version
 
 
-class ErrorDetail(ResponseModel):
+class Failure(ResponseModel):
+    """What went wrong, outside any one request: a change's background indexing."""
+
     code: str = Field(json_schema_extra=_with_code_enum)
     message: str = Field(min_length=1)
+
+
+class ErrorDetail(Failure):
     request_id: str = Field(
         min_length=1, description="This request's id, as in the X-Request-Id header and the server's log line for it."
     )
@@ -209,7 +214,7 @@ class ChangeState(ResponseModel):
     status: ChangeStatus
     state: Literal["indexing", "indexed", "failed"]
     index_version: str | SkipJsonSchema[None] = absent()
-    error: ErrorDetail | SkipJsonSchema[None] = absent()
+    error: Failure | SkipJsonSchema[None] = absent()
     undone: bool | SkipJsonSchema[None] = absent(
         "Whether a failed change was taken out of the corpus folder again (false: it was written over since, and "
         "the next build indexes it)."
