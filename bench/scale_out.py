@@ -134,14 +134,14 @@ def engine(m: dict[str, float], row_bytes: float, ram: float) -> list[str]:
     for mb in (PUBLISHED["segment_mb"][0], ASSUMED["big_segment_mb"]):
         per = mb * 2**20 / row_bytes
         segments = math.ceil(PASSAGES / per)
-        dense = segments * per_segment
+        dense = segments * per_segment * math.log(per) / math.log(1e6)  # HNSW search grows as log(rows)
         busy = dense * (1 + ASSUMED["bm25_over_dense"]) * RATE / 1000
         planned = busy / ASSUMED["utilisation"]
         nodes = math.ceil(planned / ASSUMED["node_cores"] / ASSUMED["replicas"]) * ASSUMED["replicas"]
         figures = (per, segments, dense, busy, planned)
         rows.append((f"{mb:,} MB", *(f"{x:,.0f}" for x in figures), f"{nodes}"))
         nodes_row = (f"{nodes}", f"{ASSUMED['replicas']}", gb(ASSUMED["replicas"] * ram / nodes))
-    header = ("segment size", "rows a segment", "segments", "dense core-ms a question", "cores busy at 2,000/s")
+    header = ("segment size", "rows a segment", "segments", "dense core-ms a question", "cores busy, dense + BM25")
     lines = table((*header, "cores at 60 %", "16-core query nodes"), rows)
     return [*lines, "", *table(("query nodes (8,192 MB segments)", "replicas", "RAM a node"), [nodes_row])]
 
