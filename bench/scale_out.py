@@ -69,14 +69,18 @@ def measured() -> dict[str, float]:
     load = json.loads((RESULTS / "load-onnx.json").read_text())["levels"]
     ann = next(r for r in json.loads((RESULTS / "ann.json").read_text()) if r["vectors"] == 1_000_000 and r["ef_search"] == 256)
     shape = json.loads(SHAPE.read_text())
+    replica = json.loads((RESULTS / "replica-memory-amd-epyc.json").read_text())
     return {
+        "row_table_bytes": replica["steady_bytes_a_passage"],
+        "row_table_peak_bytes": replica["peak_bytes_a_passage"],
+        "row_table_read_us": replica["read_us_a_passage"],
         "sentences_per_passage": scale["sentences"] / scale["passages"],
         "in_process_p50_1m": scale["in_process_p50_ms"],
         "onnx_per_core": ingest["onnx-fp32"]["passages_per_s"] / cores,
         "torch_per_core": ingest["torch-fp32"]["passages_per_s"] / cores,
         "capacity_2_cores": max(level["ok_rps"] for level in load),
         "hnsw_ms_1m_ef256": ann["p50_ms"],
-        **{k: shape[k] for k in ("bm25_terms", "text_chars", "pieces_with_sentences")},
+        **{k: float(v) for k, v in shape.items() if k not in ("date", "cpu", "command")},
     }
 
 
@@ -101,6 +105,7 @@ def memory(m: dict[str, float]) -> tuple[list[str], dict[str, float]]:
     diskann_ram = VECTOR * (PUBLISHED["diskann_pq"][0] + PUBLISHED["diskann_cache"][0])
     diskann_disk = VECTOR + 4 * (PUBLISHED["diskann_degree"][0] + 1)
     sparse = m["bm25_terms"] * 2 * ASSUMED["sparse_row_bytes"]
+    sentence_sparse = m["sentence_bm25_terms"] * 2 * ASSUMED["sparse_row_bytes"]
     text = m["text_chars"] + ASSUMED["metadata_bytes"]
     layouts = [  # (what, bytes per row, rows, where)
         ("passages: FLAT (raw float32 vectors)", VECTOR, PASSAGES, "RAM"),
@@ -111,19 +116,26 @@ def memory(m: dict[str, float]) -> tuple[list[str], dict[str, float]]:
         ("passages: DISKANN, in memory", diskann_ram, PASSAGES, f"RAM, and {gb(diskann_disk * PASSAGES)} on NVMe"),
         ("passages: BM25 sparse rows and postings", sparse, PASSAGES, "RAM"),
         ("passages: text and metadata", text, PASSAGES, "NVMe (mmap)"),
+        ("passages: BM25 tokens (`terms`)", m["term_chars"], PASSAGES, "NVMe (mmap)"),
         ("passages: filter fields", ASSUMED["filter_bytes"], PASSAGES, "RAM"),
         ("sentences: FLAT (raw float32 vectors)", VECTOR, s, "NVMe (mmap)"),
         ("sentences: FLAT, float16 vectors", DIM * 2, s, "NVMe (mmap)"),
         ("sentences: HNSW M=16", _hnsw(16), s, "RAM (not needed: no ANN search)"),
         ("sentences: id and passage id", ASSUMED["sentence_key_bytes"], s, "RAM"),
+        ("sentences: BM25 sparse rows and postings", sentence_sparse, s, "RAM (not needed: never searched)"),
+        ("sentences: BM25 tokens (`terms`)", m["sentence_term_chars"], s, "NVMe (mmap)"),
+        ("documents: text", m["document_chars"], PASSAGES, "NVMe (mmap)"),
     ]
     rows = [(what, f"{b:,.0f}", f"{n:,.0f}", gb(b * n), where) for what, b, n, where in layouts]
     total = {what: b * n for what, b, n, _ in layouts}
     ram = sum(total[k] for k in ("passages: HNSW M=16", "passages: BM25 sparse rows and postings", "passages: filter fields"))
     ram += total["sentences: id and passage id"]
-    disk = total["passages: text and metadata"] + total["sentences: FLAT (raw float32 vectors)"]
+    on_disk = ("passages: text and metadata", "passages: BM25 tokens (`terms`)", "sentences: FLAT (raw float32 vectors)",
+               "sentences: BM25 tokens (`terms`)", "documents: text")  # fmt: skip
+    disk = sum(total[k] for k in on_disk)
     lines = table(("collection: layout", "bytes a row", "rows", "total", "where"), rows)
-    return lines, {"ram": ram, "disk": disk, "row": VECTOR + text + m["bm25_terms"] * ASSUMED["sparse_row_bytes"]}
+    row = VECTOR + text + m["term_chars"] + m["bm25_terms"] * ASSUMED["sparse_row_bytes"]
+    return lines, {"ram": ram, "disk": disk, "row": row}
 
 
 def engine(m: dict[str, float], row_bytes: float, ram: float) -> list[str]:
@@ -171,7 +183,13 @@ def replicas(m: dict[str, float]) -> list[str]:
         busy = ms * RATE / 1000
         n = math.ceil(busy / ASSUMED["utilisation"] / ASSUMED["qa_cores"])
         rows.append((what, f"{ms:.2f}", f"{busy:,.1f}", f"{n}"))
-    return table(("bound on qa's CPU a question", "core-ms", "cores busy at 2,000/s", "2-core replicas at 60 %"), rows)
+    lines = table(("bound on qa's CPU a question", "core-ms", "cores busy at 2,000/s", "2-core replicas at 60 %"), rows)
+    held = [
+        ("held after the read", f"{m['row_table_bytes']:,.0f} B", gb(m["row_table_bytes"] * PASSAGES)),
+        ("at the peak of the read", f"{m['row_table_peak_bytes']:,.0f} B", gb(m["row_table_peak_bytes"] * PASSAGES)),
+        ("replica CPU to read it", f"{m['row_table_read_us']:.1f} µs", f"{m['row_table_read_us'] * PASSAGES / 6e7:,.0f} min"),
+    ]
+    return [*lines, "", *table(("a replica's row table (Milvus backend)", "a passage", f"{PASSAGES:,} passages"), held)]
 
 
 def plan() -> list[str]:
@@ -195,9 +213,13 @@ def plan() -> list[str]:
 
 
 def measure(index: Path) -> dict[str, object]:
-    """The corpus shape of the build an index serves: BM25 terms, text characters and word pieces
-    (title-prefixed passage plus its sentences, at most MAX_PIECES each) per passage."""
+    """The corpus shape of the build an index serves, per passage: BM25 terms, text characters,
+    word pieces (title-prefixed passage plus its sentences, at most MAX_PIECES each), qa's BM25
+    tokens joined by spaces (what the Milvus backend stores as `terms`) and document text; and
+    per distinct sentence, its BM25 terms and joined tokens."""
     from tokenizers import Tokenizer
+
+    from qa.index.lexical import tokenize
 
     build = index / (index / "CURRENT").read_text().strip()
     tokenizer = Tokenizer.from_file(sorted(glob.glob(str(index / "encoders" / "*" / "tokenizer.json")))[-1])
@@ -207,23 +229,40 @@ def measure(index: Path) -> dict[str, object]:
     def pieces(text: str) -> int:
         return min(len(tokenizer.encode(text).ids), MAX_PIECES)
 
-    chars, counts, postings = [], [], 0
+    def joined(texts: list[str]) -> list[int]:
+        return [len(" ".join(tokens)) for tokens in tokenize(texts)]
+
+    chars, counts, passage_tokens, sentence_tokens, document_chars = [], [], [], [], 0
+    postings = {"passage": 0, "sentence": 0}
     for passages in sorted(build.glob("seg-*.passages.jsonl")):
         name = passages.name.removesuffix(".passages.jsonl")
-        titles = {d["id"]: d.get("title", "") for d in map(json.loads, (build / f"{name}.documents.jsonl").open())}
+        documents = {d["id"]: d for d in map(json.loads, (build / f"{name}.documents.jsonl").open())}
+        document_chars += sum(len(d["text"]) for d in documents.values())
+        distinct: dict[tuple[str, int, int], str] = {}
         for p in map(json.loads, passages.open()):
+            title = documents[p["doc_id"]].get("title", "")
             chars.append(len(p["text"]))
             spans = [p["text"][a:b] for a, b in p["sentences"]]
-            counts.append(pieces(f"{titles.get(p['doc_id'], '')}\n{p['text']}") + sum(map(pieces, spans)))
-        postings += len(np.load(build / f"{name}.passage-postings.npy"))
+            counts.append(pieces(f"{title}\n{p['text']}") + sum(map(pieces, spans)))
+            passage_tokens += joined([f"{title}\n{p['text']}"])
+            distinct |= {(p["doc_id"], p["start"] + a, p["start"] + b): p["text"][a:b] for a, b in p["sentences"]}
+        sentence_tokens += joined(list(distinct.values()))
+        for part in postings:
+            postings[part] += len(np.load(build / f"{name}.{part}-postings.npy"))
+    n = len(chars)
     return {
         "date": datetime.date.today().isoformat(),
         "cpu": _cpu(),
         "command": f"bench/scale_out.py --measure {index}",
-        "passages": len(chars),
-        "bm25_terms": round(postings / len(chars), 2),
+        "passages": n,
+        "distinct_sentences": len(sentence_tokens),
+        "bm25_terms": round(postings["passage"] / n, 2),
         "text_chars": round(statistics.mean(chars), 1),
         "pieces_with_sentences": round(statistics.mean(counts), 1),
+        "term_chars": round(statistics.mean(passage_tokens), 1),
+        "document_chars": round(document_chars / n, 1),
+        "sentence_bm25_terms": round(postings["sentence"] / len(sentence_tokens), 2),
+        "sentence_term_chars": round(statistics.mean(sentence_tokens), 1),
     }
 
 
