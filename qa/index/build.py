@@ -65,6 +65,10 @@ def build_index(
     (`provenance`). A file that cannot be read is skipped and listed in the manifest's `skipped`
     (its last readable version, if any, is still served), unless `strict`, where it fails the
     build. Returns the build folder (the served one, unchanged, when nothing changed)."""
+    if settings.backend == "milvus":
+        from .milvus.writer import build_milvus
+
+        return build_milvus(settings, embedder, documents, progress, full, replace, strict)
     started = time.perf_counter()
     with storage.build_lock(settings.index_dir):  # from reading the served build to switching CURRENT
         before = Previous.read(settings.index_dir)
