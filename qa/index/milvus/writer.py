@@ -33,7 +33,7 @@ from ..encoding import Progress, encode_segment, query_encoder
 from ..lexical import Tokens
 from ..manifest import FORMAT_VERSION, Manifest, build_settings
 from ..plan import Plan, document_digest, make_plan
-from ..previous import NoPrevious
+from ..previous import NoPrevious, Previous, Unreadable
 from ..segments import Segment
 from . import schema, state
 from .engine import Engine, quoted
@@ -71,7 +71,8 @@ def build_milvus(
         plan = make_plan(settings, documents, reused, reused, strict)
         job = _Write(settings, embedder, engine, progress)
         committed = {} if again else before.committed
-        written = job.run(plan, committed, EmbeddingCache(plan.old.vectors))
+        known = plan.old.vectors if before.committed and not again else _segment_vectors(settings, embedder)
+        written = job.run(plan, committed, EmbeddingCache(known))
         gone = [i for i in before.committed if i not in plan.catalog]
         _delete(engine, gone)
         _tombstones(engine, before, plan, gone, {**retiring, **plan.old.passage_ids}, written)
@@ -249,3 +250,16 @@ def _tombstones(
     state.unbury(engine, state.REMOVED, [d.id for d in plan.new])
     state.bury(engine, state.RETIRED, {pid: doc for pid, doc in leaving.items() if pid not in written.passage_ids})
     state.unbury(engine, state.RETIRED, written.passage_ids)
+
+
+def _segment_vectors(settings: Settings, embedder: Embedder) -> dict[str, np.ndarray]:
+    """The vectors of a segment build of the same model and settings in the index folder, by
+    embedded text: an index moved to Milvus (or a dataset `qa eval` cached) is not encoded again."""
+    served = Previous.read(settings.index_dir)
+    if not served.compatible(embedder.name, settings):
+        return {}
+    try:
+        return served.old_rows(served.catalog, with_vectors=True).vectors
+    except Unreadable as e:
+        log.warning("the segment build in %s cannot lend its vectors (%s)", settings.index_dir, e)
+        return {}
