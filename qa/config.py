@@ -127,7 +127,7 @@ class Settings:
     )
     milvus_token: str = _setting("", "Milvus token (user:password or an API key); empty: none.")
     milvus_database: str = _setting("", "Milvus database; empty: the default one.")
-    milvus_collection: str = _setting("qa", "Prefix of the Milvus collections (<prefix>_passages, _sentences, ...).")
+    milvus_collection: str = _setting("qa", "Prefix of the Milvus collections (PREFIX_passages, PREFIX_sentences, ...).")
     milvus_timeout: float = _setting(10.0, "Seconds one Milvus call may take before the engine counts as unavailable (503).")
     reload_interval: float = _setting(
         2.0, "Seconds between a server's checks of a remote index's version (another replica's write shows within this)."

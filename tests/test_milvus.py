@@ -200,3 +200,27 @@ def test_a_segment_build_in_the_index_folder_lends_its_vectors(tmp_path):
     counting = CrashingEmbedder(after=10**9)
     build_index(settings.replace(backend="milvus"), counting)
     assert counting.texts == 0  # nothing encoded again
+
+
+def test_the_cli_builds_adds_removes_and_reports_on_milvus(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    monkeypatch.setattr("qa.cli.building.load_embedder", lambda settings: FakeEmbedder())
+    corpus, index = copy_corpus(tmp_path), tmp_path / "index"
+    env = {"QA_MODEL": FakeEmbedder.name, "QA_BACKEND": "milvus", "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(index)}
+
+    def qa(*args: object) -> str:
+        result = CliRunner().invoke(main, [str(a) for a in args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "built milvus at " in qa("build") and (index / "milvus.db").exists()
+    assert "in milvus at" in qa("status") and "in step with the index" in qa("status")
+    extra = tmp_path / "zebra.txt"
+    extra.write_text("Zebra crossing\n\nA zebra crossing was painted near Tavush.\n")
+    assert "6 documents" in qa("add", extra)
+    assert "5 documents" in qa("remove", "004_ac4458f6c11ac45b.txt")
+    searcher = Searcher.open(fake_settings(tmp_path, corpus, backend="milvus"), FakeEmbedder())
+    assert "zebra.txt" in searcher.index.documents and searcher.index.removed_document("004_ac4458f6c11ac45b.txt")
