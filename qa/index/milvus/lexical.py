@@ -3,8 +3,9 @@ fetched by primary key (vectors, tokens, texts), a recent few kept.
 
 The weights are `qa.index.lexical.Lexical`'s: idf = ln(1 + (N - df + 0.5) / (df + 0.5)) times
 tf / (tf + k1 (1 - b + b |d| / avgdl)), in float32, with N and avgdl from the row table read on
-open and df from the engine (`TEXT_MATCH` counts over the stored tokens), so a passage's BM25 is
-the same on both backends.
+open and df counted from the stored tokens of the served rows when the index is opened, so a
+passage's BM25 is the same on both backends. (`TEXT_MATCH` counts would give df without reading
+the tokens, but Milvus Lite scans every row for each: seconds a word at 30,000 rows.)
 """
 
 from __future__ import annotations
@@ -24,21 +25,16 @@ class EngineBM25:
     """BM25 over one collection's stored tokens; `lengths` per row scored, `distinct` per stored
     text (the same unless rows repeat texts: a sentence shared by overlapping passages)."""
 
-    def __init__(self, engine: Engine, part: str, lengths: np.ndarray, size: int, distinct: np.ndarray | None = None) -> None:
-        self.engine, self.part, self.size = engine, part, size
+    def __init__(self, df: Counter[str], lengths: np.ndarray, size: int, distinct: np.ndarray | None = None) -> None:
+        self.df, self.size = df, size
         stored = lengths if distinct is None else distinct
         average = float(stored.mean()) if len(stored) else 0.0
         self.norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / average) if average else np.full(len(lengths), BM25_K1)
         self.norm = self.norm.astype(np.float32)
-        self._df: Recent[str, int] = Recent(4096)
 
     def frequency(self, word: str) -> int:
-        """How many stored texts hold the word (asked of the engine, remembered)."""
-        df = self._df.get(word)
-        if df is None:
-            df = self._df.put(word, self.engine.count(self.part, f"TEXT_MATCH(terms, '{word}')") if word.isalnum() or
-                              word.replace("_", "").isalnum() else 0)  # fmt: skip
-        return df
+        """How many served texts hold the word."""
+        return self.df.get(word, 0)
 
     def scores(self, words: Sequence[str], rows: np.ndarray, terms: list[Counter[str]]) -> np.ndarray:
         """These rows' BM25 (`terms`: each row's token counts), words added in query order."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,11 +73,15 @@ class RowTable:
     sentence_spans: np.ndarray  # int64 (sentences, 2): relative to the passage
     sentence_lengths: np.ndarray
     distinct_sentences: np.ndarray  # the lengths of the distinct sentences (the sentences' BM25 averages these)
+    passage_df: Counter[str]  # how many served passages hold each word
+    sentence_df: Counter[str]  # how many served sentences hold each word
 
     @classmethod
     def read(cls, engine: Engine, documents: Documents) -> RowTable:
-        rows = list(engine.each("passages", ["id", "doc", "start", "end", "length", "sentences"]))
+        rows = list(engine.each("passages", ["id", "doc", "start", "end", "length", "sentences", "terms"]))
         rows = [r for r in rows if r["doc"] in documents]  # a document being written is not served until committed
+        passage_df = _frequencies(r["terms"] for r in rows)
+        sentence_df = _frequencies(r["terms"] for r in engine.each("sentences", ["doc", "terms"]) if r["doc"] in documents)
         rows.sort(key=lambda r: (documents.position(r["doc"]), r["start"], r["end"]))
         sentences = [json.loads(r["sentences"]) for r in rows]
         flat = np.array([s for mine in sentences for s in mine], dtype=np.int64).reshape(-1, 3)
@@ -94,7 +99,17 @@ class RowTable:
             flat[:, :2],
             flat[:, 2],
             flat[first, 2],
+            passage_df,
+            sentence_df,
         )
+
+
+def _frequencies(texts: Iterable[str]) -> Counter[str]:
+    """How many of these token lists (space-separated) hold each word."""
+    df: Counter[str] = Counter()
+    for text in texts:
+        df.update(set(text.split()))
+    return df
 
 
 def _starts(lengths: list[int]) -> np.ndarray:
@@ -116,8 +131,8 @@ class MilvusIndex:
         self.rows = RowTable.read(engine, self._documents)
         self._row_of = {pid: n for n, pid in enumerate(self.rows.ids)}
         self._doc_ids = list(self._documents.committed)
-        self.passages = EngineBM25(engine, "passages", self.rows.lengths, len(self.rows.ids))
-        self.sentences = EngineBM25(engine, "sentences", self.rows.sentence_lengths, len(self.rows.distinct_sentences),
+        self.passages = EngineBM25(self.rows.passage_df, self.rows.lengths, len(self.rows.ids))
+        self.sentences = EngineBM25(self.rows.sentence_df, self.rows.sentence_lengths, len(self.rows.distinct_sentences),
                                     self.rows.distinct_sentences)  # fmt: skip
         self._passage_rows = Fetched(engine, "passages", ["id", "vector", "terms", "text"], 8192)
         self._sentence_rows = Fetched(engine, "sentences", ["id", "vector", "terms"], 32768)

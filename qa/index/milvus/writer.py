@@ -78,6 +78,8 @@ def build_milvus(
         _tombstones(engine, before, plan, gone, {**retiring, **plan.old.passage_ids}, written)
         manifest = job.manifest(before, plan, written, documents is not None, started)
         state.write_manifest(engine, manifest)
+        for part in ("passages", "sentences", "documents", "state"):  # sealed and indexed: searched without a scan
+            engine.call("flush", engine.name(part))
         log.info("built %d documents into Milvus at %s (%s)", manifest.documents, engine.describe(), manifest.index_version)
     return settings.index_dir
 
