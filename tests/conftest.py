@@ -120,14 +120,12 @@ def client(app):
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend_searcher(request: pytest.FixtureRequest, real_settings: Settings, real_searcher: Searcher) -> Searcher:
     """The real corpus and model served by each backend: the segment store of `real_searcher`,
-    and the same corpus built once per session into Milvus Lite (in the same temporary folder)."""
+    and the same corpus built once per session into Milvus Lite, with the segment build's
+    vectors and question encoders (nothing is encoded again)."""
     if request.param == "segments":
         return real_searcher
-    from qa.encode.onnx import ENCODERS
-
-    index_dir = real_settings.index_dir.parent / "index-milvus"
-    shutil.copytree(real_settings.index_dir / ENCODERS, index_dir / ENCODERS)  # the question encoders checked once
-    settings = real_settings.replace(backend="milvus", index_dir=index_dir)
+    engine = real_settings.index_dir.parent / "milvus.db"
+    settings = real_settings.replace(backend="milvus", milvus_uri=str(engine))
     build_index(settings, real_embedder_for(settings))
     return Searcher.open(settings)
 
