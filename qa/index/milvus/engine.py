@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ...config import Settings
 from ...errors import BackendUnavailable, ConfigError
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 RETRY_AFTER = 2  # seconds a client is told to wait when the engine is unavailable
 PARTS = ("passages", "sentences", "documents", "state")
 
@@ -151,8 +150,3 @@ class Engine:
 def quoted(value: str) -> str:
     """A string literal for a Milvus filter expression."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def guarded(engine: Engine, what: str, run: Callable[[], T]) -> T:
-    with engine.guard(what):
-        return run()
