@@ -11,6 +11,7 @@ import pytest
 
 from qa.errors import DocumentGone, PassageGone, PassageMoved, PassageNotFound
 from qa.index.build import build_index
+from qa.index.encoding import distinct_sentences
 from qa.index.lexical import Tokens
 from qa.index.milvus import writer
 from qa.index.milvus.engine import Engine
@@ -96,12 +97,16 @@ def test_the_engines_analyzer_gives_back_qas_tokens_for_every_passage_and_senten
 
     segments, milvus = both
     analyzer = StandardAnalyzer()
-    for texts in ([f"{d.title}. {p.text}" for p in segments.index.passages for d in [segments.index.documents[p.doc_id]]],):
-        tokens = Tokens.of(texts)
+    passages = list(segments.index.passages)
+    titles = {p.doc_id: segments.index.documents[p.doc_id].title for p in passages}
+    sentences = distinct_sentences(passages)[0]
+    assert len(sentences) == milvus.index.manifest.sentences
+    for texts in ([f"{titles[p.doc_id]}. {p.text}" for p in passages], sentences):
+        tokens = Tokens.of(texts)  # as a build tokenises them (`encoding.encode_segment`)
         for row in range(len(tokens)):
             mine = [tokens.vocab[i] for i in tokens.ids[tokens.offsets[row] : tokens.offsets[row + 1]]]
             assert analyzer.tokenize(" ".join(mine)) == mine
-    scripts = {w for w in tokens.vocab if not w.isascii()}
+    scripts = {w for w in Tokens.of([f"{titles[p.doc_id]}. {p.text}" for p in passages]).vocab if not w.isascii()}
     assert scripts, "the corpus has words in other scripts"
     some = sorted(scripts)[:20]
     assert list(milvus.index.passage_frequency(some)) == list(segments.index.passage_frequency(some))
