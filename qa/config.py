@@ -23,6 +23,7 @@ ENV_PREFIX = "QA_"
 Ranking = Literal["hybrid", "dense", "bm25"]
 BuildPrecision = Literal["auto", "fp32", "bf16"]
 LogFormat = Literal["text", "json"]
+Backend = Literal["segments", "milvus"]
 QueryEncoder = Literal["auto", "onnx", "int8", "int8-u8", "fp32", "torch"]  # tiers: see encode/onnx.TIERS
 RANKING_MODES: tuple[str, ...] = get_args(Ranking)
 QUERY_ENCODERS: tuple[str, ...] = get_args(QueryEncoder)
@@ -122,6 +123,20 @@ class Settings:
         "torch), onnx (the same, but torch is an error), a tier (int8, int8-u8, fp32) or torch.",
     )
 
+    backend: Backend = _setting(
+        "segments", "Where the index lives: segments (files in the index folder) or milvus (a Milvus engine, see milvus_uri)."
+    )
+    milvus_uri: str = _setting(
+        "", "Milvus to use with backend milvus: http://host:19530, or a Milvus Lite file; empty: milvus.db in the index folder."
+    )
+    milvus_token: str = _setting("", "Milvus token (user:password or an API key); empty: none.")
+    milvus_database: str = _setting("", "Milvus database; empty: the default one.")
+    milvus_collection: str = _setting("qa", "Prefix of the Milvus collections (PREFIX_passages, PREFIX_sentences, ...).")
+    milvus_timeout: float = _setting(10.0, "Seconds one Milvus call may take before the engine counts as unavailable (503).")
+    reload_interval: float = _setting(
+        2.0, "Seconds between a server's checks of a remote index's version (another replica's write shows within this)."
+    )
+
     # Not a setting: the names given by the environment or by the caller, not left at their default
     # (an index's recorded corpus folder is used when `corpus_dir` is not among them).
     given: frozenset[str] = field(default=frozenset(), compare=False, repr=False, metadata={"internal": True})
@@ -153,6 +168,11 @@ class Settings:
         return self.metrics or self.metrics_port > 0
 
     @property
+    def engine_uri(self) -> str:
+        """The Milvus to use: `milvus_uri`, or a Milvus Lite file in the index folder."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
+
+    @property
     def examples_path(self) -> Path:
         return self.corpus_dir / self.examples_file
 
@@ -177,6 +197,10 @@ class Settings:
             raise ConfigError("source_diversity and index_wait must be >= 0")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port must be a port (1-65535), or 0 for none, not {self.metrics_port}")
+        if not (self.milvus_timeout > 0 and self.reload_interval > 0):
+            raise ConfigError("milvus_timeout and reload_interval must be > 0")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            raise ConfigError(f"milvus_collection: letters, digits and _ (no digit first), not {self.milvus_collection!r}")
         if min(getattr(self, name) for name in AT_LEAST_ONE) < 1 or self.proxy_hops < 0:
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
         if not self.file_max_seconds > 0 or self.file_max_memory < MIN_FILE_MEMORY:

@@ -21,7 +21,8 @@ CORPUS = REPO / "corpus"
 SHARED_EVAL = REPO.parent / "shared" / "eval"  # the eval data beside the checkout (../shared)
 
 
-REAL_FIXTURES = frozenset({"real_settings", "real_searcher", "app", "client"})  # the real model on the real corpus
+REAL_FIXTURES = frozenset({"real_settings", "real_searcher", "app", "client", "backend_searcher", "backend_app"})
+BACKENDS = ("segments", "milvus")  # the HTTP contract runs on each (`backend_app`)  # the real model on the real corpus
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -114,3 +115,26 @@ def app(real_settings: Settings, real_searcher: Searcher):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_searcher(request: pytest.FixtureRequest, real_settings: Settings, real_searcher: Searcher) -> Searcher:
+    """The real corpus and model served by each backend: the segment store of `real_searcher`,
+    and the same corpus built once per session into Milvus Lite, with the segment build's
+    vectors and question encoders (nothing is encoded again)."""
+    if request.param == "segments":
+        return real_searcher
+    engine = real_settings.index_dir.parent / "milvus.db"
+    settings = real_settings.replace(backend="milvus", milvus_uri=str(engine))
+    build_index(settings, real_embedder_for(settings))
+    return Searcher.open(settings)
+
+
+@pytest.fixture(scope="session")
+def backend_app(backend_searcher: Searcher):
+    from qa.web import create_app
+
+    app = create_app(backend_searcher.settings, backend_searcher)
+    app.config["TESTING"] = True
+    app.test_client_class = CheckingClient
+    return app

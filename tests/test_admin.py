@@ -29,13 +29,19 @@ TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> tuple[Settings, FakeEmbedder, LiveSearcher, FlaskClient]:
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Settings, FakeEmbedder, LiveSearcher, FlaskClient]:
+    """A server on the default corpus (on the segment store, or on the backend a test names:
+    `@on_both_backends`)."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN)
+    backend = getattr(request, "param", "segments")
+    settings = fake_settings(tmp_path, corpus=tmp_path / "corpus", admin_token=TOKEN, backend=backend)
     embedder = FakeEmbedder()
     build_index(settings, embedder)
     live = LiveSearcher(Searcher.open(settings, embedder))
     return settings, embedder, live, checking_client(create_app(settings, live))
+
+
+on_both_backends = pytest.mark.parametrize("served", ["segments", "milvus"], indirect=True)
 
 
 def reload(client: FlaskClient, token: str | None = TOKEN) -> TestResponse:
@@ -152,6 +158,7 @@ def admin(client: FlaskClient, method: str, path: str, **kwargs: Any) -> TestRes
     return client.open(path, method=method, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
 
 
+@on_both_backends
 def test_a_document_put_over_http_is_searchable_and_durable_when_acknowledged(served):
     settings, _embedder, _live, client = served
     response = admin(client, "PUT", "/admin/documents/news/zebra-1", json=ZEBRA)
@@ -166,6 +173,7 @@ def test_a_document_put_over_http_is_searchable_and_durable_when_acknowledged(se
     assert client.get("/api/documents/news/zebra-1").get_json()["text"] == "A zebra was seen in Tavush."
 
 
+@on_both_backends
 def test_a_removed_document_is_gone_410_and_no_longer_found(served):
     settings, _embedder, _live, client = served
     admin(client, "PUT", "/admin/documents/zebra-2", json=ZEBRA)
@@ -252,6 +260,7 @@ def test_a_put_date_time_is_stored_as_its_date(served):
     assert client.get("/api/documents/dated").get_json()["date"] == "2026-11-22"
 
 
+@on_both_backends
 def test_status_and_rebuild_pick_up_files_changed_on_disk(served):
     settings, _embedder, _live, client = served
     assert admin(client, "GET", "/admin/status").get_json()["added"] == []
@@ -271,6 +280,7 @@ def test_every_admin_endpoint_needs_the_token(served, method, path):
     assert_error(served[3].open(path, method=method, json=ZEBRA), 401, "unauthorized")
 
 
+@on_both_backends
 def test_old_citations_resolve_or_say_moved_or_gone(served):
     _settings, _embedder, _live, client = served
     admin(client, "PUT", "/admin/documents/zebra-3", json=ZEBRA)

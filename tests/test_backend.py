@@ -98,6 +98,7 @@ class BruteForce:
         self.spans = np.array([(p.start, p.end) for p in self.rows], dtype=np.int64)
 
     version = "in-memory"
+    candidates_only = False  # a filter is a list of rows, scored here
 
     @property
     def dimension(self) -> int:
@@ -111,13 +112,20 @@ class BruteForce:
     def documents(self) -> Mapping[str, Document]:
         return self.docs
 
-    def dense_candidates(self, q: np.ndarray, n: int, breadth: int) -> np.ndarray:
-        return np.argsort(-(self.vectors @ q), kind="stable")[:n]
+    def dense_candidates(self, q: np.ndarray, n: int, breadth: int, condition: DocumentCondition | None = None) -> np.ndarray:
+        scores = np.where(self._allowed(condition), self.vectors @ q, -np.inf)
+        return np.argsort(-scores, kind="stable")[: min(n, int(np.isfinite(scores).sum()))]
 
-    def lexical_candidates(self, words: Sequence[str], n: int) -> LexicalCandidates:
+    def lexical_candidates(self, words: Sequence[str], n: int, condition: DocumentCondition | None = None) -> LexicalCandidates:
         scores = bm25(self.passage_words, list(words))
-        held = np.flatnonzero(scores > 0)
+        held = np.flatnonzero((scores > 0) & self._allowed(condition))
         return LexicalCandidates(held[np.argsort(-scores[held], kind="stable")][:n], lambda rows: scores[rows])
+
+    def _allowed(self, condition: DocumentCondition | None) -> np.ndarray:
+        """Which rows the condition allows (all without one)."""
+        if condition is None:
+            return np.ones(len(self.rows), dtype=bool)
+        return np.array([condition.allows(self.docs[p.doc_id]) for p in self.rows], dtype=bool)
 
     def words(self, query: str) -> list[str]:
         return tokenize([query])[0]
@@ -237,3 +245,15 @@ def test_the_library_names_still_import_lazily():
     assert (qa.Hit, qa.SearchResult, qa.Searcher) == (results.Hit, results.SearchResult, searcher.Searcher)
     assert (qa.Document, qa.Passage) == (Document, Passage)
     assert (searcher.Hit, searcher.SearchResult) == (results.Hit, results.SearchResult)  # where callers import them from
+
+
+@pytest.mark.parametrize("filter", [Filter(doc_ids=("talks", "war")), Filter(source="news/"), Filter(date_from="2021-01-01")])
+def test_a_backend_that_applies_filters_itself_gives_the_same_hits(both, filter, monkeypatch):
+    """A remote engine (`candidates_only`) is handed the filter with each candidate search, never
+    asked for every row a filter allows: a small corpus ranks the same either way."""
+    store, memory = both
+    monkeypatch.setattr(memory.index, "candidates_only", True)
+    monkeypatch.setattr(memory.index, "allowed_rows", lambda condition: pytest.fail("rows listed for a remote filter"))
+    for question in QUESTIONS[:4]:
+        assert [a[:4] for a in answers(memory, question, filter)] == [a[:4] for a in answers(store, question, filter)]
+    assert memory.search("Harop", 3, Filter(doc_ids=("nobody",))).abstain_reason == "filter"

@@ -56,6 +56,7 @@ def test_enumerated_settings_are_literal_types_checked_when_loaded():
         "ranking": ("hybrid", "dense", "bm25"),
         "log_format": ("text", "json"),
         "query_encoder": ("auto", "onnx", "int8", "int8-u8", "fp32", "torch"),
+        "backend": ("segments", "milvus"),
     }
     assert Settings.load(env={"QA_RANKING": "bm25"}, query_encoder="int8").ranking == "bm25"
     with pytest.raises(ConfigError, match=r"ranking must be one of hybrid, dense, bm25, not 'fuzzy'"):

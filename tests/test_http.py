@@ -9,6 +9,13 @@ from .openapi_check import checking_client
 
 pytestmark = pytest.mark.slow  # the real model on the real corpus
 
+
+@pytest.fixture
+def client(backend_app):
+    """The contract is the same on every backend (`conftest.BACKENDS`)."""
+    return backend_app.test_client()
+
+
 RESULT_KEYS = {"rank", "score", "similarity", "passage_id", "text", "document", "start", "end", "highlight"}
 
 
@@ -122,12 +129,13 @@ def test_documents(client):
         assert_error(client.get(f"/api/documents/{missing}"), 404, "document_not_found")
 
 
-def test_healthz(client, real_searcher):
+def test_healthz(client, backend_searcher, real_searcher):
     data = client.get("/healthz").get_json()
-    assert data["status"] == "ok" and data["documents"] == 5
-    assert data["passages"] == len(real_searcher.index.passages)
+    assert data["status"] == "ok" and data["documents"] == 5 and data["reachable"] is True
+    assert data["passages"] == len(real_searcher.index.passages) == backend_searcher.index.passage_count
     assert data["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert data["index_version"] == real_searcher.index.version
+    assert data["index_version"] == backend_searcher.index.version
+    assert data["backend"] == backend_searcher.settings.backend
 
 
 def test_unknown_routes_and_methods_are_json(client):

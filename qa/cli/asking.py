@@ -99,7 +99,9 @@ def serve(host: str | None, port: int | None, corpus: Path | None, index: Path |
             + (" (another server? choose one with --port)" if e.errno == errno.EADDRINUSE else "")
         ) from None
     with listener:
-        reason = stale_reason(settings)
+        # a replica of a remote index may have no corpus folder of its own: it serves what the engine holds
+        stateless = settings.backend != "segments" and not settings.corpus_dir.is_dir()
+        reason = None if stateless else stale_reason(settings)
         if reason:
             click.echo(f"building the index in {settings.index_dir} ({reason}) ...", err=True)
             report_build(run_build(settings, replace=replace, strict=strict), settings)

@@ -49,9 +49,10 @@ def run_build(
 
     if documents is None:
         check_corpus(settings.corpus_dir)
-    from ..index.provenance import check_same_corpus, served_manifest
+    from ..index.opening import served_manifest
+    from ..index.provenance import check_same_corpus
 
-    check_same_corpus(served_manifest(settings.index_dir), settings, documents is not None, replace)
+    check_same_corpus(served_manifest(settings), settings, documents is not None, replace)
     embedder = embedder or load_embedder(settings)
     return build_index(
         settings, embedder, documents, progress=progress_bars("embedding"), full=full, replace=replace, strict=strict
@@ -70,10 +71,14 @@ def check_corpus(corpus_dir: Path) -> None:
 
 def report_build(folder: Path, settings: Settings) -> None:
     """What a build made: counts, the files it skipped and why, the question encoder."""
+    from ..index.opening import served_manifest
     from ..index.storage import read_manifest
 
-    m = read_manifest(folder)
-    click.echo(f"built {folder}: {m.documents} documents, {m.passages} passages", err=True)
+    m = read_manifest(folder) if settings.backend == "segments" else served_manifest(settings)
+    if m is None:
+        raise click.ClickException(f"no index in {settings.backend} at {settings.engine_uri} after the build")
+    where = folder if settings.backend == "segments" else f"{settings.backend} at {settings.engine_uri}"
+    click.echo(f"built {where}: {m.documents} documents, {m.passages} passages", err=True)
     for name, reason in m.skipped.items():
         click.echo(f"  skipped {name}: {reason}", err=True)
     if m.skipped:

@@ -22,13 +22,14 @@ def status(corpus: Path | None, index: Path | None) -> None:
     from ..ingest.documents import skipped_files
 
     settings = index_settings(corpus_dir=corpus, index_dir=index)
-    state = corpus_status(settings.corpus_dir, settings.index_dir)
+    state = corpus_status(settings.corpus_dir, settings.index_dir, settings)
     if state.index is None:
         click.echo(f"index: none ({state.problem})")
     else:
         m = state.index
         click.echo(f"index: {settings.index_dir}, built {m.built_at} with {m.model}")
-        click.echo(f"  on disk: {state.build}, {m.documents} documents, {m.passages} passages, version {m.index_version}")
+        where = "on disk" if settings.backend == "segments" else f"in {settings.backend} at {settings.engine_uri}"
+        click.echo(f"  {where}: {state.build}, {m.documents} documents, {m.passages} passages, version {m.index_version}")
         for server in running(settings.index_dir):
             behind = "" if server["build"] == state.build else " (older: it reloads within a second or two)"
             click.echo(f"  served at {server['url'] or 'pid ' + str(server['pid'])}: {server['build']}{behind}")

@@ -84,15 +84,23 @@ class IndexBackend(Protocol):
         """The served documents by id, in corpus order."""
         ...
 
-    # Candidates, for an index too large to score every passage.
-
-    def dense_candidates(self, q: np.ndarray, n: int, breadth: int) -> np.ndarray:
-        """The rows of the (up to) n passages nearest the unit vector q by cosine, best first;
-        `breadth` is how hard an approximate search may look (HNSW's efSearch)."""
+    @property
+    def candidates_only(self) -> bool:
+        """Whether every search takes the candidate path, with a filter passed to the candidate
+        searches as a condition (a remote engine: it never scores every passage here)."""
         ...
 
-    def lexical_candidates(self, words: Sequence[str], n: int) -> LexicalCandidates:
-        """The (up to) n best rows by BM25 for these words (as `words` gives them)."""
+    # Candidates, for an index too large to score every passage.
+
+    def dense_candidates(self, q: np.ndarray, n: int, breadth: int, condition: DocumentCondition | None = None) -> np.ndarray:
+        """The rows of the (up to) n passages nearest the unit vector q by cosine, best first;
+        `breadth` is how hard an approximate search may look (HNSW's efSearch); only the
+        passages of documents the condition allows, when one is given."""
+        ...
+
+    def lexical_candidates(self, words: Sequence[str], n: int, condition: DocumentCondition | None = None) -> LexicalCandidates:
+        """The (up to) n best rows by BM25 for these words (as `words` gives them), of the
+        documents the condition allows when one is given."""
         ...
 
     def words(self, query: str) -> list[str]:

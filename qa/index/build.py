@@ -31,7 +31,7 @@ from ..config import Settings
 from ..encode import onnx
 from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
-from ..errors import CorpusError, QAError
+from ..errors import CorpusError, IndexMissingError, QAError
 from ..ingest.documents import Document
 from ..ingest.reader_process import FileLimits
 from . import catalog as catalog_file
@@ -65,6 +65,10 @@ def build_index(
     (`provenance`). A file that cannot be read is skipped and listed in the manifest's `skipped`
     (its last readable version, if any, is still served), unless `strict`, where it fails the
     build. Returns the build folder (the served one, unchanged, when nothing changed)."""
+    if settings.backend == "milvus":
+        from .milvus.writer import build_milvus
+
+        return build_milvus(settings, embedder, documents, progress, full, replace, strict)
     started = time.perf_counter()
     with storage.build_lock(settings.index_dir):  # from reading the served build to switching CURRENT
         before = Previous.read(settings.index_dir)
@@ -200,7 +204,7 @@ def _content_version(model: str, settings: Settings, catalog: dict[str, Entry]) 
 def stale_reason(settings: Settings, documents: list[Document] | None = None) -> str | None:
     """Why the index must be rebuilt for this corpus (or these documents) and settings, or None."""
     try:
-        manifest = storage.read_manifest(storage.current_build(settings.index_dir))
+        manifest = _served_manifest(settings)
     except QAError as e:  # missing or unreadable: either way, build it (the advice is for humans)
         return re.sub(r"[:;] (re)?build (it )?with `qa build[^`]*`$", "", e.message)
     wrong = mismatch(manifest, settings.model, settings)
@@ -211,3 +215,15 @@ def stale_reason(settings: Settings, documents: list[Document] | None = None) ->
     if manifest.query_encoder.get("recipe", onnx.RECIPE) != onnx.RECIPE:
         return "the ONNX question encoders are of an older recipe"
     return None
+
+
+def _served_manifest(settings: Settings) -> Manifest:
+    """The served build's manifest on the settings' backend; IndexMissingError when there is none."""
+    if settings.backend == "segments":
+        return storage.read_manifest(storage.current_build(settings.index_dir))
+    from .opening import served_manifest
+
+    manifest = served_manifest(settings)
+    if manifest is None:
+        raise IndexMissingError(f"no index in {settings.backend} at {settings.engine_uri}")
+    return manifest

@@ -55,11 +55,18 @@ class Index:
     def passage_count(self) -> int:
         return len(self.passages)
 
-    def dense_candidates(self, q: np.ndarray, n: int, breadth: int) -> np.ndarray:
-        return self.nearest.search(q, n, breadth)
+    candidates_only = False  # a small index scores every passage; a filter is a list of rows
 
-    def lexical_candidates(self, words: Sequence[str], n: int) -> LexicalCandidates:
+    def dense_candidates(self, q: np.ndarray, n: int, breadth: int, condition: DocumentCondition | None = None) -> np.ndarray:
+        """(With a condition: the nearest that it allows among the n nearest; the searcher scores a
+        filter's rows instead.)"""
+        rows = self.nearest.search(q, n, breadth)
+        return rows if condition is None else rows[np.isin(rows, self.allowed_rows(condition))]
+
+    def lexical_candidates(self, words: Sequence[str], n: int, condition: DocumentCondition | None = None) -> LexicalCandidates:
         scores, rows = self.lexical.ranked(list(words), n)  # every passage's BM25: any row's is at hand
+        if condition is not None:
+            rows = rows[np.isin(rows, self.allowed_rows(condition))]
         return LexicalCandidates(rows, scores.__getitem__)
 
     def words(self, query: str) -> list[str]:

@@ -47,11 +47,18 @@ def served_manifest(index_dir: Path) -> Manifest | None:
         return None
 
 
+def _served(settings: Settings) -> Manifest | None:
+    """The served build's manifest on the settings' backend."""
+    from .opening import served_manifest as on_backend
+
+    return on_backend(settings)
+
+
 def with_recorded_corpus(settings: Settings, manifest: Manifest | None = None) -> Settings:
     """`settings` with the corpus folder its index was built from, unless one was named."""
     if "corpus_dir" in settings.given:
         return settings
-    manifest = served_manifest(settings.index_dir) if manifest is None else manifest
+    manifest = _served(settings) if manifest is None else manifest
     recorded = recorded_folder(manifest, settings.index_dir)
     if recorded is None or recorded == settings.corpus_dir.resolve():
         return settings
@@ -81,17 +88,25 @@ class Status:
     build: str = ""  # the build on disk (CURRENT)
 
 
-def status(corpus_dir: Path, index_dir: Path) -> Status:
+def status(corpus_dir: Path, index_dir: Path, settings: Settings | None = None) -> Status:
+    """How the corpus folder differs from the served index (on the backend of `settings`, when given)."""
     corpus = file_hashes(corpus_dir) if corpus_dir.is_dir() else {}
-    try:
-        build = storage.current_build(index_dir)
-        manifest = storage.read_manifest(build)
-    except QAError as e:
-        return Status(None, sorted(corpus), [], [], problem=e.message)
+    if settings is not None and settings.backend != "segments":
+        found = _served(settings)
+        if found is None:
+            return Status(None, sorted(corpus), [], [], problem=f"no index in {settings.backend} at {settings.engine_uri}")
+        build: str = settings.backend
+        manifest = found
+    else:
+        try:
+            folder = storage.current_build(index_dir)
+            build, manifest = folder.name, storage.read_manifest(folder)
+        except QAError as e:
+            return Status(None, sorted(corpus), [], [], problem=e.message)
     indexed = manifest.corpus_files
     return Status(
         manifest,
-        build=build.name,
+        build=build,
         added=_labels(set(corpus) - set(indexed)),
         changed=_labels(name for name in set(corpus) & set(indexed) if corpus[name] != indexed[name]),
         removed=_labels(set(indexed) - set(corpus)),

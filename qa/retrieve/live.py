@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import nullcontext
-from pathlib import Path
+from typing import Any
 
 from ..errors import QAError
 from ..index import storage
-from ..index.load import Index, load_index
+from ..index.opening import open_index, served_version
 from .changes import Changes
 from .question_encoder import QuestionEncoder
 from .searcher import Searcher
@@ -27,8 +28,9 @@ log = logging.getLogger(__name__)
 class LiveSearcher:
     """The searcher a server answers from, and the question encoder every index it serves shares."""
 
-    def __init__(self, searcher: Searcher[Index]) -> None:
+    def __init__(self, searcher: Searcher[Any]) -> None:
         self.searcher = searcher
+        self._looked = time.monotonic()  # when a remote index's version was last compared
         self.encoder: QuestionEncoder = searcher.encoder  # the model and its lock, for every index served
         self.changing = threading.RLock()  # one rebuild or reload at a time
         self.changes = Changes(self)  # corpus changes made through this server, indexed in the background
@@ -50,21 +52,32 @@ class LiveSearcher:
             return self._swap()
 
     def behind(self) -> bool:
-        """Whether CURRENT names another build than the one served (another process built one)."""
+        """Whether CURRENT names another build than the one served (another process built one).
+        A remote index (no folder here) is due a look at its version every `reload_interval`
+        seconds: `reload(only_if_changed=True)` then compares, off the caller's thread."""
+        if self.searcher.index.candidates_only and self.searcher.index.folder is None:
+            due = time.monotonic() - self._looked >= self.searcher.settings.reload_interval
+            if due:
+                self._looked = time.monotonic()
+            return due
         served = self.searcher.index.folder
         try:
             return served is not None and storage.current_build(served.parent).name != served.name
         except QAError:  # no complete build named: keep serving this one
             return False
 
-    def reload(self) -> tuple[str, str]:
-        """Open the index at CURRENT and serve it; returns (previous version, new version)."""
+    def reload(self, only_if_changed: bool = False) -> tuple[str, str]:
+        """Open the index at CURRENT (or in the engine) and serve it; returns (previous version,
+        new version). `only_if_changed`: keep the served index when the backend's version is its."""
         with self.changing:
+            served = self.searcher.index.version
+            if only_if_changed and self.searcher.index.folder is None and served_version(self.searcher.settings) == served:
+                return served, served
             return self._swap()
 
     def _swap(self) -> tuple[str, str]:
         old = self.searcher
-        index = load_index(Path(old.settings.index_dir), model=old.settings.model)  # checksums verified
+        index = open_index(old.settings, model=old.settings.model)  # checksums verified
         self.searcher = Searcher(index, self.encoder, old.settings)
         self.swaps += 1  # under `changing`: one swap at a time
         log.info("serving index %s (was %s)", index.version, old.index.version)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..index.backend import IndexBackend
+from ..index.backend import DocumentCondition, IndexBackend
 from ..index.rows import SentenceMap
 from . import ranking
 
@@ -68,20 +68,31 @@ def exact(index: IndexBackend, signals: dict[str, np.ndarray], rows: np.ndarray 
     return Scored(rows, kept, index.sentences_of(rows), sentence_scores)
 
 
-def candidates(index: IndexBackend, query: str, q: np.ndarray, allowed: np.ndarray | None, mode: str, breadth: int) -> Scored:
+def candidates(
+    index: IndexBackend,
+    query: str,
+    q: np.ndarray,
+    allowed: np.ndarray | None,
+    mode: str,
+    breadth: int,
+    condition: DocumentCondition | None = None,
+) -> Scored:
     """For a large index: the passages worth ranking (the best MIN_POOL by cosine and by BM25;
     or, with a filter, the `allowed` ones) and their signals, and their sentences' scores,
     normalised over these candidates only. Sentences' BM25 is looked up for the candidates'
-    sentences alone."""
+    sentences alone. `condition`: a filter the backend applies to its candidates (a remote engine's
+    expression) rather than a list of `allowed` rows."""
     words = index.words(query)  # (passages and sentences are tokenised alike)
     if allowed is None:
-        lexical = _helper().submit(index.lexical_candidates, words, MIN_POOL)  # on the other core
-        nearest = index.dense_candidates(q, MIN_POOL, breadth)
+        lexical = _helper().submit(index.lexical_candidates, words, MIN_POOL, condition)  # on the other core
+        nearest = index.dense_candidates(q, MIN_POOL, breadth, condition)
         best = lexical.result()
         rows = np.unique(np.concatenate([nearest, best.rows]))
         bm25 = best.scores_of(rows)
     else:  # a filter: its passages are scored, however few or many (reads their vectors)
         rows, bm25 = allowed, index.bm25_of(words, allowed)
+    if not len(rows):  # nothing the condition allows
+        return Scored(rows, {}, SentenceMap(rows, rows), np.zeros(0, np.float32))
     sentences = index.sentences_of(rows)
     sentence_dense = index.sentence_vectors_of(sentences.rows) @ q
     sentence_bm25 = index.sentence_bm25_of(words, sentences.rows)

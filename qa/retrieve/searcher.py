@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from ..encode.embedder import Embedder, question_encoder
 from ..errors import IndexMismatchError
 from ..index import provenance
 from ..index.backend import IndexBackend
-from ..index.load import Index, load_index
+from ..index.load import Index
+from ..index.opening import open_index
 from ..index.records import Recent
 from ..index.rows import best_rows
 from ..ingest.cleaning import normalize_for_embedding
@@ -31,6 +32,9 @@ from .filters import Filter
 from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
 from .scoring import MIN_POOL, Scored
+
+if TYPE_CHECKING:
+    from ..index.milvus.reader import MilvusIndex
 
 __all__ = ["ABSTAIN_REASONS", "MIN_POOL", "POOL_PER_RESULT", "Hit", "SearchResult", "Searcher"]
 
@@ -60,11 +64,11 @@ class Searcher(Generic[B]):
         self._allowed: Recent[Filter, np.ndarray] = Recent(REMEMBERED_FILTERS)  # the rows of recent filters
 
     @classmethod
-    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Searcher[Index]:
+    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Searcher[Any]:
         settings = settings or Settings.load()
         if settings.model_language != ANY_LANGUAGE:
             language.preload()  # while the index and the encoder load
-        index = load_index(Path(settings.index_dir), model=settings.model)
+        index: Index | MilvusIndex = open_index(settings, model=settings.model)
         settings = provenance.with_recorded_corpus(settings, index.manifest)  # what a rebuild reads
         if embedder is None:
             encoders = index.manifest.query_encoder
@@ -108,12 +112,13 @@ class Searcher(Generic[B]):
         queries = [self.check_query(q) for q in queries]
         k = self.check_k(k)
         vectors = self.encoder.encode([normalize_for_embedding(q) for q in queries], self.settings.max_query_chars)
-        rows = self._allowed_rows(filter)
+        remote = self.index.candidates_only  # the engine applies the filter in each request
+        rows = None if remote else self._allowed_rows(filter)
         encoded_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
         results = []
         for query, vector in zip(queries, vectors, strict=True):
             began = time.perf_counter()
-            result = self._answer(query, vector, k, rows)
+            result = self._answer(query, vector, k, rows, filter if remote else None)
             if self.settings.model_language != ANY_LANGUAGE:
                 result = self._check_language(result)
             took = encoded_ms + (time.perf_counter() - began) * 1000
@@ -129,13 +134,17 @@ class Searcher(Generic[B]):
             return remembered
         return self._allowed.put(filter, self.index.allowed_rows(filter))
 
-    def _answer(self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None) -> SearchResult:
+    def _answer(
+        self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None, condition: Filter | None = None
+    ) -> SearchResult:
+        """`rows`: those a filter allows (None: all); `condition`: a filter the engine applies instead."""
         if rows is not None and not len(rows):
-            message = "No passage matches the filter."
-            return SearchResult(query, [], True, 0.0, abstain_reason="filter", abstain_message=message)
+            return _no_match(query)
         mode = self.settings.ranking
-        if self.index.passage_count >= self.settings.ann_min_passages:
-            scored = scoring.candidates(self.index, query, vector, rows, mode, self.settings.ann_ef_search)
+        if self.index.candidates_only or self.index.passage_count >= self.settings.ann_min_passages:
+            scored = scoring.candidates(self.index, query, vector, rows, mode, self.settings.ann_ef_search, condition)
+            if scored.rows is not None and not len(scored.rows):
+                return _no_match(query)
         else:
             scored = scoring.exact(self.index, self.signals(query, vector), rows, mode)
         fused = ranking.fuse(scored.passages, ranking.WEIGHTS[mode])
@@ -232,3 +241,9 @@ class Searcher(Generic[B]):
                 q = self.encoder.embedder.encode([normalize_for_embedding(query)])[0]
             measured = scoring.measure(self.index, query, q)
         return scoring.signals(self.index, measured)
+
+
+def _no_match(query: str) -> SearchResult:
+    """The answer when no passage may answer (a filter that allows none)."""
+    message = "No passage matches the filter."
+    return SearchResult(query, [], True, 0.0, abstain_reason="filter", abstain_message=message)

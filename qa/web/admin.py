@@ -79,7 +79,7 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
     def status() -> Response:
         authorize()
         settings = live.searcher.settings
-        state = dataclasses.asdict(provenance.status(settings.corpus_dir, settings.index_dir))
+        state = dataclasses.asdict(provenance.status(settings.corpus_dir, settings.index_dir, settings))
         if state["index"]:  # the history lists only grow; the summary is what an operator reads
             state["index"] = {k: v for k, v in state["index"].items() if k not in ("removed_documents", "retired_passages")}
         return jsonify(responses.CorpusStatus(**state, served_version=live.searcher.index.version).body())

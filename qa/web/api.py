@@ -55,14 +55,17 @@ def add_routes(bp: Blueprint, live: LiveSearcher) -> None:
         searcher = live.searcher
         manifest = searcher.index.manifest
         in_memory = manifest.corpus_dir == IN_MEMORY
+        reachable = searcher.index.reachable() if searcher.index.candidates_only else True
         health = responses.Health(
-            status="ok",
+            status="ok" if reachable else "unavailable",
             documents=manifest.documents,
             passages=manifest.passages,
             model=manifest.model,
             index_version=manifest.index_version,
             corpus=IN_MEMORY if in_memory else display_path(searcher.settings.corpus_dir, Path.cwd()),
             question_encoder=responses.QuestionEncoder(**searcher.encoder_info()),
+            backend=searcher.settings.backend,
+            reachable=reachable,
         )
         return jsonify(health.body())
 

@@ -159,7 +159,7 @@ class QuestionEncoder(ResponseModel):
 
 
 class Health(ResponseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"] = Field(description='"unavailable" when the index engine cannot be reached.')
     documents: Offset
     passages: Offset
     model: str
@@ -169,6 +169,8 @@ class Health(ResponseModel):
         'or "<documents given in memory>".'
     )
     question_encoder: QuestionEncoder
+    backend: Literal["segments", "milvus"] = Field(description="Where the index lives (QA_BACKEND).")
+    reachable: bool = Field(description="Whether the index backend answers now (always true for segments).")
 
 
 class Reloaded(ResponseModel):

@@ -19,6 +19,7 @@ from ..index import servers
 from ..index.servers import WATCH_SECONDS
 
 log = logging.getLogger(__name__)
+NEW_BUILD = "a new build on disk"  # (or in the engine, for a remote index)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -53,8 +54,9 @@ def serve_metrics(app: Flask, host: str, port: int) -> Callable[[], None]:
 def _reload(app: Flask, why: str, done: threading.Event) -> None:
     live = app.extensions["qa.live"]
     try:
-        previous, current = live.reload()
-        log.info("%s: serving index %s (was %s)", why, current, previous)
+        previous, current = live.reload(only_if_changed=why == NEW_BUILD)
+        if current != previous or why != NEW_BUILD:
+            log.info("%s: serving index %s (was %s)", why, current, previous)
     except Exception as e:  # the old index keeps serving
         log.error("%s: reload refused, still serving the old index: %s", why, e)
     finally:
@@ -118,7 +120,7 @@ def _watch(app: Flask, sockets: dict, stop: threading.Event, hup: threading.Even
         why = "SIGHUP" if hup.is_set() else ""
         if not why and time.monotonic() >= next_look:
             next_look = time.monotonic() + WATCH_SECONDS
-            why = "a new build on disk" if idle.is_set() and live.behind() else ""
+            why = NEW_BUILD if idle.is_set() and live.behind() else ""
             if idle.is_set() and live.searcher.index.folder != registered:  # an admin rebuild swapped it
                 registered = live.searcher.index.folder
                 _register(app)
