@@ -70,9 +70,17 @@ def encode_segment(
     )
 
 
+PROBE_PASSAGES = 200  # the new segment's first passages, whose sentences check the question encoders
+
+
 def query_encoder(settings: Settings, embedder: Embedder, fresh: Segment) -> dict:
     """The question encoders of this build (`choice.ensure`), checked on question-length
     texts of this corpus: sentences of the new segment's first passages."""
-    sentences = distinct_sentences(fresh.passages[:200])[0]
+    return probed_query_encoder(settings, embedder, fresh.passages[:PROBE_PASSAGES])
+
+
+def probed_query_encoder(settings: Settings, embedder: Embedder, passages: list[Passage]) -> dict:
+    """`query_encoder`, given the new segment's first passages."""
+    sentences = distinct_sentences(passages[:PROBE_PASSAGES])[0]
     probe = sentences[:: max(len(sentences) // 64, 1)]
     return choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))
