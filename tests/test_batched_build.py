@@ -10,7 +10,7 @@ import pytest
 
 from qa.index import batched, catalog, segment_writer
 from qa.index.build import build_index
-from qa.index.lexical import Tokens
+from qa.index.lexical import Postings, Tokens
 from qa.index.load import load_index
 from qa.index.segments import open_stored
 from qa.index.storage import current_build, read_manifest
@@ -86,3 +86,20 @@ def test_tokens_written_in_parts_are_the_tokens_of_the_whole():
     whole = Tokens.of(texts)
     parts = Tokens.concat([Tokens.of(texts[:2]), Tokens.of(texts[2:4]), Tokens.of(texts[4:])])
     assert whole.vocab == parts.vocab and np.array_equal(whole.ids, parts.ids) and np.array_equal(whole.offsets, parts.offsets)
+
+
+@pytest.mark.parametrize("at_a_time", [1, 3, 1 << 18])
+def test_postings_counted_in_chunks_are_the_term_frequency_matrix(at_a_time):
+    from scipy import sparse
+
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 12))) for _ in range(50)]
+    tokens = Tokens.of(texts, plain=True)
+    rows = np.repeat(np.arange(len(tokens)), np.diff(tokens.offsets))
+    tf = sparse.coo_matrix((np.ones(len(tokens.ids)), (rows, tokens.ids)), shape=(len(tokens), len(tokens.vocab))).tocsc()
+    tf.sum_duplicates()
+    postings = Postings.of(tokens, texts_at_a_time=at_a_time)
+    assert np.array_equal(postings.starts, tf.indptr)
+    assert np.array_equal(postings.entries[:, 0], tf.indices) and np.array_equal(postings.entries[:, 1], tf.data)
+    assert np.array_equal(postings.lengths, np.diff(tokens.offsets))
