@@ -112,3 +112,13 @@ def test_workers_must_be_local_ray_or_a_ray_address():
         with pytest.raises(Exception, match="build_workers must be"):
             Settings.load(env={}, build_workers=bad)
     assert Settings.load(env={"QA_BUILD_WORKERS": "ray://h:1"}).build_workers == "ray://h:1"
+
+
+def test_the_actor_pool_takes_the_gpus_else_shares_the_cpus():
+    from qa.encode.workers import pool_size
+
+    assert pool_size(0, gpus=4, cpus=32) == (4, {"num_gpus": 1})  # one actor per GPU
+    assert pool_size(2, gpus=4, cpus=32) == (2, {"num_gpus": 1})
+    assert pool_size(0, gpus=0, cpus=8) == (8, {"num_cpus": 1})  # one actor per CPU
+    assert pool_size(1, gpus=0, cpus=2) == (1, {"num_cpus": 2})  # one actor, every CPU
+    assert pool_size(3, gpus=0, cpus=2) == (3, {"num_cpus": 1})
