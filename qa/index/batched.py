@@ -22,7 +22,7 @@ from ..ingest.passages import Passage
 from . import segments
 from .catalog import Span
 from .encoding import PROBE_PASSAGES, Progress, encode_segment
-from .plan import Plan
+from .plan import Plan, document_digest
 from .previous import Previous
 from .segment_writer import SegmentWriter
 from .segments import Segment
@@ -35,7 +35,7 @@ class Written:
     """What was written of the new segment: each document with its rows, the counts, the ids of
     its passages, and the first new passages (`probe`: their sentences check the question encoders)."""
 
-    placed: list[tuple[Document, Span]] = field(default_factory=list)
+    placed: list[tuple[str, str, str, Span]] = field(default_factory=list)  # id, source, digest ("": kept), span
     passages: int = 0
     sentences: int = 0
     passage_ids: set[str] = field(default_factory=set)
@@ -67,18 +67,23 @@ def write_new_segment(
     progress: Progress | None,
 ) -> Written | None:
     """Encode `plan.new` into segment `name` of `folder`, then add the live rows of the segments
-    merged into it; None (nothing written) when there are neither."""
+    merged into it; None (nothing written) when there are neither. The documents are taken out
+    of `plan.new` as they are encoded, so that each batch's are freed once written."""
     if not plan.new and not plan.merge:
         return None
+    runs, total = batches(plan.new), len(plan.new)
+    plan.new.clear()
     writer = SegmentWriter(folder / name, embedder.dimension)
     out = Written()
     try:
-        for part, new in _parts(settings, embedder, plan, reused, cache, progress):
+        for part, new in _parts(settings, embedder, plan, reused, cache, progress, runs, total):
             if new and not out.probe:
                 out.probe = part.passages[:PROBE_PASSAGES]
             spans = writer.add(part)
-            out.placed += zip(part.documents, spans, strict=True)
+            for doc, span in zip(part.documents, spans, strict=True):
+                out.placed.append((doc.id, doc.source, document_digest(doc) if new else "", span))
             out.passage_ids.update(p.id for p in part.passages)
+            del part  # before the next batch is made
         out.passages, out.sentences = writer.passages, writer.sentences
     except BaseException:
         writer.abandon()
@@ -94,16 +99,18 @@ def _parts(
     reused: Previous,
     cache: EmbeddingCache,
     progress: Progress | None,
+    runs: list[list[Document]],
+    total: int,
 ) -> Iterator[tuple[Segment, bool]]:
     """The new segment's rows a part at a time (with whether they are new documents): the new
-    documents' batches, then each merged segment's live rows."""
-    runs = batches(plan.new)
-    done = 0
-    for docs in runs:
-        report = progress if len(runs) == 1 else _share(progress, done, len(docs), len(plan.new))
+    documents' batches (`runs`, emptied as they go), then each merged segment's live rows."""
+    done, single = 0, len(runs) == 1
+    while runs:
+        docs = runs.pop(0)
+        report = progress if single else _share(progress, done, len(docs), total)
+        done += len(docs)
         yield encode_segment(settings, embedder, docs, cache, report), True
         cache.forget_encoded()  # a batch's vectors are written: memory stays one batch's
-        done += len(docs)
     for name in plan.merge:
         merged = reused.read_segment(name)
         pieces = [(merged, e.span) for e in plan.catalog.values() if e is not None and e.segment == name]

@@ -40,7 +40,7 @@ from .batched import Written, write_new_segment
 from .catalog import Entry
 from .encoding import Progress, probed_query_encoder
 from .manifest import FORMAT_VERSION, Manifest, SegmentRecord, build_settings, mismatch
-from .plan import MAX_SEGMENTS, Plan, corpus_sources, document_digest, make_plan
+from .plan import MAX_SEGMENTS, Plan, corpus_sources, make_plan
 from .previous import NoPrevious, Previous, Unreadable
 
 __all__ = ["MAX_SEGMENTS", "Progress", "build_index", "stale_reason"]
@@ -163,10 +163,10 @@ class _Job:
 def _catalog(plan: Plan, name: str, written: Written | None) -> dict[str, Entry]:
     """Every document's entry, in corpus order: kept where it was, or in the new segment `name`."""
     catalog = dict(plan.catalog)
-    for doc, span in written.placed if written is not None else ():
-        was = catalog[doc.id]
-        digest, file = (was.digest, was.file) if was is not None else (document_digest(doc), plan.listing.files[doc.id])
-        catalog[doc.id] = Entry(name, digest, file, doc.source, span)
+    for doc_id, source, digest, span in written.placed if written is not None else ():
+        was = catalog[doc_id]
+        digest, file = (was.digest, was.file) if was is not None else (digest, plan.listing.files[doc_id])
+        catalog[doc_id] = Entry(name, digest, file, source, span)
     return {doc_id: entry for doc_id, entry in catalog.items() if entry is not None}
 
 

@@ -136,7 +136,7 @@ class Postings:
         return self.entries[start:stop] if isinstance(self.entries, np.ndarray) else self.entries.range(start, stop)
 
     @classmethod
-    def of(cls, tokens: Tokens, texts_at_a_time: int = 1 << 18) -> Postings:
+    def of(cls, tokens: Tokens, texts_at_a_time: int = 1 << 16) -> Postings:
         """Counted `texts_at_a_time` texts at a time, so that what it holds besides the tokens
         is the postings themselves (a term-frequency matrix of a corpus at once is several times that)."""
         lengths = np.diff(tokens.offsets)

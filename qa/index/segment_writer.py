@@ -91,7 +91,7 @@ class SegmentWriter:
             )
         self._spans = self._sentence_counts = self._sentence_rows = self._ids = []
         for part in ("passage", "sentence"):
-            tokens = Tokens.concat(self._tokens.pop(part))
+            tokens = _concat_consuming(self._tokens.pop(part))
             tokens.save(Path(f"{self.base}.{part}-tokens.npz"))
             Postings.of(tokens).save(f"{self.base}.{part}")
             del tokens
@@ -116,6 +116,21 @@ def read_slices(path: Path, rows: int) -> Iterator[np.ndarray]:
             chunk = np.fromfile(f, dtype=np.float32, count=n * dimension).reshape(n, dimension)
             left -= n
             yield chunk
+
+
+def _concat_consuming(parts: list[Tokens]) -> Tokens:
+    """`Tokens.concat(parts)`, emptying `parts` as it goes: what it holds is the result and one part."""
+    ids = np.empty(sum(len(p.ids) for p in parts), dtype=np.int32)
+    offsets = np.zeros(sum(len(p) for p in parts) + 1, dtype=np.int64)
+    index: dict[str, int] = {}
+    at = row = 0
+    while parts:
+        part = parts.pop(0)
+        remap = np.array([index.setdefault(w, len(index)) for w in part.vocab], dtype=np.int32)
+        ids[at : at + len(part.ids)] = remap[part.ids] if len(part.ids) else part.ids
+        offsets[row + 1 : row + len(part) + 1] = part.offsets[1:] + at
+        at, row = at + len(part.ids), row + len(part)
+    return Tokens(list(index), ids, offsets)
 
 
 def _open(path: Path, header: int = 0) -> BinaryIO:
