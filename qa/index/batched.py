@@ -10,9 +10,13 @@ same order.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ..config import Settings
 from ..encode.cache import EmbeddingCache
@@ -24,7 +28,7 @@ from .catalog import Span
 from .encoding import PROBE_PASSAGES, Progress, encode_segment
 from .plan import Plan, document_digest
 from .previous import Previous
-from .segment_writer import SegmentWriter
+from .segment_writer import SegmentWriter, span_of
 from .segments import Segment
 
 BATCH_CHARS = 16 << 20  # characters of document text encoded at a time (about 25k passages)
@@ -35,11 +39,19 @@ class Written:
     """What was written of the new segment: each document with its rows, the counts, the ids of
     its passages, and the first new passages (`probe`: their sentences check the question encoders)."""
 
-    placed: list[tuple[str, str, str, Span]] = field(default_factory=list)  # id, source, digest ("": kept), span
+    ids: list[str] = field(default_factory=list)  # each document's, in the segment's order
+    sources: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # "" for a merged (kept) document
+    spans: list[np.ndarray] = field(default_factory=list)  # a batch's (see `SegmentWriter.add`)
     passages: int = 0
     sentences: int = 0
     passage_ids: set[str] = field(default_factory=set)
     probe: list[Passage] = field(default_factory=list)
+
+    def placed(self) -> Iterator[tuple[str, str, str, Span]]:
+        """Each document's id, source, digest ("" when merged) and rows."""
+        rows = (span_of(row) for part in self.spans for row in part)
+        return zip(self.ids, self.sources, self.digests, rows, strict=True)
 
 
 def batches(docs: list[Document], chars: int | None = None) -> list[list[Document]]:
@@ -79,9 +91,10 @@ def write_new_segment(
         for part, new in _parts(settings, embedder, plan, reused, cache, progress, runs, total):
             if new and not out.probe:
                 out.probe = part.passages[:PROBE_PASSAGES]
-            spans = writer.add(part)
-            for doc, span in zip(part.documents, spans, strict=True):
-                out.placed.append((doc.id, doc.source, document_digest(doc) if new else "", span))
+            out.spans.append(writer.add(part))
+            out.ids += (d.id for d in part.documents)
+            out.sources += (d.source for d in part.documents)
+            out.digests += (document_digest(d) if new else "" for d in part.documents)
             out.passage_ids.update(p.id for p in part.passages)
             del part  # before the next batch is made
         out.passages, out.sentences = writer.passages, writer.sentences
@@ -111,6 +124,7 @@ def _parts(
         done += len(docs)
         yield encode_segment(settings, embedder, docs, cache, report), True
         cache.forget_encoded()  # a batch's vectors are written: memory stays one batch's
+        give_back_memory()
     for name in plan.merge:
         merged = reused.read_segment(name)
         pieces = [(merged, e.span) for e in plan.catalog.values() if e is not None and e.segment == name]
@@ -129,3 +143,20 @@ def _share(progress: Progress | None, done: int, size: int, total: int) -> Progr
         progress("documents", done + int(size * share), total)
 
     return report
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return None
+
+
+def give_back_memory() -> None:
+    """Hand a written batch's freed memory back to the system. glibc's malloc keeps freed blocks
+    for reuse, and what a batch leaves behind (a row's ids, spans, tokens) pins the pages around
+    them, so without this the resident size creeps up batch after batch. Elsewhere: nothing."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

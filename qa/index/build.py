@@ -163,7 +163,7 @@ class _Job:
 def _catalog(plan: Plan, name: str, written: Written | None) -> dict[str, Entry]:
     """Every document's entry, in corpus order: kept where it was, or in the new segment `name`."""
     catalog = dict(plan.catalog)
-    for doc_id, source, digest, span in written.placed if written is not None else ():
+    for doc_id, source, digest, span in written.placed() if written is not None else ():
         was = catalog[doc_id]
         digest, file = (was.digest, was.file) if was is not None else (digest, plan.listing.files[doc_id])
         catalog[doc_id] = Entry(name, digest, file, source, span)
@@ -174,7 +174,7 @@ def _segment_list(plan: Plan, name: str, written: Written | None) -> tuple[Segme
     kept = [record for n, record in plan.segments.items() if n in plan.keep]
     if written is None:
         return tuple(kept)
-    made = SegmentRecord(name, len(written.placed), written.passages, written.sentences)
+    made = SegmentRecord(name, len(written.ids), written.passages, written.sentences)
     return (*kept, made)
 
 

@@ -50,12 +50,11 @@ class SegmentWriter:
         self._tokens: dict[str, list[Tokens]] = {"passage": [], "sentence": []}
         self.documents = self.passages = self.sentences = 0
 
-    def add(self, part: Segment) -> list[Span]:
-        """Append a batch's documents; returns their spans in the whole segment."""
-        spans = [
-            Span(s.row + self.documents, _shift(s.passages, self.passages), _shift(s.sentences, self.sentences))
-            for s in part.spans()
-        ]
+    def add(self, part: Segment) -> np.ndarray:
+        """Append a batch's documents; returns their spans in the whole segment, a row each:
+        (row, first passage, end, first sentence, end) (see `span_of`)."""
+        spans = np.array([(s.row, *s.passages, *s.sentences) for s in part.spans()], dtype=np.int64).reshape(-1, 5)
+        spans += (self.documents, self.passages, self.passages, self.sentences, self.sentences)
         self._document_lines.append(_write_lines(self._documents, (d.to_dict() for d in part.documents)))
         self._passage_lines.append(_write_lines(self._passages, (asdict(p) for p in part.passages)))
         self._spans.append(np.array([(p.start, p.end) for p in part.passages], dtype=np.int64).reshape(-1, 2))
@@ -101,6 +100,12 @@ class SegmentWriter:
 
     def abandon(self) -> None:
         self._files.close()
+
+
+def span_of(row: np.ndarray) -> Span:
+    """A row of `SegmentWriter.add`'s spans as a `Span`."""
+    r, p0, p1, s0, s1 = (int(x) for x in row)
+    return Span(r, (p0, p1), (s0, s1))
 
 
 def read_slices(path: Path, rows: int) -> Iterator[np.ndarray]:
@@ -166,7 +171,3 @@ def _offsets(parts: list[np.ndarray]) -> np.ndarray:
 
 def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-
-
-def _shift(rows: tuple[int, int], by: int) -> tuple[int, int]:
-    return (rows[0] + by, rows[1] + by)
