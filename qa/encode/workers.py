@@ -88,7 +88,7 @@ class RayEncoder:
             fn_constructor_kwargs={"settings": self.settings, "threads": int(resources.get("num_cpus", 0))},
             batch_size=max(batch_size * 8, 1),
             batch_format="numpy",
-            concurrency=actors,
+            compute=c.ray.data.ActorPoolStrategy(size=actors),
             **resources,
         )
         done = 0
