@@ -14,7 +14,8 @@ ratios against each peer computed within this one run.
 
 Then the whole service at about 100k and 1M passages (--scale: copies of SQuAD dev, with
 synthetic vectors; see bench/scale.py), each index built once and kept in --work. The 1M build
-takes about 10 minutes and 15 GB of memory; --scale 30 skips it, --scale "" skips both.
+takes 10 to 15 minutes and a peak of about 2 GB of memory (bench/results/build-memory-amd-epyc.md);
+--scale 30 skips it, --scale "" skips both.
 """
 
 from __future__ import annotations

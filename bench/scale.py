@@ -71,6 +71,16 @@ class Synthetic:
         raise RuntimeError("never called: the source's checked encoder is copied in first")
 
 
+def write_corpus(corpus: Path, copies: int) -> None:
+    """SQuAD dev's paragraphs `copies` times, in one JSON-lines file (titles marked "(copy N)")."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    docs = load_dataset("squad").documents or []
+    with open(corpus / "squad.jsonl", "w") as f:
+        for c in range(copies):
+            for d in docs:
+                f.write(json.dumps({**d, "id": f"{d['id']}#{c}", "title": f"{d['title']} (copy {c})"}) + "\n")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,12 +110,7 @@ def main() -> None:
     settings = Settings.load(corpus_dir=corpus, index_dir=index_dir)
     result: dict = {"copies": args.copies, "vectors": f"synthetic: real vectors of the same texts + noise {args.noise}"}
     if not (index_dir / "CURRENT").exists():
-        corpus.mkdir(parents=True, exist_ok=True)
-        docs = load_dataset("squad").documents or []
-        with open(corpus / "squad.jsonl", "w") as f:
-            for c in range(args.copies):
-                for d in docs:
-                    f.write(json.dumps({**d, "id": f"{d['id']}#{c}", "title": f"{d['title']} (copy {c})"}) + "\n")
+        write_corpus(corpus, args.copies)
         encoders = index_dir / ENCODERS
         shutil.copytree(args.source / ENCODERS, encoders, dirs_exist_ok=True)  # the checked ONNX question encoder
         started = time.perf_counter()

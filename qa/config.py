@@ -44,6 +44,10 @@ class Settings:
     passage_overlap_sentences: int = _setting(1, "Sentences repeated at the start of the next passage.")
     embed_title: bool = _setting(True, "Prefix each embedded passage with its document title.")
     batch_size: int = _setting(32, "Texts per encoder batch while building.")
+    build_workers: str = _setting(
+        "local", "Who encodes a build: local (this process), ray (a local Ray) or ray://host:port (a Ray cluster)."
+    )
+    ray_actors: int = _setting(0, "Encoder actors of a Ray build (0: one per GPU of the cluster, else one per CPU).")
     build_precision: BuildPrecision = _setting(
         "auto", "Precision passages are encoded in: auto (bf16 where the CPU has AMX, else fp32), fp32 or bf16."
     )
@@ -203,6 +207,10 @@ class Settings:
             raise ConfigError(f"milvus_collection: letters, digits and _ (no digit first), not {self.milvus_collection!r}")
         if min(getattr(self, name) for name in AT_LEAST_ONE) < 1 or self.proxy_hops < 0:
             raise ConfigError("sizes, counts and limits (batch_size, threads, max_*) must be >= 1")
+        if self.ray_actors < 0:
+            raise ConfigError("ray_actors must be >= 0")
+        if self.build_workers not in ("local", "ray") and not re.fullmatch(r"ray://\S+", self.build_workers):
+            raise ConfigError(f"build_workers must be local, ray or ray://host:port, not {self.build_workers!r}")
         if not self.file_max_seconds > 0 or self.file_max_memory < MIN_FILE_MEMORY:
             raise ConfigError(f"need file_max_seconds > 0 and file_max_memory >= {MIN_FILE_MEMORY} (bytes)")
 

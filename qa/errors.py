@@ -48,6 +48,12 @@ class ModelError(QAError):
     code = "model_unavailable"
 
 
+class EncodersUnavailable(ModelError):
+    """The workers that encode a build (a Ray cluster) cannot be reached or failed; nothing was written."""
+
+    code = "encoders_unavailable"
+
+
 class IndexMissingError(QAError):
     status = 503
     code = "index_missing"

@@ -26,12 +26,17 @@ if TYPE_CHECKING:
 @click.option("--full", is_flag=True, help="Encode every passage again instead of reusing unchanged ones.")
 @replace_option
 @strict_option
-def build(corpus: Path | None, index: Path | None, full: bool, replace: bool, strict: bool) -> None:
+@click.option(
+    "--workers",
+    metavar="local|ray|ray://HOST:PORT",
+    help="Who encodes: this process, a local Ray, or a Ray cluster (Ray Data actors) [QA_BUILD_WORKERS].",
+)
+def build(corpus: Path | None, index: Path | None, full: bool, replace: bool, strict: bool, workers: str | None) -> None:
     """Build the index from the corpus folder (atomically: the old index stays until the new one is complete).
 
     Only new or changed documents are encoded; the vectors of the rest are reused. Files that
     cannot be read are skipped and listed (--strict: stop at the first)."""
-    settings = index_settings(corpus_dir=corpus, index_dir=index)
+    settings = index_settings(corpus_dir=corpus, index_dir=index, build_workers=workers)
     report_build(run_build(settings, full=full, replace=replace, strict=strict), settings)
 
 
@@ -53,6 +58,9 @@ def run_build(
     from ..index.provenance import check_same_corpus
 
     check_same_corpus(served_manifest(settings), settings, documents is not None, replace)
+    from ..encode.workers import check_reachable
+
+    check_reachable(settings.build_workers)  # before the model loads
     embedder = embedder or load_embedder(settings)
     return build_index(
         settings, embedder, documents, progress=progress_bars("embedding"), full=full, replace=replace, strict=strict

@@ -18,6 +18,7 @@ class EmbeddingCache:
         self.vectors = dict(vectors or {})
         self.reused = 0
         self.encoded = 0  # texts this cache had to encode
+        self._added: list[str] = []  # the texts it encoded, since `forget_encoded`
 
     def encode(
         self,
@@ -31,6 +32,7 @@ class EmbeddingCache:
         if missing:
             self.vectors.update(zip(missing, embedder.encode(missing, batch_size, progress), strict=True))
             self.encoded += len(missing)
+            self._added += missing
         elif progress:
             progress(len(texts), len(texts))
         self.reused += len(texts) - len(missing)
@@ -38,3 +40,10 @@ class EmbeddingCache:
         for row, text in enumerate(texts):
             out[row] = self.vectors[text]
         return out
+
+    def forget_encoded(self) -> None:
+        """Drop the vectors encoded so far (a build writes a batch's, then frees them); the ones
+        it was given stay."""
+        for text in self._added:
+            del self.vectors[text]
+        self._added = []

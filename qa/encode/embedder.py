@@ -51,8 +51,8 @@ class SentenceTransformerEmbedder:
 
     FEW = 32  # up to this many texts count as questions
 
-    def __init__(self, model: str, torch_threads: int = 0, precision: str = "fp32") -> None:
-        self.name = model
+    def __init__(self, model: str, torch_threads: int = 0, precision: str = "fp32", device: str = "cpu") -> None:
+        self.name, self.device = model, device
         self.tier, self.why = "torch", ""
         self.torch_threads = torch_threads
         self.precision = resolve_precision(precision)  # of builds; questions always fp32
@@ -68,7 +68,7 @@ class SentenceTransformerEmbedder:
         self._torch = torch
         self._all_threads = torch.get_num_threads()
         try:
-            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            self._model = SentenceTransformer(path, device=device, local_files_only=True)
         except Exception as e:
             raise ModelError(
                 f"cannot load model {model!r} offline ({type(e).__name__}). Give a local folder, "
@@ -103,7 +103,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             self._bf16_model = SentenceTransformer(
-                self._path, device="cpu", local_files_only=True, model_kwargs={"dtype": self._torch.bfloat16}
+                self._path, device=self.device, local_files_only=True, model_kwargs={"dtype": self._torch.bfloat16}
             )
         return self._bf16_model
 

@@ -35,13 +35,13 @@ from ..errors import CorpusError, IndexMissingError, QAError
 from ..ingest.documents import Document
 from ..ingest.reader_process import FileLimits
 from . import catalog as catalog_file
-from . import provenance, segments, storage
+from . import provenance, storage
+from .batched import Written, write_new_segment
 from .catalog import Entry
-from .encoding import Progress, encode_segment, query_encoder
+from .encoding import Progress, probed_query_encoder
 from .manifest import FORMAT_VERSION, Manifest, SegmentRecord, build_settings, mismatch
-from .plan import MAX_SEGMENTS, Plan, corpus_sources, document_digest, make_plan
+from .plan import MAX_SEGMENTS, Plan, corpus_sources, make_plan
 from .previous import NoPrevious, Previous, Unreadable
-from .segments import Segment
 
 __all__ = ["MAX_SEGMENTS", "Progress", "build_index", "stale_reason"]
 
@@ -98,29 +98,28 @@ class _Job:
         or `NoPrevious()` to encode everything). Returns the served folder if nothing changed."""
         plan = make_plan(self.settings, self.documents, before, reused, self.strict)
         cache = EmbeddingCache(plan.old.vectors)
-        fresh = encode_segment(self.settings, self.embedder, plan.new, cache, self.progress)
-        encoder = query_encoder(self.settings, self.embedder, fresh)
         source = provenance.source_of(self.settings, self.documents is not None)
-        m = reused.manifest
-        same = (m.query_encoder, m.corpus_dir, m.skipped, m.file_limits)
-        if plan.unchanged(reused) and same == (encoder, source, plan.listing.skipped, FileLimits.of(self.settings).record()):
-            storage.clear_leftovers(self.settings.index_dir, served=reused.folder.name)  # a killed build's, if any
-            return reused.folder
-        written = _assemble(plan, reused, fresh)
+        if not plan.new:
+            encoder = probed_query_encoder(self.settings, self.embedder, [])
+            m = reused.manifest
+            same = (m.query_encoder, m.corpus_dir, m.skipped, m.file_limits)
+            if plan.unchanged(reused) and same == (encoder, source, plan.listing.skipped, FileLimits.of(self.settings).record()):
+                storage.clear_leftovers(self.settings.index_dir, served=reused.folder.name)  # a killed build's, if any
+                return reused.folder
         name = f"seg-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        catalog = _catalog(plan, name, written)
-        manifest = self.manifest(before, plan, catalog, fresh, cache, encoder=encoder, source=source)
-        manifest = dataclasses.replace(
-            manifest, segments=_segment_list(plan, name, written), checksums=reused.checksums_of(plan.keep)
-        )
 
-        def write(folder: Path) -> Manifest:
-            catalog_file.write(folder / catalog_file.FILE, catalog)
+        def write(folder: Path) -> Manifest:  # the new segment is encoded and written a batch at a time
             reused.link(folder, plan.keep)
-            if written is not None:
-                graph = len(written.passages) >= self.settings.ann_min_passages
-                segments.write(folder, name, written, graph=graph)
-            return manifest
+            written = write_new_segment(folder, name, self.settings, self.embedder, plan, reused, cache, self.progress)
+            probe = written.probe if written is not None else []
+            encoder = probed_query_encoder(self.settings, self.embedder, probe)
+            catalog = _catalog(plan, name, written)
+            catalog_file.write(folder / catalog_file.FILE, catalog)
+            fresh = written.passage_ids if written is not None else set()
+            manifest = self.manifest(before, plan, catalog, fresh, cache, encoder=encoder, source=source)
+            return dataclasses.replace(
+                manifest, segments=_segment_list(plan, name, written), checksums=reused.checksums_of(plan.keep)
+            )
 
         return storage.write_build(self.settings.index_dir, write, locked=True)
 
@@ -129,13 +128,13 @@ class _Job:
         before: Previous,
         plan: Plan,
         catalog: dict[str, Entry],
-        fresh: Segment,
+        fresh: set[str],
         cache: EmbeddingCache,
         *,
         encoder: dict,
         source: str,
     ) -> Manifest:
-        """The new build's manifest, but for its segments and checksums."""
+        """The new build's manifest, but for its segments and checksums (`fresh`: the new segment's passage ids)."""
         passages = sum(e.passages for e in catalog.values())
         if not passages:
             raise CorpusError("the documents contain no prose to index")
@@ -161,35 +160,25 @@ class _Job:
             query_encoder=encoder,
             segments=(),
             removed_documents=before.removed_documents(set(catalog)),
-            retired_passages=before.retired_passages(plan.old.passage_ids, {p.id for p in fresh.passages}),
+            retired_passages=before.retired_passages(plan.old.passage_ids, fresh),
         )
 
 
-def _assemble(plan: Plan, reused: Previous, fresh: Segment) -> Segment | None:
-    """The new segment: the new documents' rows, then the live rows of the segments merged into
-    it (in catalog order); None when there are neither."""
-    pieces = [(fresh, span) for span in fresh.spans()]
-    for name in plan.merge:
-        merged = reused.read_segment(name)
-        pieces += [(merged, e.span) for e in plan.catalog.values() if e is not None and e.segment == name]
-    return segments.assemble(pieces) if pieces else None
-
-
-def _catalog(plan: Plan, name: str, written: Segment | None) -> dict[str, Entry]:
+def _catalog(plan: Plan, name: str, written: Written | None) -> dict[str, Entry]:
     """Every document's entry, in corpus order: kept where it was, or in the new segment `name`."""
     catalog = dict(plan.catalog)
-    for doc, span in zip(written.documents, written.spans(), strict=True) if written is not None else ():
-        was = catalog[doc.id]
-        digest, file = (was.digest, was.file) if was is not None else (document_digest(doc), plan.listing.files[doc.id])
-        catalog[doc.id] = Entry(name, digest, file, doc.source, span)
+    for doc_id, source, digest, span in written.placed() if written is not None else ():
+        was = catalog[doc_id]
+        digest, file = (was.digest, was.file) if was is not None else (digest, plan.listing.files[doc_id])
+        catalog[doc_id] = Entry(name, digest, file, source, span)
     return {doc_id: entry for doc_id, entry in catalog.items() if entry is not None}
 
 
-def _segment_list(plan: Plan, name: str, written: Segment | None) -> tuple[SegmentRecord, ...]:
+def _segment_list(plan: Plan, name: str, written: Written | None) -> tuple[SegmentRecord, ...]:
     kept = [record for n, record in plan.segments.items() if n in plan.keep]
     if written is None:
         return tuple(kept)
-    made = SegmentRecord(name, len(written.documents), len(written.passages), len(written.sentence_vectors))
+    made = SegmentRecord(name, len(written.ids), written.passages, written.sentences)
     return (*kept, made)
 
 

@@ -11,6 +11,7 @@ from ..encode import choice
 from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..encode.onnx import ENCODERS
+from ..encode.workers import bulk_encoder
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage, passages_of
@@ -55,20 +56,31 @@ def encode_segment(
     def report(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
+    with bulk_encoder(settings, embedder) as encoder:  # this process, or Ray actors (settings.build_workers)
+        vectors = cache.encode(encoder, texts, settings.batch_size, report("passages"))
+        sentence_vectors = cache.encode(encoder, sentence_texts, settings.batch_size, report("sentences"))
     return Segment(
         documents=docs,
         passages=passages,
         sentence_rows=sentence_rows,
-        vectors=cache.encode(embedder, texts, settings.batch_size, report("passages")),
-        sentence_vectors=cache.encode(embedder, sentence_texts, settings.batch_size, report("sentences")),
+        vectors=vectors,
+        sentence_vectors=sentence_vectors,
         passage_tokens=Tokens.of([f"{titles[p.doc_id]}. {p.text}" for p in passages]),
         sentence_tokens=Tokens.of(sentence_texts),
     )
 
 
+PROBE_PASSAGES = 200  # the new segment's first passages, whose sentences check the question encoders
+
+
 def query_encoder(settings: Settings, embedder: Embedder, fresh: Segment) -> dict:
     """The question encoders of this build (`choice.ensure`), checked on question-length
     texts of this corpus: sentences of the new segment's first passages."""
-    sentences = distinct_sentences(fresh.passages[:200])[0]
+    return probed_query_encoder(settings, embedder, fresh.passages[:PROBE_PASSAGES])
+
+
+def probed_query_encoder(settings: Settings, embedder: Embedder, passages: list[Passage]) -> dict:
+    """`query_encoder`, given the new segment's first passages."""
+    sentences = distinct_sentences(passages[:PROBE_PASSAGES])[0]
     probe = sentences[:: max(len(sentences) // 64, 1)]
     return choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))

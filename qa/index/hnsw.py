@@ -10,6 +10,7 @@ recall/latency curves.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,25 @@ def build_hnsw(vectors: np.ndarray) -> faiss.Index:
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     index.train(data)
     index.add(data)
+    return index
+
+
+def build_hnsw_from(slices: Callable[[], Iterable[np.ndarray]], dimension: int) -> faiss.Index:
+    """The same graph as `build_hnsw` over the vectors `slices()` yields, a slice at a time (it is
+    called twice): the 8-bit quantiser is trained on each dimension's minimum and maximum, which
+    is all its min-max training keeps of the vectors."""
+    low, high = np.full(dimension, np.inf, dtype=np.float32), np.full(dimension, -np.inf, dtype=np.float32)
+    for part in slices():
+        if len(part):
+            np.minimum(low, part.min(axis=0), out=low)
+            np.maximum(high, part.max(axis=0), out=high)
+    index = _untyped.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    if not np.isfinite(low).all():
+        return index
+    index.train(np.stack([low, high]))
+    for part in slices():
+        index.add(np.ascontiguousarray(part, dtype=np.float32))
     return index
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
-from scipy import sparse
 
 from ..ingest.cleaning import normalize_for_embedding
 from .row_files import RowFile
@@ -104,6 +103,15 @@ class Tokens:
             return cls(_vocabulary(data), data["ids"], data["offsets"])
 
 
+def _counted(tokens: Tokens, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (word, text) pairs of texts [first, last), each once, by word then text, with its count."""
+    lengths = np.diff(tokens.offsets[first : last + 1])
+    texts = np.repeat(np.arange(first, last, dtype=np.int64), lengths)
+    words = tokens.ids[tokens.offsets[first] : tokens.offsets[last]].astype(np.int64)
+    pairs, tf = np.unique(words * max(len(tokens), 1) + texts, return_counts=True)
+    return pairs // max(len(tokens), 1), (pairs % max(len(tokens), 1)).astype(np.int32), tf.astype(np.int32)
+
+
 def _vocabulary(data: Mapping[str, np.ndarray]) -> list[str]:
     """The words of a saved `Tokens` (see `Tokens.save`)."""
     return data["vocab"].tobytes().decode("utf-8").split("\n") if int(data["words"][0]) else []
@@ -128,16 +136,25 @@ class Postings:
         return self.entries[start:stop] if isinstance(self.entries, np.ndarray) else self.entries.range(start, stop)
 
     @classmethod
-    def of(cls, tokens: Tokens) -> Postings:
+    def of(cls, tokens: Tokens, texts_at_a_time: int = 1 << 16) -> Postings:
+        """Counted `texts_at_a_time` texts at a time, so that what it holds besides the tokens
+        is the postings themselves (a term-frequency matrix of a corpus at once is several times that)."""
         lengths = np.diff(tokens.offsets)
-        texts = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
-        tf = sparse.coo_matrix(
-            (np.ones(len(tokens.ids), dtype=np.int32), (texts, tokens.ids.astype(np.int64))),
-            shape=(len(tokens), len(tokens.vocab)),
-        ).tocsc()  # duplicates summed: term frequencies
-        tf.sum_duplicates()
-        entries = np.stack([tf.indices.astype(np.int32), tf.data.astype(np.int32)], axis=1).reshape(-1, 2)
-        return cls({w: i for i, w in enumerate(tokens.vocab)}, tf.indptr.astype(np.int64), entries, lengths)
+        bounds = [(a, min(a + texts_at_a_time, len(tokens))) for a in range(0, len(tokens), texts_at_a_time)]
+        per_word = np.zeros(len(tokens.vocab), dtype=np.int64)
+        for a, z in bounds:  # counted twice (here, then placed), not kept: memory is one chunk's
+            per_word += np.bincount(_counted(tokens, a, z)[0], minlength=len(tokens.vocab))
+        starts = np.zeros(len(tokens.vocab) + 1, dtype=np.int64)
+        np.cumsum(per_word, out=starts[1:])
+        entries = np.empty((int(starts[-1]), 2), dtype=np.int32)
+        filled = starts[:-1].copy()
+        for a, z in bounds:  # each chunk's rows follow the last's: a word's rows stay in order
+            words, rows, tf = _counted(tokens, a, z)
+            first = np.searchsorted(words, words)  # where each word's run starts in this chunk
+            at = filled[words] + np.arange(len(words)) - first
+            entries[at, 0], entries[at, 1] = rows, tf
+            filled += np.bincount(words, minlength=len(tokens.vocab))
+        return cls({w: i for i, w in enumerate(tokens.vocab)}, starts, entries, lengths)
 
     def save(self, base: str) -> None:
         """Writes <base>-postings.npy and <base>-postings-starts.npy (the words are its tokens')."""

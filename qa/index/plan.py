@@ -54,8 +54,9 @@ class Listing:
 @dataclass(frozen=True)
 class Plan:
     """A build's plan: `catalog` lists every document in corpus order with its kept entry, or
-    None when it is encoded (`new`); `keep` and `merge` name the served build's segments that
-    are linked as they are or copied into the new one; `old` has what leaves."""
+    None when it is encoded (`new`, the only list that holds documents: the build takes them
+    out as it encodes them, see `batched`); `keep` and `merge` name the served build's segments
+    that are linked as they are or copied into the new one; `old` has what leaves."""
 
     listing: Listing
     catalog: dict[str, Entry | None]
@@ -92,7 +93,9 @@ def make_plan(
     }
     records = reused.segments
     keep, merge = merge_plan(records, [e for e in catalog.values() if e is not None], adding=bool(new))
-    return Plan(listing, catalog, new, old, keep, merge, records)
+    ids: list[Document | str] = [d.id if isinstance(d, Document) else d for d in listing.documents]
+    listed = Listing(ids, listing.hashes, listing.files, listing.skipped)  # the documents to encode: in `new` only
+    return Plan(listed, catalog, new, old, keep, merge, records)
 
 
 def list_documents(

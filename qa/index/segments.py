@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import errno
 import itertools
-import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +26,10 @@ import numpy as np
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
 from .catalog import Span
-from .hnsw import build_hnsw, write_hnsw
 from .lexical import Postings, Tokens
 from .records import Lines, passage_of, remap
 from .rows import SentenceMap
+from .segment_writer import SegmentWriter
 
 PARTS = (
     "documents.jsonl",
@@ -80,29 +79,16 @@ def write(folder: Path, name: str, segment: Segment, graph: bool = False) -> Non
     """Write a segment's files; with `graph`, also an HNSW graph over its passage vectors.
 
     rows.npz holds what a search needs of every row without parsing a record: each line's
-    offset in documents.jsonl and passages.jsonl, each passage's span, sentence rows and id."""
-    base = folder / name
-    if graph:
-        write_hnsw(build_hnsw(segment.vectors), Path(f"{base}.{GRAPH}"))
-    document_lines = _write_jsonl(Path(f"{base}.documents.jsonl"), (d.to_dict() for d in segment.documents))
-    passage_lines = _write_jsonl(Path(f"{base}.passages.jsonl"), (asdict(p) for p in segment.passages))
-    sentence_starts = np.zeros(len(segment.passages) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in segment.sentence_rows], out=sentence_starts[1:])
-    with open(f"{base}.rows.npz", "wb") as f:
-        np.savez(
-            f,
-            document_lines=document_lines,
-            passage_lines=passage_lines,
-            spans=np.array([(p.start, p.end) for p in segment.passages], dtype=np.int64).reshape(-1, 2),
-            sentence_starts=sentence_starts,
-            sentence_rows=np.fromiter((r for rows in segment.sentence_rows for r in rows), dtype=np.int64),
-            ids=np.array([p.id.encode("utf-8") for p in segment.passages], dtype="S"),
-        )
-    np.save(f"{base}.vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
-    np.save(f"{base}.sentences.npy", np.ascontiguousarray(segment.sentence_vectors, dtype=np.float32))
-    for part, tokens in (("passage", segment.passage_tokens), ("sentence", segment.sentence_tokens)):
-        tokens.save(Path(f"{base}.{part}-tokens.npz"))
-        Postings.of(tokens).save(f"{base}.{part}")
+    offset in documents.jsonl and passages.jsonl, each passage's span, sentence rows and id.
+    (A build writes its segment a batch at a time with the `SegmentWriter` this uses.)"""
+    dimension = segment.vectors.shape[1] if segment.vectors.ndim == 2 else 0
+    writer = SegmentWriter(folder / name, dimension)
+    try:
+        writer.add(segment)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.close(graph=graph)
 
 
 def link(source: Path, folder: Path, name: str) -> None:
@@ -219,14 +205,3 @@ def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np
         return arrays[0]
     whole = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     return np.ascontiguousarray(whole[rows], dtype=np.float32)
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> np.ndarray:
-    """Write one JSON record per line; returns each line's first byte, then the file's size."""
-    offsets = [0]
-    with open(path, "wb") as f:
-        for row in rows:
-            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-            f.write(line)
-            offsets.append(offsets[-1] + len(line))
-    return np.array(offsets, dtype=np.int64)
