@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .conftest import REPO
-from .served import free_port, wait_until_up
+from .served import free_port, module_server, wait_until_up
 
 RELOAD_INTERVAL = 0.5  # the replicas' bound in these tests (QA_RELOAD_INTERVAL)
 
@@ -57,15 +56,8 @@ def engine_process(data: Path) -> Iterator[EngineProcess]:
 @contextmanager
 def replica(root: Path, uri: str, token: str) -> Iterator[int]:
     """The port of a `qa` server process on the engine at `uri`, stopped on exit."""
-    port = free_port()
-    command = [sys.executable, "-m", "tests.milvus_engine", str(port), str(root), uri, token]
-    server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_until_up(server, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close(), 120)
+    with module_server("tests.milvus_engine", str(root), uri, token) as port:
         yield port
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
 
 
 def replica_settings(root: Path, uri: str, token: str):

@@ -42,8 +42,15 @@ def wait_until_up(server: subprocess.Popen, probe: Callable[[], T], seconds: flo
 @contextmanager
 def real_server(root: Path, max_body: int) -> Iterator[int]:
     """The port of a fresh server process, stopped on exit."""
+    with module_server("tests.served", str(root), str(max_body)) as port:
+        yield port
+
+
+@contextmanager
+def module_server(module: str, *args: str) -> Iterator[int]:
+    """The port of `python -m module PORT *args`, a server process stopped on exit."""
     port = free_port()
-    command = [sys.executable, "-m", "tests.served", str(port), str(root), str(max_body)]
+    command = [sys.executable, "-m", module, str(port), *args]
     server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until_up(server, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close(), 120)
