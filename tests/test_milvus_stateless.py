@@ -9,7 +9,7 @@ import pytest
 
 from qa.errors import ConfigError
 from qa.index.build import build_index
-from qa.index.milvus import schema
+from qa.index.milvus import schema, terms
 from qa.index.milvus.engine import Engine
 from qa.index.milvus.reader import MilvusIndex
 from qa.retrieve.searcher import Searcher
@@ -93,3 +93,35 @@ def test_document_frequencies_are_kept_in_the_engine(built):
 def test_a_replica_never_scores_every_row(built):
     with pytest.raises(ConfigError, match="candidates only"):
         built.index.vectors_of(None)
+
+
+def counts(engine: Engine) -> tuple[dict, object]:
+    """Every word's stored counts and the stats, as the engine holds them."""
+    words = {r["id"]: (r["passages"], r["sentences"]) for r in engine.each("terms", ["id", "passages", "sentences"])}
+    return words, terms.read_stats(engine)
+
+
+def test_counts_kept_as_documents_change_equal_counting_them_again(tmp_path, monkeypatch):
+    settings = fake_settings(tmp_path, backend="milvus")
+    docs = documents(30)
+    build_index(settings, FakeEmbedder(), documents=docs)
+    changed = [dict(d, text=d["text"] + " A harbour ferry to the railway market.") for d in docs[:3]]
+    with monkeypatch.context() as m:
+        m.setattr(terms, "recount", lambda engine: pytest.fail("counted again, not kept"))
+        build_index(settings, FakeEmbedder(), documents=changed + docs[3:25] + documents(33)[30:])  # changed, removed, added
+    engine = Engine(settings)
+    kept = counts(engine)
+    assert kept[1].passages == 28 and not engine.by_ids("state", [terms.PENDING], ["value"])
+    terms.recount(engine)
+    assert counts(engine) == kept
+
+
+def test_a_build_after_a_killed_one_counts_everything_again(tmp_path, monkeypatch):
+    settings = fake_settings(tmp_path, backend="milvus")
+    build_index(settings, FakeEmbedder(), documents=documents(10))
+    engine = Engine(settings)
+    terms.begin(engine)  # as a build killed after it began: its rows may be uncounted
+    seen = []
+    monkeypatch.setattr(terms, "recount", lambda e, real=terms.recount: seen.append(1) or real(e))
+    build_index(settings, FakeEmbedder(), documents=documents(12))
+    assert seen and counts(engine)[1].passages == 12

@@ -38,7 +38,7 @@ PASSAGE_FIELDS = ["row", "id", "doc", "start", "end", "length", "sentences", "ve
 def _every(rows: np.ndarray | None) -> np.ndarray:
     """Rows given (a remote index never scores every passage: the exact path is not taken)."""
     if rows is None:
-        raise ConfigError("the Milvus backend scores candidates only: it has no 'every row' to give")
+        raise ConfigError("the Milvus backend scores candidates only: it has no every row to give (tune on QA_BACKEND=segments)")
     return np.asarray(rows, dtype=np.int64)
 
 

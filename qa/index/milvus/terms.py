@@ -7,10 +7,11 @@ word's df among passages and among sentences in the `{prefix}_terms` collection.
 the stats on open (one row) and a question's words' df by key (a recent few kept), so its memory
 and open time do not grow with the passages.
 
-The writer counts them again from the stored tokens at the end of every build (`recount`): exact
-whatever a killed build left, but a pass over every row in the writer (once per build, never per
-replica). Keeping them incrementally (subtract a document's old rows, add its new ones) is the
-next step; see NOTES-stateless.md.
+The writer keeps them incrementally (`Delta`): the stored rows of each document it deletes or
+replaces are subtracted, the rows it writes added, and the changed words' counts updated at the
+end of the build, so a write costs what it touches. A build marks the counts pending while it
+runs; one that finds the mark of a build killed before it (whose rows were written but never
+counted) counts everything again from the stored tokens (`recount`), as a full build does.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..records import Recent
-from .engine import Engine
+from .engine import Engine, quoted
 from .schema import DUMMY, term_key
 
 STATS = "stats"  # the state row holding `Stats`
+PENDING = "stats:pending"  # the state row a build holds while it changes rows: the counts may lag them
 BATCH = 1000
 KEPT_WORDS = 65_536
 
@@ -76,9 +78,77 @@ def recount(engine: Engine) -> Stats:
     for at in range(0, len(stale), BATCH):
         engine.call("delete", engine.name("terms"), ids=stale[at : at + BATCH])
     stats = Stats(*totals)
-    engine.call("upsert", engine.name("state"), [{"id": STATS, "doc": STATS, "chunk": 0, "value": json.dumps(asdict(stats)),
-                                                  "vector": DUMMY}])  # fmt: skip
+    _store(engine, STATS, json.dumps(asdict(stats)))
     return stats
+
+
+def _store(engine: Engine, key: str, value: str) -> None:
+    engine.call("upsert", engine.name("state"), [{"id": key, "doc": key, "chunk": 0, "value": value, "vector": DUMMY}])
+
+
+def begin(engine: Engine) -> bool:
+    """Mark the counts pending for a build; True when they can be kept incrementally (the last
+    build finished and left counts), False when they must be counted again."""
+    clean = not engine.by_ids("state", [PENDING], ["value"]) and read_stats(engine) is not None
+    _store(engine, PENDING, "1")
+    return clean
+
+
+def finish(engine: Engine, delta: Delta | None) -> Stats:
+    """Apply a build's changes to the counts (None: count everything again), then clear the mark."""
+    before = read_stats(engine)
+    stats = recount(engine) if delta is None or before is None else delta.apply(engine, before)
+    engine.call("delete", engine.name("state"), ids=[PENDING])
+    return stats
+
+
+class Delta:
+    """What a build changed in the counts: rows written (+1) and rows deleted (-1), per part."""
+
+    def __init__(self) -> None:
+        self.df: dict[str, Counter[str]] = {"passages": Counter(), "sentences": Counter()}
+        self.totals = {"passages": [0, 0], "sentences": [0, 0]}
+
+    def add(self, part: str, rows: list[dict], sign: int = 1) -> None:
+        df, totals = self.df[part], self.totals[part]
+        for row in rows:
+            for word in set(row["terms"].split()):
+                df[word] += sign
+            totals[0] += sign
+            totals[1] += sign * int(row["length"])
+
+    def forget(self, engine: Engine, doc_ids: list[str]) -> None:
+        """Subtract the stored rows of these documents (before they are deleted)."""
+
+        for at in range(0, len(doc_ids), 256):
+            expr = f"doc in [{', '.join(map(quoted, doc_ids[at : at + 256]))}]"
+            for part in ("passages", "sentences"):
+                self.add(part, list(engine.each(part, ["terms", "length"], filter=expr)), -1)
+
+    def apply(self, engine: Engine, before: Stats) -> Stats:
+        """The changed words' counts updated in the engine (a word no row holds any more deleted)."""
+        words = sorted(w for part in self.df.values() for w, n in part.items() if n)
+        keys = {term_key(w): w for w in dict.fromkeys(words)}
+        now = {keys[r["id"]]: (int(r["passages"]), int(r["sentences"])) for r in engine.by_ids("terms", list(keys),
+               ["id", "passages", "sentences"])}  # fmt: skip
+        rows, gone = [], []
+        for key, w in keys.items():
+            held = now.get(w, (0, 0))
+            p, s = held[0] + self.df["passages"][w], held[1] + self.df["sentences"][w]
+            if p or s:
+                rows.append({"id": key, "passages": p, "sentences": s, "vector": DUMMY})
+            else:
+                gone.append(key)
+        for at in range(0, len(rows), BATCH):
+            engine.call("upsert", engine.name("terms"), rows[at : at + BATCH])
+        for at in range(0, len(gone), BATCH):
+            engine.call("delete", engine.name("terms"), ids=gone[at : at + BATCH])
+        dp, ds = self.totals["passages"], self.totals["sentences"]
+        stats = Stats(
+            before.passages + dp[0], before.passage_tokens + dp[1], before.sentences + ds[0], before.sentence_tokens + ds[1]
+        )
+        _store(engine, STATS, json.dumps(asdict(stats)))
+        return stats
 
 
 class Frequencies:

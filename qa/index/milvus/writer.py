@@ -69,15 +69,18 @@ def build_milvus(
         schema.create(engine, embedder.dimension)
         reused = NoPrevious() if again else before
         plan = make_plan(settings, documents, reused, reused, strict)
-        job = _Write(settings, embedder, engine, progress)
+        counted = terms.begin(engine) and not again  # BM25's counts kept as rows change, or counted again at the end
+        job = _Write(settings, embedder, engine, progress, terms.Delta() if counted else None)
         committed = {} if again else before.committed
         known = plan.old.vectors if before.committed and not again else _segment_vectors(settings, embedder)
         written = job.run(plan, committed, EmbeddingCache(known))
         gone = [i for i in before.committed if i not in plan.catalog]
+        if job.delta:
+            job.delta.forget(engine, gone)
         _delete(engine, gone)
         _tombstones(engine, before, plan, gone, {**retiring, **plan.old.passage_ids}, written)
         manifest = job.manifest(before, plan, written, documents is not None, started)
-        terms.recount(engine)  # BM25's N, average lengths and df, so that no replica counts them
+        terms.finish(engine, job.delta)  # BM25's N, average lengths and df, so that no replica counts them
         state.write_manifest(engine, manifest)
         for part in ("passages", "sentences", "documents", "state", "terms"):  # sealed and indexed: searched without a scan
             engine.call("flush", engine.name(part))
@@ -101,6 +104,7 @@ class _Write:
     embedder: Embedder
     engine: Engine
     progress: Progress | None
+    delta: terms.Delta | None = None  # the BM25 counts' changes (None: they are counted again at the end)
 
     def run(self, plan: Plan, committed: dict[str, state.Committed], cache: EmbeddingCache) -> Written:
         """Encode and commit the new and changed documents, group by group; move the rest."""
@@ -108,6 +112,8 @@ class _Write:
         out = Written(set(), None, 0, 0)
         done = 0
         for group in _groups(plan.new):
+            if self.delta:  # their stored rows leave the counts (those of committed documents: counted)
+                self.delta.forget(self.engine, [d.id for d in group if d.id in committed])
             _delete(self.engine, [d.id for d in group])  # their old versions, or a killed build's rows
             segment = encode_segment(self.settings, self.embedder, group, cache, None)
             out.first = out.first or segment
@@ -128,8 +134,12 @@ class _Write:
         docs = {d.id: d for d in segment.documents}
         rows = list(_passage_rows(segment, docs))
         _check_keys(self.engine, rows)
+        sentences = list(_sentence_rows(segment))
+        if self.delta:
+            self.delta.add("passages", rows)
+            self.delta.add("sentences", sentences)
         self._upsert("passages", rows)
-        self._upsert("sentences", list(_sentence_rows(segment)))
+        self._upsert("sentences", sentences)
         commits = []
         for doc in segment.documents:
             text, meta = state.commit_rows(doc, position[doc.id], document_digest(doc), files.get(doc.id, ""))
