@@ -40,7 +40,7 @@ VOCABULARY = [f"w{n}" for n in range(5000)]
 
 
 def settings(folder: Path) -> Settings:
-    return Settings.load(env={}, index_dir=folder, backend="milvus", model="synthetic")
+    return Settings.load(env={}, index_dir=folder, backend="milvus", model="synthetic", milvus_timeout=600.0)
 
 
 def populate(folder: Path, passages: int) -> float:
@@ -60,8 +60,8 @@ def populate(folder: Path, passages: int) -> float:
                          "day": "", "terms": " ".join(rng.choices(VOCABULARY, k=74)), "vector": vector})  # fmt: skip
             sentences += [{"row": schema.sentence_row(doc, start + s, start + e), "doc": doc, "length": 20,
                            "terms": " ".join(rng.choices(VOCABULARY, k=20)), "vector": vector} for s, e, _ in spans]  # fmt: skip
-        engine.call("upsert", engine.name("passages"), rows)
-        engine.call("upsert", engine.name("sentences"), sentences)
+        engine.call("insert", engine.name("passages"), rows)
+        engine.call("insert", engine.name("sentences"), sentences)
     for d in range(documents):
         meta = {"id": f"doc-{d:09d}", "title": "t", "source": "", "_position": d, "_digest": "", "_file": "", "_chunks": 1}
         engine.call("upsert", engine.name("documents"), [state.record(f"doc-{d:09d}#0", json.dumps(meta), 0, meta["id"])])

@@ -63,7 +63,9 @@ class Fetched:
         if missing:
             for row in self.engine.by_ids(self.part, missing, self.fields):
                 if "terms" in row:
-                    row["counts"] = Counter(row["terms"].split())
+                    row["counts"] = Counter(row.pop("terms").split())
+                if "vector" in row:  # 4 bytes a dimension kept, not a Python float's 32
+                    row["vector"] = np.asarray(row["vector"], dtype=np.float32)
                 known[row[self.key]] = row
             with self._lock:
                 for i in missing:
