@@ -104,7 +104,9 @@ def counts(engine: Engine) -> tuple[dict, object]:
 def test_counts_kept_as_documents_change_equal_counting_them_again(tmp_path, monkeypatch):
     settings = fake_settings(tmp_path, backend="milvus")
     docs = documents(30)
-    build_index(settings, FakeEmbedder(), documents=docs)
+    with monkeypatch.context() as m:  # a first build counts as it writes
+        m.setattr(terms, "recount", lambda engine: pytest.fail("counted again, not kept"))
+        build_index(settings, FakeEmbedder(), documents=docs)
     changed = [dict(d, text=d["text"] + " A harbour ferry to the railway market.") for d in docs[:3]]
     with monkeypatch.context() as m:
         m.setattr(terms, "recount", lambda engine: pytest.fail("counted again, not kept"))
@@ -120,8 +122,21 @@ def test_a_build_after_a_killed_one_counts_everything_again(tmp_path, monkeypatc
     settings = fake_settings(tmp_path, backend="milvus")
     build_index(settings, FakeEmbedder(), documents=documents(10))
     engine = Engine(settings)
-    terms.begin(engine)  # as a build killed after it began: its rows may be uncounted
+    terms.begin(engine, fresh=False)  # as a build killed after it began: its rows may be uncounted
     seen = []
     monkeypatch.setattr(terms, "recount", lambda e, real=terms.recount: seen.append(1) or real(e))
     build_index(settings, FakeEmbedder(), documents=documents(12))
     assert seen and counts(engine)[1].passages == 12
+
+
+def test_a_full_build_counts_from_zero_as_it_writes(tmp_path, monkeypatch):
+    settings = fake_settings(tmp_path, backend="milvus")
+    build_index(settings, FakeEmbedder(), documents=documents(12))
+    with monkeypatch.context() as m:
+        m.setattr(terms, "recount", lambda engine: pytest.fail("counted again, not kept"))
+        build_index(settings, FakeEmbedder(), documents=documents(8), full=True)
+    engine = Engine(settings)
+    kept = counts(engine)
+    assert kept[1].passages == 8
+    terms.recount(engine)
+    assert counts(engine) == kept

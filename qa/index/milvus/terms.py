@@ -9,9 +9,10 @@ and open time do not grow with the passages.
 
 The writer keeps them incrementally (`Delta`): the stored rows of each document it deletes or
 replaces are subtracted, the rows it writes added, and the changed words' counts updated at the
-end of the build, so a write costs what it touches. A build marks the counts pending while it
-runs; one that finds the mark of a build killed before it (whose rows were written but never
-counted) counts everything again from the stored tokens (`recount`), as a full build does.
+end of the build, so a write costs what it touches (a first or full build counts from zero as it
+writes). A build marks the counts pending while it runs; one that finds the mark of a build
+killed before it (whose rows were written but never counted) counts everything again from the
+stored tokens (`recount`).
 """
 
 from __future__ import annotations
@@ -86,18 +87,21 @@ def _store(engine: Engine, key: str, value: str) -> None:
     engine.call("upsert", engine.name("state"), [{"id": key, "doc": key, "chunk": 0, "value": value, "vector": DUMMY}])
 
 
-def begin(engine: Engine) -> bool:
-    """Mark the counts pending for a build; True when they can be kept incrementally (the last
-    build finished and left counts), False when they must be counted again."""
-    clean = not engine.by_ids("state", [PENDING], ["value"]) and read_stats(engine) is not None
+def begin(engine: Engine, fresh: bool) -> Delta | None:
+    """Mark the counts pending for a build; the `Delta` to keep them with, or None when they must
+    be counted again at the end (a build was killed: its rows may be uncounted). `fresh`: the
+    rows were all dropped (the counts start from zero)."""
+    killed = bool(engine.by_ids("state", [PENDING], ["value"]))
+    stats = read_stats(engine)
     _store(engine, PENDING, "1")
-    return clean
+    if killed or (stats is None and not fresh and engine.count("passages", "row >= 0")):
+        return None
+    return Delta(Stats() if fresh or stats is None else stats)
 
 
 def finish(engine: Engine, delta: Delta | None) -> Stats:
     """Apply a build's changes to the counts (None: count everything again), then clear the mark."""
-    before = read_stats(engine)
-    stats = recount(engine) if delta is None or before is None else delta.apply(engine, before)
+    stats = recount(engine) if delta is None else delta.apply(engine)
     engine.call("delete", engine.name("state"), ids=[PENDING])
     return stats
 
@@ -105,7 +109,8 @@ def finish(engine: Engine, delta: Delta | None) -> Stats:
 class Delta:
     """What a build changed in the counts: rows written (+1) and rows deleted (-1), per part."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Stats) -> None:
+        self.base = base  # the counts before the build
         self.df: dict[str, Counter[str]] = {"passages": Counter(), "sentences": Counter()}
         self.totals = {"passages": [0, 0], "sentences": [0, 0]}
 
@@ -125,7 +130,7 @@ class Delta:
             for part in ("passages", "sentences"):
                 self.add(part, list(engine.each(part, ["terms", "length"], filter=expr)), -1)
 
-    def apply(self, engine: Engine, before: Stats) -> Stats:
+    def apply(self, engine: Engine) -> Stats:
         """The changed words' counts updated in the engine (a word no row holds any more deleted)."""
         words = sorted(w for part in self.df.values() for w, n in part.items() if n)
         keys = {term_key(w): w for w in dict.fromkeys(words)}
@@ -143,7 +148,7 @@ class Delta:
             engine.call("upsert", engine.name("terms"), rows[at : at + BATCH])
         for at in range(0, len(gone), BATCH):
             engine.call("delete", engine.name("terms"), ids=gone[at : at + BATCH])
-        dp, ds = self.totals["passages"], self.totals["sentences"]
+        before, dp, ds = self.base, self.totals["passages"], self.totals["sentences"]
         stats = Stats(
             before.passages + dp[0], before.passage_tokens + dp[1], before.sentences + ds[0], before.sentence_tokens + ds[1]
         )

@@ -65,12 +65,12 @@ def build_milvus(
         again = before.served and (full or not before.compatible(embedder.name, settings))
         retiring = _all_passages(engine) if again else {}
         if again:  # everything is encoded again: the old rows go (the tombstones stay)
-            schema.drop(engine, ("passages", "sentences", "documents"))
+            schema.drop(engine, ("passages", "sentences", "documents", "terms"))
         schema.create(engine, embedder.dimension)
         reused = NoPrevious() if again else before
         plan = make_plan(settings, documents, reused, reused, strict)
-        counted = terms.begin(engine) and not again  # BM25's counts kept as rows change, or counted again at the end
-        job = _Write(settings, embedder, engine, progress, terms.Delta() if counted else None)
+        delta = terms.begin(engine, fresh=again)  # BM25's counts kept as rows change (None: counted again at the end)
+        job = _Write(settings, embedder, engine, progress, delta)
         committed = {} if again else before.committed
         known = plan.old.vectors if before.committed and not again else _segment_vectors(settings, embedder)
         written = job.run(plan, committed, EmbeddingCache(known))
