@@ -69,11 +69,7 @@ def measured() -> dict[str, float]:
     load = json.loads((RESULTS / "load-onnx.json").read_text())["levels"]
     ann = next(r for r in json.loads((RESULTS / "ann.json").read_text()) if r["vectors"] == 1_000_000 and r["ef_search"] == 256)
     shape = json.loads(SHAPE.read_text())
-    replica = json.loads((RESULTS / "replica-memory-amd-epyc.json").read_text())
     return {
-        "row_table_bytes": replica["steady_bytes_a_passage"],
-        "row_table_peak_bytes": replica["peak_bytes_a_passage"],
-        "row_table_read_us": replica["read_us_a_passage"],
         "sentences_per_passage": scale["sentences"] / scale["passages"],
         "in_process_p50_1m": scale["in_process_p50_ms"],
         "onnx_per_core": ingest["onnx-fp32"]["passages_per_s"] / cores,
@@ -184,12 +180,7 @@ def replicas(m: dict[str, float]) -> list[str]:
         n = math.ceil(busy / ASSUMED["utilisation"] / ASSUMED["qa_cores"])
         rows.append((what, f"{ms:.2f}", f"{busy:,.1f}", f"{n}"))
     lines = table(("bound on qa's CPU a question", "core-ms", "cores busy at 2,000/s", "2-core replicas at 60 %"), rows)
-    held = [
-        ("held after the read", f"{m['row_table_bytes']:,.0f} B", gb(m["row_table_bytes"] * PASSAGES)),
-        ("at the peak of the read", f"{m['row_table_peak_bytes']:,.0f} B", gb(m["row_table_peak_bytes"] * PASSAGES)),
-        ("replica CPU to read it", f"{m['row_table_read_us']:.1f} µs", f"{m['row_table_read_us'] * PASSAGES / 6e7:,.0f} min"),
-    ]
-    return [*lines, "", *table(("a replica's row table (Milvus backend)", "a passage", f"{PASSAGES:,} passages"), held)]
+    return lines
 
 
 def plan() -> list[str]:

@@ -79,12 +79,18 @@ def test_filters_pushed_down_to_the_engine_give_the_segment_stores_results(both,
 
 def test_records_and_counts_are_the_segment_stores(both):
     segments, milvus = both
-    assert list(milvus.index.documents) == list(segments.index.documents)
+    assert sorted(milvus.index.documents) == sorted(segments.index.documents)  # (in the engine's order)
+    assert len(milvus.index.documents) == len(segments.index.documents)
     assert milvus.index.passage_count == segments.index.passage_count
     for doc_id, doc in segments.index.documents.items():
         assert milvus.index.documents[doc_id] == doc  # the text comes back verbatim, in chunks
+    keys = set()
     for row in range(segments.index.passage_count):
-        assert milvus.index.passage(row) == segments.index.passage(row)
+        passage = segments.index.passage(row)
+        key = milvus.index.row_of(passage.id)  # rows are keys: opaque int64, not 0..n-1
+        assert key is not None and milvus.index.passage(key) == passage
+        keys.add(key)
+    assert len(keys) == segments.index.passage_count
     words = milvus.index.words("Armenia Azerbaijan war ceasefire agreement")
     assert list(milvus.index.passage_frequency(words)) == list(segments.index.passage_frequency(words))
     assert milvus.index.manifest.sentences == len(segments.index.sentence_vectors)
@@ -125,8 +131,10 @@ def test_changed_documents_are_upserted_removed_ones_deleted_and_citations_say_s
     build_index(settings, embedder)
     before = Searcher.open(settings, embedder)
     changed, removed = "001_4cb7d0521dd44a67.txt", "004_ac4458f6c11ac45b.txt"
-    old_changed = [p.id for p in map(before.index.passage, range(before.index.passage_count)) if p.doc_id == changed]
-    old_removed = [p.id for p in map(before.index.passage, range(before.index.passage_count)) if p.doc_id == removed]
+    stored = writer._all_passages(Engine(settings))  # passage id: document (rows are keys, not 0..n-1)
+    assert len(stored) == before.index.passage_count
+    old_changed = [i for i, doc in stored.items() if doc == changed]
+    old_removed = [i for i, doc in stored.items() if doc == removed]
     text = (corpus / changed).read_text()
     (corpus / changed).write_text(text + "\n\nA new closing paragraph about the Lachin corridor and its checkpoints.\n")
     (corpus / removed).unlink()

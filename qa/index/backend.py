@@ -6,9 +6,14 @@ by row, a document or a passage by id) and for the passages a filter allows; it 
 into how the index keeps them. The segment store (`qa.index.load.Index`) is one backend; a
 distributed engine with server-side dense search, BM25 and scalar filters can be another.
 
-Rows are the backend's passage numbers, 0 to `passage_count - 1`, stable while it is open;
-sentence rows likewise number the sentences. `rows=None` means every row, in row order (the
-exact path scores every passage of a small index).
+Rows are the backend's int64 passage keys, stable while it is open; sentence rows likewise key
+the sentences. For the segment store they are numbers, 0 to `passage_count - 1` in corpus order,
+and `rows=None` means every row, in row order (the exact path scores every passage of a small
+index). For a `candidates_only` backend (a remote engine) they are opaque keys (Milvus: a 63-bit
+hash of the passage id), fetched by key for a question's candidates only: `rows=None` is never
+asked (the exact path is not taken, a filter is a condition rather than `allowed_rows`), and no
+code may assume they are contiguous or index an array by them. Search keeps candidates in corpus
+order (`Placement`) so that ties rank alike on every backend.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ class LexicalCandidates:
 @dataclass(frozen=True, eq=False)
 class Placement:
     """Where some passages sit: each one's document (its position in corpus order) and its
-    [start, end) span in that document's text; two passages overlap when they share both."""
+    [start, end) span in that document's text; two passages overlap when they share both.
+    Sorting by (doc, start, end) puts passages in corpus order."""
 
     doc: np.ndarray  # int, one per passage
     spans: np.ndarray  # int64 (passages, 2)
@@ -76,12 +82,13 @@ class IndexBackend(Protocol):
 
     @property
     def passage_count(self) -> int:
-        """How many passages it serves (rows 0 to passage_count - 1)."""
+        """How many passages it serves (the segment store: rows 0 to passage_count - 1)."""
         ...
 
     @property
     def documents(self) -> Mapping[str, Document]:
-        """The served documents by id, in corpus order."""
+        """The served documents by id, in corpus order (a `candidates_only` backend: in its own
+        order, read lazily: `in` and `[id]` are lookups, iterating pages through the engine)."""
         ...
 
     @property

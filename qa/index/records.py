@@ -72,6 +72,9 @@ class Recent(Generic[K, V]):
     def get(self, key: K) -> V | None:
         return self._values.get(key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
     def put(self, key: K, value: V) -> V:
         with self._lock:
             if len(self._values) >= self.size:

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -58,7 +58,7 @@ EDIT_LOCK = ".qa-edit.lock"  # held while a server changes the corpus folder (hi
 MAX_ID_CHARS = 200
 
 
-def put_document(corpus_dir: Path, record: dict, indexed_ids: Iterable[str] = ()) -> bool:
+def put_document(corpus_dir: Path, record: dict, indexed_ids: Collection[str] = ()) -> bool:
     """Add or replace a document given over HTTP (kept in the corpus folder's HTTP_DOCUMENTS file,
     written atomically and fsynced before this returns). True when it replaced one.
 
@@ -66,8 +66,8 @@ def put_document(corpus_dir: Path, record: dict, indexed_ids: Iterable[str] = ()
     ids served now) is a Conflict: that document is changed in its file."""
     doc_id = record["id"]
     existing = _http_records(corpus_dir)
-    others = (set(indexed_ids) | _file_document_ids(corpus_dir)) - {r["id"] for r in existing}
-    if doc_id in others:
+    mine = any(r["id"] == doc_id for r in existing)  # (`in`, not a set: a remote index's ids are looked up, never listed)
+    if not mine and (doc_id in indexed_ids or doc_id in _file_document_ids(corpus_dir)):
         raise Conflict(f"document {doc_id!r} comes from a file in the corpus folder: change that file instead")
     records = [r for r in existing if r["id"] != doc_id]
     _write_http_records(corpus_dir, [*records, record])

@@ -87,7 +87,7 @@ def candidates(
         lexical = _helper().submit(index.lexical_candidates, words, MIN_POOL, condition)  # on the other core
         nearest = index.dense_candidates(q, MIN_POOL, breadth, condition)
         best = lexical.result()
-        rows = np.unique(np.concatenate([nearest, best.rows]))
+        rows = _corpus_order(index, np.unique(np.concatenate([nearest, best.rows])))
         bm25 = best.scores_of(rows)
     else:  # a filter: its passages are scored, however few or many (reads their vectors)
         rows, bm25 = allowed, index.bm25_of(words, allowed)
@@ -105,6 +105,15 @@ def candidates(
     weights = ranking.sentence_weights(mode)
     sentence_scores = ranking.fuse({"sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25}, weights)
     return Scored(rows, passages, SentenceMap(np.arange(len(sentences.rows)), sentences.starts), sentence_scores)
+
+
+def _corpus_order(index: IndexBackend, rows: np.ndarray) -> np.ndarray:
+    """Candidate rows in corpus order (document, then span), as the segment store numbers them: a
+    remote engine's rows are keys in no such order, and ties in the ranking go to the earlier row."""
+    if not index.candidates_only or not len(rows):
+        return rows
+    placed = index.placement(rows)
+    return rows[np.lexsort((placed.spans[:, 1], placed.spans[:, 0], placed.doc))]
 
 
 @functools.cache

@@ -25,7 +25,7 @@ from ...errors import BackendUnavailable, ConfigError
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 2  # seconds a client is told to wait when the engine is unavailable
-PARTS = ("passages", "sentences", "documents", "state")
+PARTS = ("passages", "sentences", "documents", "state", "terms")
 
 
 def pymilvus() -> Any:
@@ -135,7 +135,7 @@ class Engine:
             finally:
                 iterator.close()
 
-    def by_ids(self, part: str, ids: list[str], fields: list[str]) -> list[dict]:
+    def by_ids(self, part: str, ids: list[str] | list[int], fields: list[str]) -> list[dict]:
         """Rows by primary key, in no particular order (in chunks the engine accepts)."""
         out: list[dict] = []
         for at in range(0, len(ids), 2048):

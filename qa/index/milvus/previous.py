@@ -21,7 +21,7 @@ from ..manifest import Manifest, SegmentRecord, mismatch
 from ..previous import OldRows, Previous
 from . import state
 from .engine import Engine, quoted
-from .schema import sentence_key
+from .schema import sentence_row
 
 SEGMENT = "milvus"  # what the catalog entries of committed documents name as their segment
 
@@ -85,9 +85,9 @@ class EnginePrevious(Previous):
             text = embedding_text(p, titles.get(p.doc_id, ""), self.manifest.embed_title)
             out.vectors[text] = np.asarray(r["vector"], np.float32)
         texts, sentence_rows = distinct_sentences(passages)
-        keys: dict[str, str] = {}
+        keys: dict[int, str] = {}
         for p, mine in zip(passages, sentence_rows, strict=True):
             for (s, e), row in zip(p.sentences, mine, strict=True):
-                keys[sentence_key(p.doc_id, p.start + s, p.start + e)] = texts[row]
-        for r in self.engine.by_ids("sentences", list(keys), ["id", "vector"]):
-            out.vectors[keys[r["id"]]] = np.asarray(r["vector"], np.float32)
+                keys[sentence_row(p.doc_id, p.start + s, p.start + e)] = texts[row]
+        for r in self.engine.by_ids("sentences", list(keys), ["row", "vector"]):
+            out.vectors[keys[r["row"]]] = np.asarray(r["vector"], np.float32)

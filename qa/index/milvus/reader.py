@@ -1,122 +1,45 @@
 """`MilvusIndex`: an index served by Milvus, as search sees it (`qa.index.backend.IndexBackend`).
 
-On open, a compact row table is read (each passage's id, document, span, token count and
-sentence spans, as numpy) with the documents' metadata; vectors, terms and texts are fetched by
-primary key for the candidate rows of a question only, and a document's text when it is shown.
-Candidates come from the engine (dense top-N by inner product, BM25 top-N from its sparse
-index), with a filter pushed down as an expression in each request; the signals of the
-candidates are then computed here exactly as the segment store computes them (qa's BM25 from
-the stored tokens and the engine's document frequencies), so both backends rank alike.
+Stateless: opening reads the manifest and the BM25 stats (`terms.Stats`) from the state
+collection and nothing per passage or per document. Rows are the passages' int64 keys
+(`schema.row_key` of their ids), sentence rows the sentences' (`schema.sentence_row`); a question's
+candidate rows are fetched by key (vectors, tokens, spans, texts; a recent few kept), its words'
+document frequencies likewise (`terms.Frequencies`), documents lazily by id (`documents`).
+Candidates come from the engine (dense top-N by inner product, BM25 top-N from its sparse index),
+with a filter pushed down as an expression in each request; their signals are computed here as
+the segment store computes them (qa's BM25 from the stored tokens and the engine's counts), so
+both backends rank alike. Rows of documents not committed yet (a build writing) are not served.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ...errors import IndexMismatchError, IndexMissingError
+from ...errors import ConfigError, IndexMismatchError, IndexMissingError
 from ...ingest.documents import Document
 from ...ingest.passages import Passage
 from ..backend import DocumentCondition, LexicalCandidates, Placement
 from ..lexical import tokenize
 from ..manifest import Manifest, mismatch
-from ..records import Recent
 from ..rows import SentenceMap
-from . import expressions, state
+from . import expressions, state, terms
+from .documents import Documents
 from .engine import Engine
-from .lexical import EngineBM25, Fetched
-from .schema import sentence_key
+from .lexical import Fetched, bm25
+from .schema import row_key, sentence_row
+
+PASSAGE_FIELDS = ["row", "id", "doc", "start", "end", "length", "sentences", "vector", "terms", "text"]
 
 
-class Documents(Mapping[str, Document]):
-    """The committed documents by id, in corpus order; texts read from the engine when asked (a few kept)."""
-
-    def __init__(self, engine: Engine, committed: dict[str, state.Committed]) -> None:
-        self.engine, self.committed = engine, committed
-        self._positions = {doc_id: n for n, doc_id in enumerate(committed)}
-        self._texts: Recent[str, Document] = Recent(32)
-
-    def __len__(self) -> int:
-        return len(self.committed)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.committed)
-
-    def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self.committed
-
-    def __getitem__(self, doc_id: str) -> Document:
-        found = self._texts.get(doc_id)
-        if found is None:
-            c = self.committed[doc_id]
-            found = self._texts.put(doc_id, dataclasses.replace(c.doc, text=state.document_text(self.engine, doc_id, c.chunks)))
-        return found
-
-    def position(self, doc_id: str) -> int:
-        return self._positions[doc_id]
-
-
-@dataclasses.dataclass
-class RowTable:
-    """The passages in corpus order, and their sentences (one per passage's sentence, in order)."""
-
-    ids: list[str]
-    doc: np.ndarray  # int64: the document's position
-    spans: np.ndarray  # int64 (passages, 2)
-    lengths: np.ndarray  # int64: BM25 tokens
-    sentences: SentenceMap
-    sentence_spans: np.ndarray  # int64 (sentences, 2): relative to the passage
-    sentence_lengths: np.ndarray
-    distinct_sentences: np.ndarray  # the lengths of the distinct sentences (the sentences' BM25 averages these)
-    passage_df: Counter[str]  # how many served passages hold each word
-    sentence_df: Counter[str]  # how many served sentences hold each word
-
-    @classmethod
-    def read(cls, engine: Engine, documents: Documents) -> RowTable:
-        rows = list(engine.each("passages", ["id", "doc", "start", "end", "length", "sentences", "terms"]))
-        rows = [r for r in rows if r["doc"] in documents]  # a document being written is not served until committed
-        passage_df = _frequencies(r["terms"] for r in rows)
-        sentence_df = _frequencies(r["terms"] for r in engine.each("sentences", ["doc", "terms"]) if r["doc"] in documents)
-        rows.sort(key=lambda r: (documents.position(r["doc"]), r["start"], r["end"]))
-        sentences = [json.loads(r["sentences"]) for r in rows]
-        flat = np.array([s for mine in sentences for s in mine], dtype=np.int64).reshape(-1, 3)
-        doc = np.array([documents.position(r["doc"]) for r in rows], dtype=np.int64)
-        spans = np.array([(r["start"], r["end"]) for r in rows], dtype=np.int64).reshape(-1, 2)
-        owner = np.repeat(np.arange(len(rows)), [len(m) for m in sentences])
-        absolute = np.stack([doc[owner], flat[:, 0] + spans[owner, 0], flat[:, 1] + spans[owner, 0]], axis=1)
-        _, first = np.unique(absolute, axis=0, return_index=True) if len(flat) else (None, np.zeros(0, np.int64))
-        return cls(
-            [r["id"] for r in rows],
-            doc,
-            spans,
-            np.array([r["length"] for r in rows], dtype=np.int64),
-            SentenceMap(np.arange(len(flat), dtype=np.int64), _starts([len(m) for m in sentences])),
-            flat[:, :2],
-            flat[:, 2],
-            flat[first, 2],
-            passage_df,
-            sentence_df,
-        )
-
-
-def _frequencies(texts: Iterable[str]) -> Counter[str]:
-    """How many of these token lists (space-separated) hold each word."""
-    df: Counter[str] = Counter()
-    for text in texts:
-        df.update(set(text.split()))
-    return df
-
-
-def _starts(lengths: list[int]) -> np.ndarray:
-    starts = np.zeros(len(lengths), dtype=np.int64)
-    if len(lengths) > 1:
-        np.cumsum(lengths[:-1], out=starts[1:])
-    return starts
+def _every(rows: np.ndarray | None) -> np.ndarray:
+    """Rows given (a remote index never scores every passage: the exact path is not taken)."""
+    if rows is None:
+        raise ConfigError("the Milvus backend scores candidates only: it has no every row to give (tune on QA_BACKEND=segments)")
+    return np.asarray(rows, dtype=np.int64)
 
 
 class MilvusIndex:
@@ -125,17 +48,12 @@ class MilvusIndex:
     candidates_only = True  # always the candidate path, with filters pushed down to the engine
     folder = None  # no build folder on this machine
 
-    def __init__(self, engine: Engine, manifest: Manifest, version: str) -> None:
-        self.engine, self.manifest, self._version = engine, manifest, version
-        self._documents = Documents(engine, state.committed(engine))
-        self.rows = RowTable.read(engine, self._documents)
-        self._row_of = {pid: n for n, pid in enumerate(self.rows.ids)}
-        self._doc_ids = list(self._documents.committed)
-        self.passages = EngineBM25(self.rows.passage_df, self.rows.lengths, len(self.rows.ids))
-        self.sentences = EngineBM25(self.rows.sentence_df, self.rows.sentence_lengths, len(self.rows.distinct_sentences),
-                                    self.rows.distinct_sentences)  # fmt: skip
-        self._passage_rows = Fetched(engine, "passages", ["id", "vector", "terms", "text"], 8192)
-        self._sentence_rows = Fetched(engine, "sentences", ["id", "vector", "terms"], 32768)
+    def __init__(self, engine: Engine, manifest: Manifest, version: str, stats: terms.Stats) -> None:
+        self.engine, self.manifest, self._version, self.stats = engine, manifest, version, stats
+        self._documents = Documents(engine, manifest.documents)
+        self.frequencies = terms.Frequencies(engine)
+        self._passage_rows = Fetched(engine, "passages", PASSAGE_FIELDS, 8192)
+        self._sentence_rows = Fetched(engine, "sentences", ["row", "vector", "terms", "length"], 32768)
 
     @classmethod
     def open(cls, engine: Engine, model: str | None = None) -> MilvusIndex:
@@ -147,7 +65,10 @@ class MilvusIndex:
         wrong = mismatch(manifest, model)
         if wrong is not None:
             raise IndexMismatchError(f"index in Milvus at {engine.describe()} {wrong.detail}: {wrong.advice}")
-        return cls(engine, manifest, manifest.index_version)
+        stats = terms.read_stats(engine)
+        if stats is None:
+            raise IndexMismatchError(f"index in Milvus at {engine.describe()} was built by an older qa: run `qa build --full`")
+        return cls(engine, manifest, manifest.index_version, stats)
 
     @property
     def version(self) -> str:
@@ -159,7 +80,7 @@ class MilvusIndex:
 
     @property
     def passage_count(self) -> int:
-        return len(self.rows.ids)
+        return self.stats.passages
 
     @property
     def documents(self) -> Mapping[str, Document]:
@@ -178,7 +99,8 @@ class MilvusIndex:
     def dense_candidates(self, q: np.ndarray, n: int, breadth: int, condition: DocumentCondition | None = None) -> np.ndarray:
         found = self.engine.call(
             "search", self.engine.loaded("passages"), data=[np.asarray(q, np.float32).tolist()], anns_field="vector",
-            limit=n, filter=expressions.of(condition), search_params={"metric_type": "IP", "params": {"ef": max(breadth, n)}},
+            limit=n, output_fields=["doc"], filter=expressions.of(condition),
+            search_params={"metric_type": "IP", "params": {"ef": max(breadth, n)}},
         )  # fmt: skip
         return self._rows_of_hits(found[0] if found else [])
 
@@ -189,83 +111,92 @@ class MilvusIndex:
         if words:
             found = self.engine.call(
                 "search", self.engine.loaded("passages"), data=[" ".join(words)], anns_field="sparse", limit=n,
-                filter=expressions.of(condition), search_params={"metric_type": "BM25"},
+                output_fields=["doc"], filter=expressions.of(condition), search_params={"metric_type": "BM25"},
             )  # fmt: skip
             rows = self._rows_of_hits(found[0] if found else [])
         return LexicalCandidates(rows, lambda some: self.bm25_of(words, some))
 
     def _rows_of_hits(self, hits: Sequence[Any]) -> np.ndarray:
-        rows = [self._row_of.get(hit["id"]) for hit in hits]
-        return np.array([r for r in rows if r is not None], dtype=np.int64)  # rows written since this opened: not yet
+        """The hits' rows, of committed documents only (a build may be writing others)."""
+        rows = np.array([hit["row"] for hit in hits], dtype=np.int64)
+        fetched = self._passage_rows.rows(rows.tolist())
+        served = self._documents.committed_many(r["doc"] for r in fetched if r)
+        return rows[[bool(r) and r["doc"] in served for r in fetched]] if len(rows) else rows
 
     def words(self, query: str) -> list[str]:
         return tokenize([query])[0]
 
     def passage_frequency(self, words: Sequence[str]) -> np.ndarray:
-        return np.array([self.passages.frequency(w) for w in words], dtype=np.int64)
+        return self.frequencies.of(words, "passages")
 
-    # Signals of given rows, from the rows fetched by primary key.
-
-    def _ids(self, rows: np.ndarray | None) -> list[str]:
-        return list(self.rows.ids) if rows is None else [self.rows.ids[int(r)] for r in rows]
-
-    def _sentence_ids(self, rows: np.ndarray | None) -> list[str]:
-        rows = np.arange(len(self.rows.sentence_spans)) if rows is None else np.asarray(rows, np.int64)
-        owner = np.searchsorted(self.rows.sentences.starts, rows, side="right") - 1
-        start = self.rows.spans[owner, 0] + self.rows.sentence_spans[rows, 0]
-        end = self.rows.spans[owner, 0] + self.rows.sentence_spans[rows, 1]
-        return [sentence_key(self._doc_ids[d], int(s), int(e)) for d, s, e in zip(self.rows.doc[owner], start, end, strict=True)]
+    # Signals of given rows, from the rows fetched by key.
 
     def vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
-        return self._passage_rows.vectors(self._ids(rows), self.dimension)
+        return self._passage_rows.vectors(_every(rows).tolist(), self.dimension)
 
     def sentence_vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
-        return self._sentence_rows.vectors(self._sentence_ids(rows), self.dimension)
+        return self._sentence_rows.vectors(_every(rows).tolist(), self.dimension)
 
     def bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
         words = self.words(query) if isinstance(query, str) else list(query)
-        rows = np.arange(self.passage_count) if rows is None else np.asarray(rows, np.int64)
-        return self.passages.scores(words, rows, self._passage_rows.terms(self._ids(rows)))
+        fetched = self._passage_rows.rows(_every(rows).tolist())
+        frequency = lambda w: self.frequencies.of(w, "passages")  # noqa: E731
+        return bm25(words, fetched, self.stats.passages, self.stats.passage_average, frequency)
 
     def sentence_bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
         words = self.words(query) if isinstance(query, str) else list(query)
-        rows = np.arange(len(self.rows.sentence_spans)) if rows is None else np.asarray(rows, np.int64)
-        return self.sentences.scores(words, rows, self._sentence_rows.terms(self._sentence_ids(rows)))
+        fetched = self._sentence_rows.rows(_every(rows).tolist())
+        frequency = lambda w: self.frequencies.of(w, "sentences")  # noqa: E731
+        return bm25(words, fetched, self.stats.sentences, self.stats.sentence_average, frequency)
 
     def sentences_of(self, rows: np.ndarray | None) -> SentenceMap:
-        return self.rows.sentences if rows is None else SentenceMap(*self.rows.sentences.of_passages(np.asarray(rows)))
+        """The sentence keys of these passages, passage after passage (from their stored spans)."""
+        keys: list[int] = []
+        starts = []
+        for row in self._passage_rows.rows(_every(rows).tolist()):
+            starts.append(len(keys))
+            start = int(row["start"])
+            keys += (sentence_row(row["doc"], start + s, start + e) for s, e, _ in json.loads(row["sentences"]))
+        return SentenceMap(np.array(keys, dtype=np.int64), np.array(starts, dtype=np.int64))
 
     # Records.
 
     def passage(self, row: int) -> Passage:
-        pid = self.rows.ids[row]
-        text = self._passage_rows.text(pid)
-        start, end = (int(x) for x in self.rows.spans[row])
-        lo, hi = self.rows.sentences.starts[row], self._sentence_end(row)
-        spans = tuple((int(s), int(e)) for s, e in self.rows.sentence_spans[lo:hi])
-        return Passage(pid, self._doc_ids[int(self.rows.doc[row])], start, end, text, spans)
-
-    def _sentence_end(self, row: int) -> int:
-        starts = self.rows.sentences.starts
-        return int(starts[row + 1]) if row + 1 < len(starts) else len(self.rows.sentence_spans)
+        r = self._passage_rows.rows([int(row)])[0]
+        if not r:
+            raise KeyError(row)
+        spans = tuple((int(s), int(e)) for s, e, _ in json.loads(r["sentences"]))
+        return Passage(r["id"], r["doc"], int(r["start"]), int(r["end"]), r["text"], spans)
 
     def row_of(self, passage_id: str) -> int | None:
-        return self._row_of.get(passage_id)
+        row = row_key(passage_id)
+        r = self._passage_rows.rows([row])[0]
+        return row if r and r["id"] == passage_id and r["doc"] in self._documents else None
 
     def placement(self, rows: np.ndarray | None) -> Placement:
-        if rows is None:
-            return Placement(self.rows.doc, self.rows.spans)
-        return Placement(self.rows.doc[rows], self.rows.spans[rows])
+        """Documents by their place in corpus order (from their commits) and spans."""
+        fetched = self._passage_rows.rows(_every(rows).tolist())
+        commits = self._documents.committed_many(r["doc"] for r in fetched)
+        doc = np.array([commits[r["doc"]].position if r["doc"] in commits else -1 for r in fetched], dtype=np.int64)
+        spans = np.array([(r["start"], r["end"]) for r in fetched], dtype=np.int64).reshape(-1, 2)
+        return Placement(doc, spans)
 
     def corpus_file(self, doc_id: str) -> str:
-        return self._documents.committed[doc_id].file
+        c = self._documents.committed(doc_id)
+        if c is None:
+            raise KeyError(doc_id)
+        return c.file
 
     def removed_document(self, doc_id: str) -> str | None:
         return None if doc_id in self._documents else state.tombstone(self.engine, state.REMOVED, doc_id)
 
     def retired_passage(self, passage_id: str) -> str | None:
-        return None if passage_id in self._row_of else state.tombstone(self.engine, state.RETIRED, passage_id)
+        return None if self.row_of(passage_id) is not None else state.tombstone(self.engine, state.RETIRED, passage_id)
 
     def allowed_rows(self, condition: DocumentCondition) -> np.ndarray:
-        allowed = [n for n, c in enumerate(self._documents.committed.values()) if condition.allows(c.doc)]
-        return np.flatnonzero(np.isin(self.rows.doc, allowed)).astype(np.int64)
+        """The rows the condition allows, asked of the engine (search never needs them: it pushes
+        the condition down; this is for callers that want the list)."""
+        found = self.engine.each("passages", ["row", "doc"], filter=expressions.of(condition) or "row >= 0")
+        rows = [r for r in found]
+        served = self._documents.committed_many(r["doc"] for r in rows)
+        return np.sort(np.array([r["row"] for r in rows if r["doc"] in served], dtype=np.int64))

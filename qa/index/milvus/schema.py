@@ -1,13 +1,16 @@
 """What the Milvus collections hold, and how each record is laid out in them.
 
-`{prefix}_passages`: one row per passage (pk its id): document, span, text (verbatim, so the
-citation invariant holds), sentence spans and token counts, title/source/date for filters, the
-passage's BM25 tokens (`terms`: qa's own tokens joined by spaces, so the engine's `standard`
-analyzer gives back exactly qa's stemmed words; a BM25 function turns them into `sparse`) and its
-unit vector. `{prefix}_sentences`: one row per distinct sentence (pk `sentence_key`) with its
-tokens, sparse BM25 and vector. `{prefix}_documents`: each document's metadata row (chunk 0,
-written last: it is the record that the document is committed) and its text in chunks under the
-engine's 65,535-byte VARCHAR limit. `{prefix}_state`: the manifest, the version and tombstones.
+`{prefix}_passages`: one row per passage (pk `row`, a 63-bit hash of its id: `row_key`): its id,
+document, span, text (verbatim, so the citation invariant holds), sentence spans and token
+counts, title/source/date for filters, the passage's BM25 tokens (`terms`: qa's own tokens
+joined by spaces, so the engine's `standard` analyzer gives back exactly qa's stemmed words; a
+BM25 function turns them into `sparse`) and its unit vector. `{prefix}_sentences`: one row per
+distinct sentence (pk `sentence_row`, a hash of its document and span) with its tokens, sparse
+BM25 and vector. `{prefix}_documents`: each document's metadata row (chunk 0, written last: it
+is the record that the document is committed) and its text in chunks under the engine's
+65,535-byte VARCHAR limit. `{prefix}_state`: the manifest, the version, the BM25 counts and
+tombstones. `{prefix}_terms`: each word's document frequency among passages and sentences.
+A replica reads rows by these keys for the candidates of a question only: nothing per passage.
 """
 
 from __future__ import annotations
@@ -25,15 +28,21 @@ ANALYZER = {"tokenizer": "standard"}  # \w+ and lower-case: qa's tokens, joined 
 DUMMY = [1.0, 0.0]  # Milvus wants a vector in every collection: the records' is a constant
 
 
-def sentence_key(doc_id: str, start: int, end: int) -> str:
-    """A sentence's primary key: its document and its span in the document's text."""
-    return hashlib.sha256(f"{doc_id}\0{start}\0{end}".encode()).hexdigest()[:24]
+def row_key(text: str) -> int:
+    """A 63-bit key for an id (blake2b): a passage's row, a document's number in placements."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def sentence_row(doc_id: str, start: int, end: int) -> int:
+    """A sentence's primary key: its document and its span in the document's text, hashed."""
+    return row_key(f"{doc_id}\0{start}\0{end}")
 
 
 def create(engine: Engine, dimension: int) -> None:
     """Create the collections that do not exist yet (with their indexes)."""
-    made = {part: engine.call("has_collection", engine.name(part)) for part in ("passages", "sentences", "documents", "state")}
-    for part, build in (("passages", _passages), ("sentences", _sentences), ("documents", _records), ("state", _records)):
+    builds = (("passages", _passages), ("sentences", _sentences), ("documents", _records), ("state", _records), ("terms", _terms))
+    made = {part: engine.call("has_collection", engine.name(part)) for part, _ in builds}
+    for part, build in builds:
         if not made[part]:
             schema, index = build(engine, dimension)
             engine.call("create_collection", engine.name(part), schema=schema, index_params=index)
@@ -44,10 +53,15 @@ def drop(engine: Engine, parts: tuple[str, ...]) -> None:
         engine.call("drop_collection", engine.name(part))
 
 
-def _schema(engine: Engine) -> Any:
-    schema = pymilvus().MilvusClient.create_schema(auto_id=False)
-    schema.add_field("id", pymilvus().DataType.VARCHAR, is_primary=True, max_length=ID_LENGTH)
-    schema.add_field("doc", pymilvus().DataType.VARCHAR, max_length=ID_LENGTH)
+def _schema(engine: Engine, keyed: bool = False) -> Any:
+    """A collection keyed by a string `id`, or (`keyed`) by an int64 `row`; each row names its `doc`."""
+    m = pymilvus()
+    schema = m.MilvusClient.create_schema(auto_id=False)
+    if keyed:
+        schema.add_field("row", m.DataType.INT64, is_primary=True)
+    else:
+        schema.add_field("id", m.DataType.VARCHAR, is_primary=True, max_length=ID_LENGTH)
+    schema.add_field("doc", m.DataType.VARCHAR, max_length=ID_LENGTH)
     return schema
 
 
@@ -70,7 +84,8 @@ def _lexical(schema: Any, engine: Engine, dimension: int) -> Any:
 
 def _passages(engine: Engine, dimension: int) -> tuple[Any, Any]:
     m = pymilvus()
-    schema = _schema(engine)
+    schema = _schema(engine, keyed=True)
+    schema.add_field("id", m.DataType.VARCHAR, max_length=ID_LENGTH)
     for name in ("start", "end", "length"):
         schema.add_field(name, m.DataType.INT64)
     for name in ("text", "sentences", "title", "source", "source_url", "day"):
@@ -79,7 +94,7 @@ def _passages(engine: Engine, dimension: int) -> tuple[Any, Any]:
 
 
 def _sentences(engine: Engine, dimension: int) -> tuple[Any, Any]:
-    schema = _schema(engine)
+    schema = _schema(engine, keyed=True)
     schema.add_field("length", pymilvus().DataType.INT64)
     return schema, _lexical(schema, engine, dimension)
 
@@ -94,6 +109,24 @@ def _records(engine: Engine, dimension: int) -> tuple[Any, Any]:
     index = pymilvus().MilvusClient.prepare_index_params()
     index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
     return schema, index
+
+
+def _terms(engine: Engine, dimension: int) -> tuple[Any, Any]:
+    """Words (pk): how many passages and how many distinct sentences hold each."""
+    m = pymilvus()
+    schema = m.MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", m.DataType.VARCHAR, is_primary=True, max_length=ID_LENGTH)
+    schema.add_field("passages", m.DataType.INT64)
+    schema.add_field("sentences", m.DataType.INT64)
+    schema.add_field("vector", m.DataType.FLOAT_VECTOR, dim=len(DUMMY))
+    index = m.MilvusClient.prepare_index_params()
+    index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
+    return schema, index
+
+
+def term_key(word: str) -> str:
+    """A word's key in the terms collection (a very long word by its hash)."""
+    return word if len(word.encode()) <= ID_LENGTH - 64 else "#" + hashlib.sha256(word.encode()).hexdigest()
 
 
 def chunks(text: str, limit: int = TEXT_CHUNK_BYTES) -> list[str]:

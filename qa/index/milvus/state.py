@@ -69,6 +69,12 @@ def committed(engine: Engine) -> dict[str, Committed]:
     return {c.doc.id: c for c in sorted(found, key=lambda c: c.position)}
 
 
+def commits(engine: Engine, doc_ids: list[str]) -> dict[str, Committed]:
+    """The commits of those of these documents that are committed, by id (their metadata rows by key)."""
+    rows = engine.by_ids("documents", [f"{d}#0" for d in doc_ids], ["doc", "value"])
+    return {str(r["doc"]): _committed(r["value"]) for r in rows}
+
+
 def _committed(value: str) -> Committed:
     meta = json.loads(value)
     position, digest, file, n = meta.pop("_position"), meta.pop("_digest"), meta.pop("_file"), meta.pop("_chunks")

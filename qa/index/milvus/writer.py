@@ -35,7 +35,7 @@ from ..manifest import FORMAT_VERSION, Manifest, build_settings
 from ..plan import Plan, document_digest, make_plan
 from ..previous import NoPrevious, Previous, Unreadable
 from ..segments import Segment
-from . import schema, state
+from . import schema, state, terms
 from .engine import Engine, quoted
 from .previous import EnginePrevious
 
@@ -65,20 +65,24 @@ def build_milvus(
         again = before.served and (full or not before.compatible(embedder.name, settings))
         retiring = _all_passages(engine) if again else {}
         if again:  # everything is encoded again: the old rows go (the tombstones stay)
-            schema.drop(engine, ("passages", "sentences", "documents"))
+            schema.drop(engine, ("passages", "sentences", "documents", "terms"))
         schema.create(engine, embedder.dimension)
         reused = NoPrevious() if again else before
         plan = make_plan(settings, documents, reused, reused, strict)
-        job = _Write(settings, embedder, engine, progress)
+        delta = terms.begin(engine, fresh=again)  # BM25's counts kept as rows change (None: counted again at the end)
+        job = _Write(settings, embedder, engine, progress, delta)
         committed = {} if again else before.committed
         known = plan.old.vectors if before.committed and not again else _segment_vectors(settings, embedder)
         written = job.run(plan, committed, EmbeddingCache(known))
         gone = [i for i in before.committed if i not in plan.catalog]
+        if job.delta:
+            job.delta.forget(engine, gone)
         _delete(engine, gone)
         _tombstones(engine, before, plan, gone, {**retiring, **plan.old.passage_ids}, written)
         manifest = job.manifest(before, plan, written, documents is not None, started)
+        terms.finish(engine, job.delta)  # BM25's N, average lengths and df, so that no replica counts them
         state.write_manifest(engine, manifest)
-        for part in ("passages", "sentences", "documents", "state"):  # sealed and indexed: searched without a scan
+        for part in ("passages", "sentences", "documents", "state", "terms"):  # sealed and indexed: searched without a scan
             engine.call("flush", engine.name(part))
         log.info("built %d documents into Milvus at %s (%s)", manifest.documents, engine.describe(), manifest.index_version)
     return settings.index_dir
@@ -100,6 +104,7 @@ class _Write:
     embedder: Embedder
     engine: Engine
     progress: Progress | None
+    delta: terms.Delta | None = None  # the BM25 counts' changes (None: they are counted again at the end)
 
     def run(self, plan: Plan, committed: dict[str, state.Committed], cache: EmbeddingCache) -> Written:
         """Encode and commit the new and changed documents, group by group; move the rest."""
@@ -107,6 +112,8 @@ class _Write:
         out = Written(set(), None, 0, 0)
         done = 0
         for group in _groups(plan.new):
+            if self.delta:  # their stored rows leave the counts (those of committed documents: counted)
+                self.delta.forget(self.engine, [d.id for d in group if d.id in committed])
             _delete(self.engine, [d.id for d in group])  # their old versions, or a killed build's rows
             segment = encode_segment(self.settings, self.embedder, group, cache, None)
             out.first = out.first or segment
@@ -125,8 +132,14 @@ class _Write:
     def _write(self, segment: Segment, position: dict[str, int], files: dict[str, str]) -> None:
         """A group's rows, then its documents' commits."""
         docs = {d.id: d for d in segment.documents}
-        self._upsert("passages", list(_passage_rows(segment, docs)))
-        self._upsert("sentences", list(_sentence_rows(segment)))
+        rows = list(_passage_rows(segment, docs))
+        _check_keys(self.engine, rows)
+        sentences = list(_sentence_rows(segment))
+        if self.delta:
+            self.delta.add("passages", rows)
+            self.delta.add("sentences", sentences)
+        self._upsert("passages", rows)
+        self._upsert("sentences", sentences)
         commits = []
         for doc in segment.documents:
             text, meta = state.commit_rows(doc, position[doc.id], document_digest(doc), files.get(doc.id, ""))
@@ -139,7 +152,7 @@ class _Write:
             self.engine.call("upsert", self.engine.name(part), rows[at : at + BATCH_ROWS])
 
     def manifest(self, before: EnginePrevious, plan: Plan, written: Written, in_memory: bool, started: float) -> Manifest:
-        passages, sentences = self.engine.count("passages", 'id != ""'), self.engine.count("sentences", 'id != ""')
+        passages, sentences = self.engine.count("passages", 'id != ""'), self.engine.count("sentences", "row >= 0")
         if not passages:
             raise CorpusError("the documents contain no prose to index")
         kept = before.manifest.query_encoder
@@ -211,7 +224,8 @@ def _passage_rows(segment: Segment, docs: dict[str, Document]) -> Iterator[dict]
         doc = docs[p.doc_id]
         terms = _tokens(segment.passage_tokens, row)
         yield {
-            "id": p.id, "doc": p.doc_id, "start": p.start, "end": p.end, "length": len(terms), "text": p.text,
+            "row": schema.row_key(p.id), "id": p.id, "doc": p.doc_id, "start": p.start, "end": p.end, "length": len(terms),
+            "text": p.text,
             "sentences": json.dumps([[s, e, sentence_lengths[r]] for (s, e), r in zip(p.sentences, mine, strict=True)]),
             "title": doc.title, "source": doc.source, "source_url": doc.source_url, "day": doc.date[:10],
             "terms": " ".join(terms), "vector": segment.vectors[row].tolist(),
@@ -226,9 +240,21 @@ def _sentence_rows(segment: Segment) -> Iterator[dict]:
                 continue
             seen.add(r)
             terms = _tokens(segment.sentence_tokens, r)
-            key = schema.sentence_key(p.doc_id, p.start + s, p.start + e)
-            yield {"id": key, "doc": p.doc_id, "length": len(terms), "terms": " ".join(terms),
+            key = schema.sentence_row(p.doc_id, p.start + s, p.start + e)
+            yield {"row": key, "doc": p.doc_id, "length": len(terms), "terms": " ".join(terms),
                    "vector": segment.sentence_vectors[r].tolist()}  # fmt: skip
+
+
+def _check_keys(engine: Engine, rows: list[dict]) -> None:
+    """Fail loudly when two passage ids hash to one row key (about 1 in 2^63 a pair): in these
+    rows, or against a passage stored already."""
+    ids = {r["row"]: r["id"] for r in rows}
+    clash = len(ids) < len(rows)
+    for at in range(0, len(rows), 2048):
+        some = [r["row"] for r in rows[at : at + 2048]]
+        clash = clash or any(ids[r["row"]] != r["id"] for r in engine.by_ids("passages", some, ["row", "id"]))
+    if clash:
+        raise CorpusError("two passage ids hash to the same row key: rename one of their documents")
 
 
 def _delete(engine: Engine, doc_ids: list[str]) -> None:
