@@ -69,11 +69,7 @@ def measured() -> dict[str, float]:
     load = json.loads((RESULTS / "load-onnx.json").read_text())["levels"]
     ann = next(r for r in json.loads((RESULTS / "ann.json").read_text()) if r["vectors"] == 1_000_000 and r["ef_search"] == 256)
     shape = json.loads(SHAPE.read_text())
-    replica = json.loads((RESULTS / "replica-memory-amd-epyc.json").read_text())
     return {
-        "row_table_bytes": replica["steady_bytes_a_passage"],
-        "row_table_peak_bytes": replica["peak_bytes_a_passage"],
-        "row_table_read_us": replica["read_us_a_passage"],
         "sentences_per_passage": scale["sentences"] / scale["passages"],
         "in_process_p50_1m": scale["in_process_p50_ms"],
         "onnx_per_core": ingest["onnx-fp32"]["passages_per_s"] / cores,
@@ -184,12 +180,22 @@ def replicas(m: dict[str, float]) -> list[str]:
         n = math.ceil(busy / ASSUMED["utilisation"] / ASSUMED["qa_cores"])
         rows.append((what, f"{ms:.2f}", f"{busy:,.1f}", f"{n}"))
     lines = table(("bound on qa's CPU a question", "core-ms", "cores busy at 2,000/s", "2-core replicas at 60 %"), rows)
-    held = [
-        ("held after the read", f"{m['row_table_bytes']:,.0f} B", gb(m["row_table_bytes"] * PASSAGES)),
-        ("at the peak of the read", f"{m['row_table_peak_bytes']:,.0f} B", gb(m["row_table_peak_bytes"] * PASSAGES)),
-        ("replica CPU to read it", f"{m['row_table_read_us']:.1f} µs", f"{m['row_table_read_us'] * PASSAGES / 6e7:,.0f} min"),
+    return [*lines, "", *replica_open()]
+
+
+def replica_open() -> list[str]:
+    """A stateless replica opening the index at each measured size (bench/replica_memory.py)."""
+    runs = json.loads((RESULTS / "replica-memory-amd-epyc.json").read_text())["runs"]
+    kb = lambda n: f"{n / 1024:.0f} KB"  # noqa: E731
+    rows = [
+        ("open: Python memory held (peak)", *(f"{kb(r['open_held_bytes'])} ({kb(r['open_peak_bytes'])})" for r in runs)),
+        ("open: RSS growth", *(f"{r['open_rss_growth_kb'] / 1024:.1f} MB" for r in runs)),
+        ("open: wall time", *(f"{r['open_s'] * 1000:.0f} ms" for r in runs)),
+        ("open: engine calls, rows read", *(f"{r['open_calls']}, {r['open_rows']}" for r in runs)),
+        ("a question: rows fetched by key", *(f"{r['question_rows']:,}" for r in runs)),
+        ("writer: full recount of the BM25 counts (Milvus Lite)", *(f"{r['recount_s']:.0f} s" for r in runs)),
     ]
-    return [*lines, "", *table(("a replica's row table (Milvus backend)", "a passage", f"{PASSAGES:,} passages"), held)]
+    return table(("replica, Milvus backend", *(f"{r['passages']:,} passages" for r in runs)), rows)
 
 
 def plan() -> list[str]:
