@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import ConfigError
+from qa.errors import ConfigError, CorpusError
 from qa.index.build import build_index
 from qa.index.milvus import schema, terms
 from qa.index.milvus.engine import Engine
@@ -140,3 +140,9 @@ def test_a_full_build_counts_from_zero_as_it_writes(tmp_path, monkeypatch):
     assert kept[1].passages == 8
     terms.recount(engine)
     assert counts(engine) == kept
+
+
+def test_two_passage_ids_with_one_row_key_fail_the_build_loudly(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema, "row_key", lambda text: 7)  # every id hashes alike
+    with pytest.raises(CorpusError, match="same row key"):
+        build_index(fake_settings(tmp_path, backend="milvus"), FakeEmbedder(), documents=documents(3))

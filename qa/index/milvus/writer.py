@@ -133,8 +133,9 @@ class _Write:
         """A group's rows, then its documents' commits."""
         docs = {d.id: d for d in segment.documents}
         rows = list(_passage_rows(segment, docs))
-        _check_keys(self.engine, rows)
+        _check_keys(self.engine, "passages", rows, "id")
         sentences = list(_sentence_rows(segment))
+        _check_keys(self.engine, "sentences", sentences, "doc")  # (distinct spans: a repeated key is a clash)
         if self.delta:
             self.delta.add("passages", rows)
             self.delta.add("sentences", sentences)
@@ -245,16 +246,16 @@ def _sentence_rows(segment: Segment) -> Iterator[dict]:
                    "vector": segment.sentence_vectors[r].tolist()}  # fmt: skip
 
 
-def _check_keys(engine: Engine, rows: list[dict]) -> None:
-    """Fail loudly when two passage ids hash to one row key (about 1 in 2^63 a pair): in these
-    rows, or against a passage stored already."""
-    ids = {r["row"]: r["id"] for r in rows}
-    clash = len(ids) < len(rows)
+def _check_keys(engine: Engine, part: str, rows: list[dict], owner: str) -> None:
+    """Fail loudly when two rows hash to one key (about 1 in 2^63 a pair): in these rows, or
+    against a row stored already with another `owner` (a passage's id; a sentence's document)."""
+    owners = {r["row"]: r[owner] for r in rows}
+    clash = len(owners) < len(rows)
     for at in range(0, len(rows), 2048):
         some = [r["row"] for r in rows[at : at + 2048]]
-        clash = clash or any(ids[r["row"]] != r["id"] for r in engine.by_ids("passages", some, ["row", "id"]))
+        clash = clash or any(owners[r["row"]] != r[owner] for r in engine.by_ids(part, some, ["row", owner]))
     if clash:
-        raise CorpusError("two passage ids hash to the same row key: rename one of their documents")
+        raise CorpusError(f"two {part} hash to the same row key: rename one of their documents")
 
 
 def _delete(engine: Engine, doc_ids: list[str]) -> None:
