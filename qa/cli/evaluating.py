@@ -41,6 +41,12 @@ if TYPE_CHECKING:
 @click.option(
     "--keywords", is_flag=True, help="Ask answer strings and titles as bare keywords, against their article and another."
 )
+@click.option(
+    "--train-reranker",
+    "reranker_path",
+    type=click.Path(path_type=Path),
+    help="Train the reranker on this split (checked on its halves first) and write it here, with its .sha256.",
+)
 def evaluate(
     dataset: str,
     split: str,
@@ -51,6 +57,7 @@ def evaluate(
     tune: bool,
     variant: str,
     keywords: bool,
+    reranker_path: Path | None,
 ) -> None:
     """Measure retrieval on DATASET: squad, seed, a SQuAD .json, a seed .jsonl or a BEIR folder."""
     from ..eval import measure
@@ -79,6 +86,12 @@ def evaluate(
     click.echo(f"question encoder: {type(searcher.embedder).__name__}", err=True)
     if tune:
         return print_tuning(searcher, data, split)
+    if reranker_path:
+        from ..eval import reranker
+
+        if split != "tune" or data.groups < 2:
+            click.echo(f"warning: training on {data.name} split {split}, which has no held-out part", err=True)
+        return reranker.train(searcher, data, split, reranker_path, click.echo)
     if keywords:
         return print_keywords(searcher, data, split, json_path)
     if variant != "original":

@@ -44,6 +44,11 @@ _CANDIDATES = {
     PLACE: re.compile(r"\b[A-Z][\w'’-]+"),
 }
 _WORD = re.compile(r"[\w'’-]+")
+# A nationality used as an adjective ("Armenian forces", "Azerbaijani drones") names no one: a lone
+# capitalised word with a demonym's ending, followed by a lower-case word.
+_DEMONYM = re.compile(r"[\w'’-]*(?:an|ese|ish|i)\s+[a-z]")
+_MONTH_NAMES = frozenset(MONTHS.split("|"))
+_AFTER_NAME = re.compile(r"[A-Z][\w'’-]*\s+$")
 
 
 def asks_for(question: str) -> str:
@@ -63,16 +68,25 @@ def typed_sentences(question: str, kind: str, text: str, sentences: tuple[tuple[
     word that does not begin its sentence (name, place). One pass over the text."""
     typed = [False] * len(sentences)
     if kind:
-        asked = {w.casefold() for w in _WORD.findall(question)}
+        asked = {w.casefold().removesuffix("'s").removesuffix("’s") for w in _WORD.findall(question)}
         starts = [start for start, _ in sentences]
         for match in _CANDIDATES[kind].finditer(text):
             at = bisect.bisect_right(starts, match.start()) - 1
             if at < 0 or typed[at] or match.start() >= sentences[at][1] or match.group(0).casefold() in asked:
                 continue
-            if kind in (NAME, PLACE) and not text[starts[at] : match.start()].strip():
-                continue  # the first word of a sentence is capitalised anyway
+            if kind in (NAME, PLACE) and not _names(text, starts[at], match):
+                continue
             typed[at] = True
     return np.array(typed, dtype=bool)
+
+
+def _names(text: str, sentence_start: int, match: re.Match[str]) -> bool:
+    """Whether a capitalised word may be a name: not the first word of its sentence (capitalised
+    anyway), nor a month, nor a lone demonym used as an adjective."""
+    before = text[sentence_start : match.start()]
+    if not before.strip() or match.group(0).casefold() in _MONTH_NAMES:
+        return False
+    return not (_DEMONYM.match(text, match.start()) and not _AFTER_NAME.search(before))
 
 
 def type_boost(typed: np.ndarray, sentence_scores: np.ndarray) -> float:

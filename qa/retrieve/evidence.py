@@ -53,7 +53,7 @@ NONE = Evidence((), (), 0.0, ())
 
 def lexical_evidence(index: IndexBackend, query: str, row: int) -> Evidence:
     """The question's content words that passage `row` holds, and which of them are rare."""
-    words = [w for w in dict.fromkeys(index.words(query)) if w not in _asking()]
+    words = [w for w in dict.fromkeys(index.words(query)) if w not in asking_stems()]
     if not words:
         return NONE
     df = index.passage_frequency(words)
@@ -89,7 +89,7 @@ def _pick(words: list[str], mask: np.ndarray) -> tuple[str, ...]:
 
 
 @functools.cache
-def _asking() -> frozenset[str]:
+def asking_stems() -> frozenset[str]:
     return frozenset(_stems(ASKING.split()))
 
 

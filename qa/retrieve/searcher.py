@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,11 +24,10 @@ from ..index.backend import IndexBackend
 from ..index.load import Index
 from ..index.opening import open_index
 from ..index.records import Recent
-from ..index.rows import best_rows
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
-from . import answers, citations, evidence, language, queries, ranking, scoring
+from . import answers, citations, evidence, language, queries, ranking, rerank, scoring
 from .filters import Filter
 from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
@@ -138,29 +138,35 @@ class Searcher(Generic[B]):
         self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None, condition: Filter | None = None
     ) -> SearchResult:
         """`rows`: those a filter allows (None: all); `condition`: a filter the engine applies instead."""
-        if rows is not None and not len(rows):
+        ranked = self.ranked(query, vector, rows, condition)
+        if ranked is None:
             return _no_match(query)
+        scored, fused = ranked
         mode = self.settings.ranking
-        if self.index.candidates_only or self.index.passage_count >= self.settings.ann_min_passages:
-            scored = scoring.candidates(self.index, query, vector, rows, mode, self.settings.ann_ef_search, condition)
-            if scored.rows is not None and not len(scored.rows):
-                return _no_match(query)
-        else:
-            scored = scoring.exact(self.index, self.signals(query, vector), rows, mode)
-        fused = ranking.fuse(scored.passages, ranking.WEIGHTS[mode])
         kind = answers.asks_for(query) if mode == "hybrid" else ""
-        if kind:
-            fused = self._answer_aware(query, kind, fused, scored)
+        if mode == "hybrid" and self.settings.rerank:
+            fused = rerank.rerank(self.index, query, kind, fused, scored)
         placed = self.index.placement(scored.rows)
+        highlights = functools.cache(lambda i: self._highlight(i, scored, query, kind))
+
+        def quotes_again(a: int, b: int) -> bool:
+            """Whether the a-th passage's highlight is among the characters the b-th cites."""
+            start, end = highlights(a)
+            return (
+                placed.overlaps(a, b)
+                and placed.spans[a, 0] + start < placed.spans[b, 1]
+                and (placed.spans[b, 0] < placed.spans[a, 0] + end)
+            )
+
         chosen = ranking.diverse_top(
             fused,
             k,
             doc_of=lambda i: int(placed.doc[i]),
-            clashes=placed.overlaps,
+            clashes=quotes_again,
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )
-        hits = [self._hit(rank, score, i, scored, query, kind) for rank, (i, score) in enumerate(chosen, 1)]
+        hits = [self._hit(rank, score, i, scored, highlights(i)) for rank, (i, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
         if confidence >= self.settings.abstain_threshold or (
             hits and self._on_evidence(query, scored.row(chosen[0][0]), confidence)
@@ -169,6 +175,22 @@ class Searcher(Generic[B]):
         threshold = self.settings.abstain_threshold
         message = f"No passage is close enough to the question (confidence {confidence:.2f}, below {threshold:g})."
         return SearchResult(query, hits, True, confidence, abstain_reason="confidence", abstain_message=message)
+
+    def ranked(
+        self, query: str, vector: np.ndarray, rows: np.ndarray | None = None, condition: Filter | None = None
+    ) -> tuple[Scored, np.ndarray] | None:
+        """The passages scored for a question (by the exact or the candidate path) and their fused
+        scores, before reranking; None when a filter allows no passage."""
+        if rows is not None and not len(rows):
+            return None
+        mode = self.settings.ranking
+        if self.index.candidates_only or self.index.passage_count >= self.settings.ann_min_passages:
+            scored = scoring.candidates(self.index, query, vector, rows, mode, self.settings.ann_ef_search, condition)
+            if scored.rows is not None and not len(scored.rows):
+                return None
+        else:
+            scored = scoring.exact(self.index, self.signals(query, vector), rows, mode)
+        return scored, ranking.fuse(scored.passages, ranking.WEIGHTS[mode])
 
     def _on_evidence(self, query: str, row: int, confidence: float) -> bool:
         """Whether a question whose cosine fell short is answered on the words the top passage holds."""
@@ -186,31 +208,25 @@ class Searcher(Generic[B]):
             result, language=detected.language, abstained=True, abstain_reason="language", abstain_message=message
         )
 
-    def _answer_aware(self, query: str, kind: str, fused: np.ndarray, scored: Scored) -> np.ndarray:
-        """The fused scores with the best passages' moved up or down by whether their best sentence
-        holds a candidate of the kind of answer asked for (`answers.type_boost`)."""
-        adjusted = fused.copy()
-        for i in best_rows(fused, answers.RERANK_DEPTH):
-            passage = self.index.passage(scored.row(int(i)))
-            typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
-            adjusted[i] += answers.type_boost(typed, scored.sentence_scores[scored.sentences[int(i)]])
-        return adjusted
-
-    def _hit(self, rank: int, score: float, i: int, scored: Scored, query: str = "", kind: str = "") -> Hit:
-        """The hit for the i-th passage scored; its highlight favours a sentence holding a
-        candidate of the `kind` of answer the question asks for."""
+    def _highlight(self, i: int, scored: Scored, query: str, kind: str) -> tuple[int, int]:
+        """The i-th passage's answering sentence (offsets in its text): its best by sentence
+        score, favouring one that holds a candidate of the `kind` of answer asked for."""
         passage = self.index.passage(scored.row(i))
         sentence_scores = scored.sentence_scores[scored.sentences[i]]
         if kind:
             typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
             sentence_scores = answers.highlight_scores(typed, sentence_scores)
-        best = int(np.argmax(sentence_scores))
+        return passage.sentences[int(np.argmax(sentence_scores))]
+
+    def _hit(self, rank: int, score: float, i: int, scored: Scored, highlight: tuple[int, int]) -> Hit:
+        """The hit for the i-th passage scored."""
+        passage = self.index.passage(scored.row(i))
         return Hit(
             rank=rank,
             score=score,
             passage=passage,
             document=self.index.documents[passage.doc_id],
-            highlight=passage.sentences[best],
+            highlight=highlight,
             similarity=float(max(scored.passages["dense"][i], scored.passages["dense_sentence"][i])),
         )
 

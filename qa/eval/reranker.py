@@ -1,0 +1,133 @@
+"""Training the learned reranker (`qa/retrieve/rerank.py`) on a dataset's tune split, reproducibly.
+
+`qa eval squad --split tune --train-reranker PATH` asks every tune question through the product's
+own scoring path, takes the features of its best `rerank.DEPTH` passages (label: the passage is
+of the gold document), first trains on one half of the articles and measures on the other (both
+ways, so the model is kept only if it wins on data it never saw), then trains on all of them and
+writes PATH and PATH.sha256. scikit-learn's lbfgs is deterministic: the same index, encoder
+and questions give the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..ingest.cleaning import normalize_for_embedding
+from ..retrieve import answers, rerank
+from ..retrieve.searcher import Searcher
+from . import measure
+from .datasets import Dataset, Question
+
+C = 0.1  # the inverse regularisation strength, chosen on the tune halves (bench/results/ranking-notes.md)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """The features of each question's best passages, one row per passage."""
+
+    x: np.ndarray
+    gold: np.ndarray  # whether the passage is of the question's gold document
+    question: np.ndarray  # the question each row belongs to (its position)
+    group: np.ndarray  # the question's article
+
+
+def collect(searcher: Searcher, questions: list[Question], progress: Callable[[int], None] | None = None) -> Examples:
+    """Every question's best passages by fused score, their features and labels."""
+    rows: list[np.ndarray] = []
+    gold: list[bool] = []
+    asked: list[int] = []
+    groups: list[int] = []
+    for n, q in enumerate(questions):
+        vector = searcher.encoder.encode([normalize_for_embedding(q.text)], searcher.settings.max_query_chars)[0]
+        ranked = searcher.ranked(q.text, vector)
+        if ranked is None:
+            continue
+        scored, fused = ranked
+        top = rerank.top_of(fused)
+        kind = answers.asks_for(q.text)
+        rows.append(rerank.features(searcher.index, q.text, kind, fused, scored, top))
+        gold += [searcher.index.passage(scored.row(int(i))).doc_id in q.relevant for i in top]
+        asked += [n] * len(top)
+        groups += [q.group] * len(top)
+        if progress:
+            progress(n)
+    return Examples(np.concatenate(rows), np.array(gold), np.array(asked), np.array(groups))
+
+
+def fit(examples: Examples, which: np.ndarray | None = None) -> dict:
+    """A logistic regression on these rows (all when `which` is None), as the JSON the
+    reranker loads."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = (examples.x, examples.gold) if which is None else (examples.x[which], examples.gold[which])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=C, max_iter=5000).fit((x - mean) / scale, y)
+    return {
+        "features": list(rerank.FEATURES),
+        "mean": _rounded(mean),
+        "scale": _rounded(scale),
+        "coef": _rounded(model.coef_[0]),
+        "intercept": round(float(model.intercept_[0]), 8),
+        "C": C,
+    }
+
+
+def recall(examples: Examples, scores: np.ndarray, which: np.ndarray) -> tuple[float, float]:
+    """R@1 and R@5 of the gold passage among each question's best passages ordered by
+    `scores` (questions whose gold is not among them count as misses)."""
+    hits1 = hits5 = 0
+    questions = np.unique(examples.question[which])
+    for q in questions:
+        mine = examples.question == q
+        order = np.argsort(-scores[mine], kind="stable")
+        gold = examples.gold[mine][order]
+        hits1 += bool(gold[:1].any())
+        hits5 += bool(gold[:5].any())
+    return hits1 / max(len(questions), 1), hits5 / max(len(questions), 1)
+
+
+def cross_check(examples: Examples) -> list[str]:
+    """Train on one half of the articles, measure on the other, both ways: the fused order
+    (the features' rank) against the model's."""
+    halves = np.unique(examples.group)
+    middle = halves[len(halves) // 2] if len(halves) > 1 else halves[0]
+    lines = []
+    for held in (examples.group < middle, examples.group >= middle):
+        if not held.any() or held.all():
+            continue
+        model = rerank.Model.from_dict(fit(examples, ~held))
+        before = recall(examples, -examples.x[:, rerank.FEATURES.index("rank")], held)
+        after = recall(examples, model.score(examples.x), held)
+        articles = sorted(set(examples.group[held].tolist()))
+        lines.append(
+            f"held out articles {articles[0]}-{articles[-1]}: R@1 {before[0]:.4f} -> {after[0]:.4f}, "
+            f"R@5 {before[1]:.4f} -> {after[1]:.4f}"
+        )
+    return lines
+
+
+def train(searcher: Searcher, dataset: Dataset, split: str, path: Path, say: Callable[[str], None]) -> None:
+    """Cross-check on the split's halves, then write the model trained on all of it."""
+    questions, _ = measure.questions_of(dataset, split)
+    searcher = measure.with_cached_questions(searcher, questions)
+    examples = collect(searcher, questions)
+    for line in cross_check(examples):
+        say(line)
+    write(fit(examples) | {"trained_on": f"{dataset.name} {split}, {len(questions)} questions"}, path)
+    say(f"wrote {path} and {rerank.checksum_file(path).name}")
+
+
+def write(model: dict, path: Path) -> None:
+    text = json.dumps(model, indent=1) + "\n"
+    path.write_text(text, encoding="utf-8")
+    rerank.checksum_file(path).write_text(f"{rerank.checksum(text)}  {path.name}\n", encoding="ascii")
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 8) for v in values]

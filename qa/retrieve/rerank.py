@@ -1,0 +1,176 @@
+"""A learned reranker for a question's best passages: what the fused score misses about the words.
+
+The fused score (`ranking.fuse`) weighs four signals the same way for every question. The best
+`DEPTH` passages are then reordered by a logistic regression over features of each passage and
+its sentences: the four signals and the fused score, how much of the question's words (weighed
+by idf) the passage, its best sentence, any sentence and any two adjacent sentences hold, how
+many of the question's word pairs they hold in order, whether the best sentence holds a
+candidate of the kind of answer asked for (`answers`), and each feature's distance to the best
+in the list. The model is `reranker.json` beside this module: trained on SQuAD's tune articles
+by `qa eval squad --split tune --train-reranker` (`qa/eval/reranker.py`), checked against its
+sha256 when loaded. Only the order of those passages changes: they keep the set of fused scores
+they had, handed out again in the model's order, so every passage below them stays below.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..index.backend import IndexBackend
+from ..index.lexical import tokenize
+from ..index.records import Recent
+from ..index.rows import best_rows
+from . import answers, ranking
+from .evidence import asking_stems
+from .scoring import Scored
+
+DEPTH = 10  # the best passages by fused score that the model reorders
+MODEL = Path(__file__).with_name("reranker.json")
+REMEMBERED_TEXTS = 1 << 16  # sentences and titles whose tokens are kept (passages come back often)
+KINDS = ("", *answers.KINDS)
+SIGNALS = ("dense", "dense_sentence", "bm25", "bm25_sentence")
+WORDS = ("coverage", "sentence_coverage", "best_coverage", "pair_coverage", "pairs", "sentence_pairs", "best_pairs")
+BASE = (*SIGNALS, "fused", "gap", "rank", "sentence", "sentence_margin", *WORDS,
+        "typed", "typed_any", "question_words", "log_length", "sentences")  # fmt: skip
+# Features also given as their distance to the best value among the passages reordered.
+RELATIVE = (*SIGNALS, "sentence", *WORDS, "log_length")
+_TOKENS: Recent[str, list[str]] = Recent(REMEMBERED_TEXTS)
+FEATURES = (*BASE, *(f"kind_{k or 'none'}" for k in KINDS), *(f"{name}_to_best" for name in RELATIVE))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A logistic regression over standardised FEATURES: higher means more likely to answer."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Model:
+        if tuple(data["features"]) != FEATURES:
+            raise ConfigError(f"{MODEL.name} was trained on other features: retrain it (qa eval --train-reranker)")
+        mean, scale, coef = (np.asarray(data[name], dtype=np.float64) for name in ("mean", "scale", "coef"))
+        return cls(mean, scale, coef, float(data["intercept"]))
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def checksum_file(path: Path) -> Path:
+    """Where a model's sha256 is kept: beside it, as `sha256sum` writes it."""
+    return path.with_name(f"{path.name}.sha256")
+
+
+@functools.cache
+def model(path: Path = MODEL) -> Model:
+    """The shipped model, once its sha256 matches the one it was written with."""
+    text = path.read_text(encoding="utf-8")
+    expected = checksum_file(path).read_text(encoding="ascii").split()[0]
+    if checksum(text) != expected:
+        raise ConfigError(f"{path} does not match its checksum: reinstall qa or retrain it (qa eval --train-reranker)")
+    return Model.from_dict(json.loads(text))
+
+
+def rerank(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scored: Scored) -> np.ndarray:
+    """The fused scores with the best DEPTH passages' handed out again in the model's order."""
+    top = top_of(fused)
+    if len(top) < 2:
+        return fused
+    order = top[np.argsort(-model().score(features(index, query, kind, fused, scored, top)), kind="stable")]
+    adjusted = fused.copy()
+    adjusted[order] = np.sort(fused[top])[::-1]
+    return adjusted
+
+
+def top_of(fused: np.ndarray) -> np.ndarray:
+    """The passages the model reorders: the best DEPTH by fused score, best first."""
+    rows = best_rows(fused, DEPTH)
+    return rows[np.argsort(-fused[rows], kind="stable")]
+
+
+def features(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scored: Scored, top: np.ndarray) -> np.ndarray:
+    """One row of FEATURES per passage of `top` (indices into `scored`, best first)."""
+    words = [w for w in dict.fromkeys(index.words(query)) if w not in asking_stems()]
+    idf = _idf(index, words)
+    question_pairs = set(itertools.pairwise(words))
+    z = {name: ranking.zscore(scored.passages[name]) for name in SIGNALS}
+    passages = [index.passage(scored.row(int(i))) for i in top]
+    titles = [index.documents[p.doc_id].title for p in passages]
+    tokens = _tokens([*titles, *(p.text[start:end] for p in passages for start, end in p.sentences)])
+    title_tokens, at = tokens[: len(passages)], len(passages)
+    rows = []
+    for rank, (i, passage, title) in enumerate(zip(top, passages, title_tokens, strict=True)):
+        sentence_tokens, at = tokens[at : at + len(passage.sentences)], at + len(passage.sentences)
+        sentence_scores = scored.sentence_scores[scored.sentences[int(i)]]
+        ranked = np.sort(sentence_scores)[::-1]
+        best = int(np.argmax(sentence_scores))
+        typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
+        row = {name: z[name][i] for name in SIGNALS}
+        row |= {"fused": fused[i], "gap": fused[i] - fused[top[0]], "rank": rank, "sentence": ranked[0]}
+        row["sentence_margin"] = ranked[0] - ranked[1] if len(ranked) > 1 else 1.0
+        row |= _word_features(idf, question_pairs, [title, *sentence_tokens], best + 1)
+        row |= {"typed": typed[best], "typed_any": typed.any(), "question_words": len(idf)}
+        row |= {"log_length": math.log(max(len(passage.text), 1)), "sentences": len(passage.sentences)}
+        row |= {f"kind_{k or 'none'}": kind == k for k in KINDS}
+        rows.append(row)
+    for name in RELATIVE:
+        best_value = max(row[name] for row in rows)
+        for row in rows:
+            row[f"{name}_to_best"] = row[name] - best_value
+    return np.array([[float(row[name]) for name in FEATURES] for row in rows])
+
+
+def _word_features(idf: dict[str, float], question_pairs: set, parts: list[list[str]], best: int) -> dict[str, float]:
+    """What the passage (its title, then its sentences: `parts`) holds of the question's words
+    and word pairs; `best`: the part that is its best sentence."""
+    total = sum(idf.values()) or 1.0
+    pairs = max(len(question_pairs), 1)
+    held = [set(part) for part in parts]
+    held_pairs = [set(itertools.pairwise(part)) for part in parts]
+
+    def coverage(words: set[str]) -> float:
+        return sum(weight for w, weight in idf.items() if w in words) / total
+
+    sentences = range(1, len(parts))
+    adjacent = [coverage(held[j] | held[j + 1]) for j in range(1, len(parts) - 1)]
+    return {
+        "coverage": coverage(set().union(*held)),
+        "sentence_coverage": coverage(held[best]),
+        "best_coverage": max(coverage(held[j]) for j in sentences),
+        "pair_coverage": max(adjacent, default=coverage(held[best])),
+        "pairs": len(question_pairs & set().union(*held_pairs)) / pairs,
+        "sentence_pairs": len(question_pairs & held_pairs[best]) / pairs,
+        "best_pairs": max(len(question_pairs & held_pairs[j]) for j in sentences) / pairs,
+    }
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    """Each text's BM25 tokens (stemmed, no stopwords): remembered, the rest in one tokeniser call."""
+    missing = list(dict.fromkeys(t for t in texts if t not in _TOKENS))
+    for text, words in zip(missing, tokenize(missing) if missing else [], strict=True):
+        _TOKENS.put(text, words)
+    return [_TOKENS.get(t) or [] for t in texts]
+
+
+def _idf(index: IndexBackend, words: list[str]) -> dict[str, float]:
+    """BM25's idf of each question word over the passages (a word no passage holds weighs most)."""
+    if not words:
+        return {}
+    df = index.passage_frequency(words)
+    n = index.passage_count
+    return dict(zip(words, np.log1p((n - df + 0.5) / (df + 0.5)).tolist(), strict=True))
