@@ -82,6 +82,10 @@ class Recent(Generic[K, V]):
             self._values[key] = value
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
 
 class DocumentTable(Mapping[str, Document]):
     """The served documents by id, in corpus order; each is decoded from its line when used.

@@ -167,6 +167,11 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return [_TOKENS.get(t) or [] for t in texts]
 
 
+def forget_tokens() -> None:
+    """Forget the remembered tokens (bench/rerank_cost.py measures passages never read before)."""
+    _TOKENS.clear()
+
+
 def _idf(index: IndexBackend, words: list[str]) -> dict[str, float]:
     """BM25's idf of each question word over the passages (a word no passage holds weighs most)."""
     if not words:
