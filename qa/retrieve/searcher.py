@@ -27,7 +27,7 @@ from ..index.rows import best_rows
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
-from . import answers, citations, evidence, language, queries, ranking, scoring
+from . import answers, citations, evidence, language, queries, ranking, scoring, spans
 from .filters import Filter
 from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
@@ -198,20 +198,23 @@ class Searcher(Generic[B]):
 
     def _hit(self, rank: int, score: float, i: int, scored: Scored, query: str = "", kind: str = "") -> Hit:
         """The hit for the i-th passage scored; its highlight favours a sentence holding a
-        candidate of the `kind` of answer the question asks for."""
+        candidate of the `kind` of answer the question asks for, and holds the answer span
+        when exactly one such candidate is new (`spans.answer_span`)."""
         passage = self.index.passage(scored.row(i))
         sentence_scores = scored.sentence_scores[scored.sentences[i]]
         if kind:
             typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
             sentence_scores = answers.highlight_scores(typed, sentence_scores)
         best = int(np.argmax(sentence_scores))
+        highlight = passage.sentences[best]
         return Hit(
             rank=rank,
             score=score,
             passage=passage,
             document=self.index.documents[passage.doc_id],
-            highlight=passage.sentences[best],
+            highlight=highlight,
             similarity=float(max(scored.passages["dense"][i], scored.passages["dense_sentence"][i])),
+            answer=spans.answer_span(query, kind, passage.text, highlight) if kind else None,
         )
 
     def document(self, doc_id: str) -> Document:

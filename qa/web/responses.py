@@ -103,6 +103,11 @@ class Hit(Located):
     start: Offset
     end: Offset
     highlight: Highlight
+    answer: Highlight = absent(
+        "The answer inside the highlight, as offsets into `text`: given only when the question asks for a date, a "
+        "number, a name or a place and the highlighted sentence holds exactly one new candidate of that kind; left "
+        "out otherwise. Hybrid ranking only."
+    )
 
 
 class SearchResult(ResponseModel):
