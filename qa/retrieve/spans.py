@@ -44,7 +44,7 @@ _NUMBERS = re.compile(rf"(?:\b{_QUALIFIER}\s+)?{_AMOUNT}{_SCALE}(?:\s+(?P<noun>(
 _COUNTED = re.compile(r"\bhow many (\w+)")  # what a question counts
 _PERCENT = re.compile(r"%|\bper ?cent", re.IGNORECASE)
 # "Greek", "European", "Catholic" before a lower-case word: an adjective, not a name.
-_ADJECTIVE = re.compile(r"[A-Z]\w*(?:ian|ean|ish|ese|ic|ican)\s+[a-z]")
+_ADJECTIVE = re.compile(r"[A-Z]\w*(?:ian|ean|ish|ese|ic|ican|li)\s+[a-z]")
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near|into|across|throughout|outside|inside|of)\s+(?:the\s+)?$", re.IGNORECASE)
 # Lower-case words a name may hold between capitalised ones ("Bank of America", "Leonardo da Vinci").
 _JOINERS = "of|de|da|del|della|der|van|von|la|le|du|the|for|y"
@@ -54,7 +54,7 @@ _NAMES = re.compile(rf"\b{_CAPITALISED}(?:\s+(?:(?:{_JOINERS})\s+)*{_CAPITALISED
 # Capitalised at a sentence's start or as a title, not names: dropped from a run's edges.
 _NOT_NAME_WORDS = (
     "a an the in on at by of for from to with and or but as after before during while when where who which what "
-    "however although though this that these those there their his her its it he she they we i mr mrs ms dr st"
+    "however although though despite this that these those there their his her its it he she they we i mr mrs ms dr st"
 )
 _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
 # Words a number does not count: the noun after a number is kept only when it is not one of these.
@@ -65,6 +65,7 @@ _NOT_NOUN_WORDS = (
 )
 _NOT_NOUNS = frozenset(_NOT_NOUN_WORDS.split())
 _WORD = re.compile(r"[\w'’]+")
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][\w'’]*")
 _STEM = 5  # words sharing their first _STEM letters count as one ("Armenia", "Armenian")
 
 
@@ -76,7 +77,8 @@ def answer_span(question: str, kind: str, text: str, highlight: Span) -> Span | 
         return None
     asked = _words(question)
     start, end = highlight
-    found = {span for span in candidates(kind, text[start:end], question) if not _asked(text[slice(*span)], asked)}
+    sentence = text[start:end]
+    found = {span for span in candidates(kind, sentence, question) if not _asked(sentence[slice(*span)], asked)}
     if len(found) != 1:
         return None
     first, last = found.pop()
@@ -92,16 +94,17 @@ def candidates(kind: str, sentence: str, question: str) -> list[Span]:
         return [m.span() for m in _DATES.finditer(sentence)]
     if kind == NUMBER:
         return _numbers(sentence, question, asked)
-    return _names(kind, sentence, asked)
+    named = {w.casefold() for w in _CAPITALISED_WORD.findall(question[1:])}  # the question's own names
+    return _names(kind, sentence, asked, named)
 
 
-def _names(kind: str, sentence: str, asked: set[str]) -> list[Span]:
+def _names(kind: str, sentence: str, asked: set[str], named: set[str]) -> list[Span]:
     """The runs of capitalised words, cut at the question's words and trimmed (`_trimmed`); a
     lone demonym before a lower-case word ("Greek", "Catholic") is an adjective, not a name."""
     spans: list[Span] = []
     for m in _NAMES.finditer(sentence):
         words = [(w.start() + m.start(), w.end() + m.start()) for w in re.finditer(r"\S+", m.group(0))]
-        for part in _split(words, sentence, asked):
+        for part in _split(words, sentence, asked, named):
             spans.extend(_trimmed(sentence, part))
     spans = [span for span in spans if " " in sentence[slice(*span)] or not _ADJECTIVE.match(sentence, span[0])]
     if kind == PLACE:  # a place is where something is, goes or comes from: "in Belgrade", "to Prague"
@@ -131,15 +134,20 @@ def _numbers(sentence: str, question: str, asked: set[str]) -> list[Span]:
     return found
 
 
-def _split(words: list[Span], sentence: str, asked: set[str]) -> list[list[Span]]:
-    """A run of words cut at the words the question has."""
+def _split(words: list[Span], sentence: str, asked: set[str], named: set[str]) -> list[list[Span]]:
+    """A run of words cut at the words the question has. A part just before a name the question
+    has is the start of that name ("Johann" of "Johann Tetzel" asked about "Tetzel"): dropped."""
     parts: list[list[Span]] = [[]]
+    before_name = [False]
     for word in words:
-        if _in(_bare(sentence[slice(*word)]), asked):
+        bare = _bare(sentence[slice(*word)])
+        if _in(bare, asked):
+            before_name[-1] = before_name[-1] or _in(bare, named)
             parts.append([])
+            before_name.append(False)
         else:
             parts[-1].append(word)
-    return [p for p in parts if p]
+    return [p for p, first_names in zip(parts, before_name, strict=True) if p and not first_names]
 
 
 def _trimmed(sentence: str, words: list[Span]) -> list[Span]:
