@@ -41,7 +41,8 @@ _FIGURE = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?[½¼¾]?"  # "3,800", "2.5", "5
 _AMOUNT = rf"(?P<amount>(?:(?<![\w$£€])[$£€]\s?|\b)(?:{_FIGURE}|(?:{NUMBER_WORDS})(?:[\s-](?:{NUMBER_WORDS}))*))"
 _SCALE = r"(?P<scale>(?:\s*%|\s+(?:percent|per cent|hundred|thousand|million|billion|trillion))?)"
 _NUMBERS = re.compile(rf"(?:\b{_QUALIFIER}\s+)?{_AMOUNT}{_SCALE}(?:\s+(?P<noun>(?-i:[a-z][a-z-]+)))?", re.IGNORECASE)
-_COUNTED = re.compile(r"\bhow many (\w+)")  # what a question counts
+# What a question counts: "how many soldiers", not "how many died" or "how many were there".
+_COUNTED = re.compile(r"\bhow many (?!(?:are|were|is|was|did|do|does|have|has|had|of|in)\b)(\w+)(?<!ed)\b")
 _PERCENT = re.compile(r"%|\bper ?cent", re.IGNORECASE)
 # "Greek", "European", "Catholic" before a lower-case word: an adjective, not a name.
 _ADJECTIVE = re.compile(r"[A-Z]\w*(?:ian|ean|ish|ese|ic|ican|li)\s+[a-z]")
