@@ -4,18 +4,25 @@ When a question asks for a date, a number, a name or a place (`answers.asks_for`
 of that kind are read off the highlighted sentence with surface patterns (no tagger):
 
 - a date: a full date expression, "27 September 2020", "September 2020", "12–14 September 2022",
-  "May 3, 1994", or a year alone ("1994", "the 1990s");
-- a number: a number with what it counts, "3,800 soldiers", "nearly 300", "80%", "$2.5 million";
+  "May 3, 1994", or a year alone ("1994", "the 1990s"); only the year when the question asks
+  for one ("In what year ...?");
+- a number: a number with the noun it counts unless the question has that noun ("3,800
+  soldiers", but "3,800" for "How many soldiers ...?"), its qualifier ("nearly 300"), "80%",
+  "$1.2 billion"; never a number inside a date; only numbers counting X (or nothing named) for
+  "how many X", only percentages for "what percentage";
 - a name or a place: a run of capitalised words, "Suren Papikyan", "Bayraktar TB2",
-  "Nagorno-Karabakh", "University of Notre Dame" (lower-case "of", "de", ... inside a run).
+  "Nagorno-Karabakh", "Leonardo da Vinci" (lower-case "of", "da", ... inside a run); a place
+  only after "in", "at", "to", "from" and the like. Not a name: the sentence's first word
+  alone, a lone demonym before a lower-case word ("Greek sailors").
 
 A candidate whose words the question already has is not an answer (the question's own subject),
 and the question's words split a run of capitalised words ("Armenian Defence Minister Suren
-Papikyan" asked "Who was Armenia's defence minister?" leaves "Suren Papikyan"). A span is given
-only when exactly one candidate is left: the answer is then the sentence's only new thing of
-the kind asked. Anything else (no candidate, two or more, no kind) gives None: a wrong bold
+Papikyan" asked "Who was Armenia's defence minister?" leaves "Suren Papikyan"; "Johann" of
+"Johann Tetzel" asked about "Tetzel" is the rest of the question's name, dropped). A span is
+given only when exactly one candidate is left: the answer is then the sentence's only new thing
+of the kind asked. Anything else (no candidate, two or more, no kind) gives None: a wrong bold
 answer costs more than none. A span is always exact offsets into the passage's text, inside
-the highlight.
+the highlight. The rules were chosen on SQuAD's tune articles (0-23) only.
 """
 
 from __future__ import annotations
