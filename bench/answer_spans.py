@@ -5,7 +5,8 @@
 Asks the first N questions of SQuAD's tune split (the eval index `qa eval squad` builds), then
 times `answer_span` again on each returned hit (question, kind, passage, highlight), as
 `Searcher._hit` calls it. Prints the median and 90th percentile per hit and per question (k hits,
-typed questions only: the others skip it), and how many questions and hits got a span.
+typed questions only: the others skip it), and by kind asked: how many top hits got a span and
+how many of those are exact (`measure.span_matches`, SQuAD-normalised).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from qa.config import Settings
@@ -32,7 +34,9 @@ def main() -> None:
     args = parser.parse_args()
     questions = measure.questions_of(load_dataset("squad"), "tune")[0][: args.questions]
     searcher = Searcher.open(Settings.load(index_dir=args.index))
-    per_hit, per_question, with_span, hits_with_span = [], [], 0, 0
+    per_hit: list[float] = []
+    per_question: list[float] = []
+    asked, spanned, exact = Counter[str](), Counter[str](), Counter[str]()
     for question in questions:
         kind = answers.asks_for(question.text)
         if not kind:
@@ -41,15 +45,17 @@ def main() -> None:
         took = [_time(question.text, kind, hit.passage.text, hit.highlight) for hit in hits]
         per_hit += took
         per_question.append(sum(took))
-        with_span += bool(hits) and hits[0].answer is not None
-        hits_with_span += sum(hit.answer is not None for hit in hits)
+        asked[kind] += 1
+        spanned[kind] += bool(hits) and hits[0].answer is not None
+        exact[kind] += bool(hits) and measure.span_matches(hits[0], question.answers)
     print(f"{len(per_question)} typed questions of {len(questions)}, k={args.k}")
-    print("| per hit µs median | p90 | per question µs median | p90 | top hit with a span | hits with a span |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| {statistics.median(per_hit):.0f} | {_p90(per_hit):.0f} | {statistics.median(per_question):.0f} | "
-        f"{_p90(per_question):.0f} | {with_span / len(per_question):.3f} | {hits_with_span / len(per_hit):.3f} |"
-    )
+    print("| per hit µs median | p90 | per question µs median | p90 |\n|---|---|---|---|")
+    hit, question = (statistics.median(per_hit), _p90(per_hit)), (statistics.median(per_question), _p90(per_question))
+    print(f"| {hit[0]:.0f} | {hit[1]:.0f} | {question[0]:.0f} | {question[1]:.0f} |")
+    print("\n| kind | questions | top hit with a span | exact among spans |\n|---|---|---|---|")
+    for kind in sorted(asked):
+        share = spanned[kind] / asked[kind]
+        print(f"| {kind} | {asked[kind]} | {share:.3f} | {exact[kind] / spanned[kind] if spanned[kind] else 0:.3f} |")
 
 
 def _time(question: str, kind: str, text: str, highlight: tuple[int, int]) -> float:
