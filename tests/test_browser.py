@@ -413,3 +413,18 @@ def test_pdf_document_view_marks_pages_and_copies_as_the_text(browser, pdf_site)
     )
     assert kind == "application/pdf"
     shot(browser, "pdf-document")
+
+
+def test_script_and_server_show_the_answer_in_bold_only_when_there_is_one(browser, site):
+    question = "Who was Armenia's defence minister in 2022?"
+    browser.get(site + "/?q=" + question.replace(" ", "+").replace("'", "%27"))
+    served = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".hit mark strong.answer")]
+    browser.get(site + "/")
+    ask(browser, question)
+    summary_shows(browser, "for “" + question + "”")
+    scripted = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".hit mark strong.answer")]
+    assert scripted == served and "Suren Papikyan" in served
+    shot(browser, "answer-span")
+    ask(browser, "Why did the war start?")  # no kind of answer asked: no bold answer
+    summary_shows(browser, "for “Why did the war start?”")
+    assert browser.find_elements(By.CSS_SELECTOR, ".hit mark") and not browser.find_elements(By.CSS_SELECTOR, ".hit strong")

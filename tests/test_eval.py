@@ -103,6 +103,14 @@ def test_answer_recall_and_highlight_are_counted_by_folded_strings(tmp_path, fak
     wrong = type(question)("b", question.text, question.relevant, ("tanks",))
     metrics = evaluation.evaluate(searcher, [right, wrong], [])
     assert metrics["Ans@1"] == 0.5 and metrics["Highlight"] == 1.0
+    # "Which drones ...?" asks for a name: the sentence's only new one, "Bayraktar TB2", is the span
+    assert searcher.search(question.text, 1).hits[0].answer is not None
+    assert metrics["AnsCov"] == 1.0 and metrics["AnsEM"] == 0.5 and metrics["AnsPrec"] == 0.5
+
+
+def test_span_exact_match_is_squad_normalised():
+    assert evaluation.squad_normal("The  Bayraktar-TB2, drones!") == "bayraktartb2 drones"
+    assert evaluation.squad_normal("an Apple a day") == "apple day"
 
 
 @pytest.mark.skipif(not KNOWN["seed"].exists(), reason="../shared/eval/seed_dev.jsonl is not beside the checkout")

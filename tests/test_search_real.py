@@ -95,3 +95,12 @@ def test_armenias_defence_minister_in_2022_is_in_the_top_3(real_searcher):
     result = real_searcher.search("Who was Armenia's defence minister in 2022?", 3)
     assert not result.abstained
     assert any("Suren Papikyan" in h.passage.text for h in result.hits)
+
+
+def test_the_defence_minister_line_answers_with_the_name_in_it(real_searcher):
+    """The line "Suren Papikyan (Minister of Defence)" holds one name the question does not:
+    highlighted, it is the answer span."""
+    result = real_searcher.search("Who was Armenia's defence minister in 2022?", 3)
+    lines = [h for h in result.hits if h.passage.text[slice(*h.highlight)].startswith("Suren Papikyan")]
+    assert lines, "the line is highlighted in the top 3"
+    assert all(h.answer and h.passage.text[slice(*h.answer)] == "Suren Papikyan" for h in lines)

@@ -8,7 +8,9 @@ abstention rates are string and count checks done here.
 from __future__ import annotations
 
 import dataclasses
+import re
 import statistics
+import string
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -74,6 +76,25 @@ def holds_answer(text: str, answers: tuple[str, ...]) -> bool:
     return any(fold(a) in folded for a in answers)
 
 
+def squad_normal(text: str) -> str:
+    """SQuAD's answer normalisation for exact match: lower case, no punctuation, no articles,
+    whitespace collapsed (the official evaluation script's `normalize_answer`)."""
+    text = "".join(c for c in text.lower() if c not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def span_matches(hit: Hit, answers: tuple[str, ...]) -> bool:
+    """Whether the hit's answer span is, normalised, one of the gold answers (False without a span)."""
+    if hit.answer is None:
+        return False
+    span = squad_normal(hit.passage.text[slice(*hit.answer)])
+    return any(span == squad_normal(a) for a in answers)
+
+
 def questions_of(dataset: Dataset, split: str) -> tuple[list[Question], list[Question]]:
     """The answerable and the off-topic questions of a split (everyday questions included)."""
     questions = dataset.split(split)
@@ -93,6 +114,7 @@ def evaluate(
     run: dict[str, dict[str, float]] = {}
     answer_hits = {k: 0 for k in ANSWER_DEPTHS}
     highlight_hits, highlight_asked, wrongly_abstained, took, sources = 0, 0, 0, [], []
+    spans, exact = 0, 0
     total = len(answerable) + len(off_topic)
     for n, question in enumerate(answerable):
         result = searcher.search(question.text, depth)
@@ -104,6 +126,8 @@ def evaluate(
             found = [holds_answer(h.passage.text, question.answers) for h in result.hits]
             for k in ANSWER_DEPTHS:
                 answer_hits[k] += any(found[:k])
+            spans += bool(result.hits) and result.hits[0].answer is not None
+            exact += bool(result.hits) and span_matches(result.hits[0], question.answers)
             if found and found[0]:  # the answer is in the top passage: is it the highlighted sentence?
                 highlight_asked += 1
                 top = result.hits[0]
@@ -126,6 +150,7 @@ def evaluate(
         if with_answers:
             metrics.update({f"Ans@{k}": answer_hits[k] / with_answers for k in ANSWER_DEPTHS})
             metrics["Highlight"] = highlight_hits / highlight_asked if highlight_asked else 0.0
+            metrics.update(AnsEM=exact / with_answers, AnsCov=spans / with_answers, AnsPrec=exact / spans if spans else 0.0)
         metrics["Docs@5"] = statistics.mean(sources)
         metrics["WrongAbstain"] = wrongly_abstained / len(answerable)
     if off_topic:
@@ -148,7 +173,7 @@ def _passage_run(hits: list[Hit]) -> dict[str, float]:
 def table(reports: list[Report]) -> str:
     """A markdown table with the columns any report has, in a fixed order."""
     order = [str(m) for m in RANK_MEASURES] + [f"Ans@{k}" for k in ANSWER_DEPTHS]
-    order += ["Highlight", "Docs@5", "WrongAbstain", "OffTopicAnswered", "search_ms"]
+    order += ["Highlight", "AnsEM", "AnsCov", "AnsPrec", "Docs@5", "WrongAbstain", "OffTopicAnswered", "search_ms"]
     columns = [c for c in order if any(c in r.metrics for r in reports)]
     lines = ["| mode | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     return "\n".join(lines + [r.row(columns) for r in reports])

@@ -32,9 +32,11 @@ class Hit:
     document: Document
     highlight: tuple[int, int]  # the answering sentence, as offsets inside passage.text
     similarity: float = 0.0  # best cosine of the question and the passage or one of its sentences
+    answer: tuple[int, int] | None = None  # the answer inside the highlight (`spans`), offsets in passage.text
 
     def to_dict(self) -> dict:
-        """The HTTP result shape (also what `qa ask --json` prints)."""
+        """The HTTP result shape (also what `qa ask --json` prints); `answer` is left out when
+        the hit has none."""
         return {
             "rank": self.rank,
             "score": round(self.score, 4),
@@ -46,6 +48,7 @@ class Hit:
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
             "similarity": round(self.similarity, 4),
             **self.location().to_dict(),
+            **({"answer": {"start": self.answer[0], "end": self.answer[1]}} if self.answer else {}),
         }
 
     def location(self) -> Location:

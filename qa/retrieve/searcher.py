@@ -27,7 +27,7 @@ from ..index.records import Recent
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
-from . import answers, citations, evidence, language, queries, ranking, rerank, scoring
+from . import answers, citations, evidence, language, queries, ranking, rerank, scoring, spans
 from .filters import Filter
 from .question_encoder import QuestionEncoder
 from .results import ABSTAIN_REASONS, Hit, SearchResult
@@ -166,7 +166,7 @@ class Searcher(Generic[B]):
             penalty=self.settings.source_diversity,
             pool=max(k * POOL_PER_RESULT, MIN_POOL),
         )
-        hits = [self._hit(rank, score, i, scored, highlights(i)) for rank, (i, score) in enumerate(chosen, 1)]
+        hits = [self._hit(rank, score, i, scored, highlights(i), query, kind) for rank, (i, score) in enumerate(chosen, 1)]
         confidence = hits[0].similarity if hits else 0.0
         if confidence >= self.settings.abstain_threshold or (
             hits and self._on_evidence(query, scored.row(chosen[0][0]), confidence)
@@ -218,8 +218,9 @@ class Searcher(Generic[B]):
             sentence_scores = answers.highlight_scores(typed, sentence_scores)
         return passage.sentences[int(np.argmax(sentence_scores))]
 
-    def _hit(self, rank: int, score: float, i: int, scored: Scored, highlight: tuple[int, int]) -> Hit:
-        """The hit for the i-th passage scored."""
+    def _hit(self, rank: int, score: float, i: int, scored: Scored, highlight: tuple[int, int], query: str, kind: str) -> Hit:
+        """The hit for the i-th passage scored, with the answer span in its highlight when exactly
+        one candidate of the `kind` of answer asked for is new (`spans.answer_span`)."""
         passage = self.index.passage(scored.row(i))
         return Hit(
             rank=rank,
@@ -228,6 +229,7 @@ class Searcher(Generic[B]):
             document=self.index.documents[passage.doc_id],
             highlight=highlight,
             similarity=float(max(scored.passages["dense"][i], scored.passages["dense_sentence"][i])),
+            answer=spans.answer_span(query, kind, passage.text, highlight) if kind else None,
         )
 
     def document(self, doc_id: str) -> Document:

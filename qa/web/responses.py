@@ -81,6 +81,13 @@ class Highlight(ResponseModel):
     end: Offset
 
 
+class Answer(ResponseModel):
+    """The answer inside the answering sentence, as offsets into `text`."""
+
+    start: Offset
+    end: Offset
+
+
 class Located(ResponseModel):
     """Where a passage is in its original file, for the formats that have pages or sections."""
 
@@ -103,6 +110,11 @@ class Hit(Located):
     start: Offset
     end: Offset
     highlight: Highlight
+    answer: Answer = absent(
+        "The answer inside the highlight, as offsets into `text`: given only when the question asks for a date, a "
+        "number, a name or a place and the highlighted sentence holds exactly one new candidate of that kind; left "
+        "out otherwise. Hybrid ranking only."
+    )
 
 
 class SearchResult(ResponseModel):

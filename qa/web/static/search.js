@@ -85,7 +85,14 @@
     const { start, end } = hit.highlight;
     const chars = Array.from(hit.text); // offsets count code points, as in Python, not UTF-16 units
     const part = (from, to) => chars.slice(from, to).join("");
-    quote.replaceChildren(part(0, start), el("mark", "", part(start, end)), part(end));
+    const mark = el("mark", "", "");
+    if (hit.answer) { // the answer inside the sentence, only when the service gives one
+      mark.append(part(start, hit.answer.start), el("strong", "answer", part(hit.answer.start, hit.answer.end)),
+        part(hit.answer.end, end));
+    } else {
+      mark.append(part(start, end));
+    }
+    quote.replaceChildren(part(0, start), mark, part(end));
     quote.classList.toggle("reflowed", hit.page !== undefined); // a PDF's lines end where its page did
     node.querySelector("[data-slot=link]").href = docLink(hit, question);
     const where = el("span", "location", locationLabel(hit));
