@@ -36,7 +36,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for q in questions:
             took["off"].append(off.search(q).took_ms)
-            rerank.forget_tokens()
+            rerank.forget()
             took["cold"].append(served.search(q).took_ms)
             took["warm"].append(served.search(q).took_ms)
     medians = {way: statistics.median(times) for way, times in took.items()}

@@ -55,8 +55,21 @@ def test_a_question_without_a_kind_types_nothing():
     assert not answers.typed_sentences("Why?", "", "Papikyan spoke in 2022.", ((0, 23),)).any()
 
 
-def test_the_best_sentence_moves_a_passage_and_a_typed_sentence_wins_a_close_highlight():
+def test_a_typed_sentence_wins_a_close_highlight():
     scores = np.array([1.0, 0.9])
-    assert answers.type_boost(np.array([True, False]), scores) == answers.TYPE_BOOST
-    assert answers.type_boost(np.array([False, True]), scores) == -answers.TYPE_BOOST
     assert int(np.argmax(answers.highlight_scores(np.array([False, True]), scores))) == 1
+
+
+def test_months_and_lone_demonyms_are_no_names():
+    question = "Who was Armenia's defence minister in 2022?"
+    assert not answers.holds_candidate("A map of Azerbaijani strikes on Armenia in September 2022.", "name", question)
+    assert not answers.holds_candidate("It struck Armenian air defences.", "name", question)
+    assert answers.holds_candidate("It was led by Suren Papikyan in 2022.", "name", question)
+    assert answers.holds_candidate("Troops of the Azerbaijani Armed Forces crossed.", "name", question)  # a run of names
+
+
+def test_typed_sentences_are_remembered_and_read_only():
+    first = answers.typed_sentences("Who spoke?", "name", "Then Papikyan spoke.", ((0, 20),))
+    assert first.tolist() == [True] and not first.flags.writeable
+    assert answers.typed_sentences("Who spoke?", "name", "Then Papikyan spoke.", ((0, 20),)) is first
+    assert answers.typed_sentences("Who spoke?", "name", "Then Papikyan spoke.", ((0, 4),)).tolist() == [False]

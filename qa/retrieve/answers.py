@@ -10,6 +10,7 @@ best passages of every question.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 
 import numpy as np
@@ -17,9 +18,7 @@ import numpy as np
 NAME, DATE, NUMBER, PLACE = "name", "date", "number", "place"
 KINDS = (NAME, DATE, NUMBER, PLACE)
 # Chosen on SQuAD's tune articles (0-23), in fused-score units; see bench/results/ranking-notes.md.
-TYPE_BOOST = 0.1  # a best passage's score, up or down, for its best sentence holding a candidate or not
 HIGHLIGHT_TYPE_WEIGHT = 1.0  # added to a sentence's score for the highlight when it holds a candidate
-RERANK_DEPTH = 10  # the best passages by fused score whose sentences are read for candidates
 
 # First match wins; checked against the question folded to lower case.
 _PLACES = "city|country|town|region|state|place|village|river|island|continent"
@@ -62,10 +61,12 @@ def holds_candidate(sentence: str, kind: str, question: str) -> bool:
     return bool(typed_sentences(question, kind, sentence, ((0, len(sentence)),))[0])
 
 
+@functools.lru_cache(maxsize=1024)
 def typed_sentences(question: str, kind: str, text: str, sentences: tuple[tuple[int, int], ...]) -> np.ndarray:
     """For each sentence (offsets into `text`), whether it holds a candidate of this kind that
     the question does not have: a year or a month (date), a number (number), or a capitalised
-    word that does not begin its sentence (name, place). One pass over the text."""
+    word that does not begin its sentence (name, place). One pass over the text; remembered for
+    the last passages typed (the reranker and the highlight read the same ones). Read-only."""
     typed = [False] * len(sentences)
     if kind:
         asked = {w.casefold().removesuffix("'s").removesuffix("’s") for w in _WORD.findall(question)}
@@ -77,7 +78,9 @@ def typed_sentences(question: str, kind: str, text: str, sentences: tuple[tuple[
             if kind in (NAME, PLACE) and not _names(text, starts[at], match):
                 continue
             typed[at] = True
-    return np.array(typed, dtype=bool)
+    result = np.array(typed, dtype=bool)
+    result.flags.writeable = False  # shared by every caller that asks again
+    return result
 
 
 def _names(text: str, sentence_start: int, match: re.Match[str]) -> bool:
@@ -87,12 +90,6 @@ def _names(text: str, sentence_start: int, match: re.Match[str]) -> bool:
     if not before.strip() or match.group(0).casefold() in _MONTH_NAMES:
         return False
     return not (_DEMONYM.match(text, match.start()) and not _AFTER_NAME.search(before))
-
-
-def type_boost(typed: np.ndarray, sentence_scores: np.ndarray) -> float:
-    """The change to a passage's fused score: up when its best sentence holds a candidate of the
-    kind asked, down when it holds none (TYPE_BOOST either way)."""
-    return TYPE_BOOST if typed[int(np.argmax(sentence_scores))] else -TYPE_BOOST
 
 
 def highlight_scores(typed: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:

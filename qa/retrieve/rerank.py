@@ -167,9 +167,11 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return [_TOKENS.get(t) or [] for t in texts]
 
 
-def forget_tokens() -> None:
-    """Forget the remembered tokens (bench/rerank_cost.py measures passages never read before)."""
+def forget() -> None:
+    """Forget the remembered tokens and typed sentences (bench/rerank_cost.py measures passages
+    never read before)."""
     _TOKENS.clear()
+    answers.typed_sentences.cache_clear()
 
 
 def _idf(index: IndexBackend, words: list[str]) -> dict[str, float]:
