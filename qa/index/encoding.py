@@ -1,10 +1,11 @@
 """Turning the documents a build adds into a segment: split into passages, each passage and each
-distinct sentence encoded (vectors already known are reused, see `EmbeddingCache`), tokenised
-for BM25. Also the texts that are embedded, so a later build finds the vectors it may reuse."""
+distinct sentence encoded (vectors already known are reused, see `EmbeddingCache`; a terse
+line after its context, see `ingest.terse`), tokenised for BM25. Also the texts that are
+embedded, so a later build finds the vectors it may reuse."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..config import Settings
 from ..encode import choice
@@ -12,6 +13,7 @@ from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..encode.onnx import ENCODERS
 from ..encode.workers import bulk_encoder
+from ..ingest import terse
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage, passages_of
@@ -27,9 +29,27 @@ def embedding_text(passage: Passage, title: str, with_title: bool) -> str:
     return f"{normalize_for_embedding(title)}. {text}" if with_title and title else text
 
 
-def distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[int]]]:
-    """Each sentence once (overlapping passages share sentences), and each passage's rows."""
+def distinct_sentences(passages: list[Passage], titles: Mapping[str, str]) -> tuple[list[str], list[list[int]]]:
+    """Each sentence once (overlapping passages share sentences) as it is embedded and tokenised
+    (a terse line after its context, see `terse`), and each passage's rows. `titles`: each
+    document's title; the passages of a document are all given, so its blocks are whole."""
+    keys, texts, rows = plain_sentences(passages)
+    raw = {(p.doc_id, p.start + s, p.start + e): p.text[s:e] for p in passages for s, e in p.sentences}
+    by_doc: dict[str, list[int]] = {}
+    for row, (doc_id, _, _) in enumerate(keys):
+        by_doc.setdefault(doc_id, []).append(row)
+    for doc_id, mine in by_doc.items():
+        mine.sort(key=lambda row: keys[row][1])  # document order
+        title = normalize_for_embedding(titles.get(doc_id, ""))
+        for row, heading in zip(mine, terse.contexts([raw[keys[r]] for r in mine]), strict=True):
+            texts[row] = terse.with_context(title, heading, texts[row])
+    return texts, rows
+
+
+def plain_sentences(passages: list[Passage]) -> tuple[list[tuple[str, int, int]], list[str], list[list[int]]]:
+    """Each sentence once, as (document, start, end) and its normalised text, and each passage's rows."""
     row_of: dict[tuple[str, int, int], int] = {}
+    keys: list[tuple[str, int, int]] = []
     texts: list[str] = []
     rows = []
     for p in passages:
@@ -38,10 +58,11 @@ def distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[in
             key = (p.doc_id, p.start + s, p.start + e)
             if key not in row_of:
                 row_of[key] = len(texts)
+                keys.append(key)
                 texts.append(normalize_for_embedding(p.text[s:e]) or p.text[s:e])
             mine.append(row_of[key])
         rows.append(mine)
-    return texts, rows
+    return keys, texts, rows
 
 
 def encode_segment(
@@ -51,7 +72,7 @@ def encode_segment(
     passages = passages_of(docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences)
     titles = {d.id: d.title for d in docs}
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
-    sentence_texts, sentence_rows = distinct_sentences(passages)
+    sentence_texts, sentence_rows = distinct_sentences(passages, titles)
 
     def report(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None
@@ -81,6 +102,6 @@ def query_encoder(settings: Settings, embedder: Embedder, fresh: Segment) -> dic
 
 def probed_query_encoder(settings: Settings, embedder: Embedder, passages: list[Passage]) -> dict:
     """`query_encoder`, given the new segment's first passages."""
-    sentences = distinct_sentences(passages[:PROBE_PASSAGES])[0]
+    sentences = plain_sentences(passages[:PROBE_PASSAGES])[1]
     probe = sentences[:: max(len(sentences) // 64, 1)]
     return choice.ensure(settings.index_dir / ENCODERS, embedder, probe, max(settings.torch_threads, 0))

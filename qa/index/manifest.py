@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import IndexMismatchError
-from ..ingest import cleaning
+from ..ingest import cleaning, terse
 from . import lexical
 
 FORMAT_VERSION = 4
@@ -31,6 +31,7 @@ def build_settings(settings: Settings) -> dict[str, Any]:
     """What decides the passages and their vectors besides the model (recorded in the manifest)."""
     return {name: getattr(settings, name) for name in BUILD_SETTINGS} | {
         "cleaning_rules": cleaning.RULES_VERSION,
+        "terse_rules": terse.RULES_VERSION,
         "bm25": {"k1": BM25_K1, "b": BM25_B, "stemmer": lexical.STEMMER, "stopwords": lexical.STOPWORDS},
     }
 
