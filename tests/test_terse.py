@@ -44,6 +44,12 @@ PROSE = (
     "California [citation needed]. As this was the 50th Super Bowl, the league emphasized the golden anniversary"
 )
 
+OXYGEN = (  # SQuAD's "Oxygen" breaks a line at each subscript: terse fragments, in no block
+    " Oxygen is present in the atmosphere in trace quantities in the form of carbon dioxide (CO\n2). The crust is "
+    "composed of oxides of silicon (silica SiO\n2, as found in granite and quartz), aluminium (aluminium oxide Al\n"
+    "2O\n3, in bauxite and corundum). Concentrated O\n2 will allow combustion to proceed rapidly."
+)
+
 
 def embedded(text: str, title: str = TITLE) -> dict[str, str]:
     """Each sentence of a one-document corpus, as cited, and what is embedded for it."""
@@ -62,20 +68,20 @@ def test_an_infobox_line_is_embedded_after_its_title_and_block_heading():
     assert texts["Azerbaijani Armed Forces Armed Forces of Armenia"].startswith(f"{TITLE}. Units involved. ")
     assert texts["80 servicemen killed"] == f"{TITLE}. Casualties and losses. 80 servicemen killed"
     assert texts["Per Azerbaijan:"] == "Per Azerbaijan:"  # a label is embedded as it is, in its block
-    assert texts["Commanders and leaders"] == f"{TITLE}. Commanders and leaders"  # a heading: only its title
-    assert texts["Belligerents\n\xa0Azerbaijan \xa0Armenia"] == f"{TITLE}. Belligerents Azerbaijan Armenia"
+    assert texts["Commanders and leaders"] == "Commanders and leaders"  # a heading alone holds no answer
+    assert texts["Belligerents\n\xa0Azerbaijan \xa0Armenia"] == "Belligerents Azerbaijan Armenia"  # opens a block
 
 
 def test_prose_ends_a_block_and_no_side_is_guessed():
     texts = embedded(INFOBOX)
     prose = "Azerbaijani forces attacked military and civilian positions in Vardenis, Goris and Jermuk."
     assert texts[prose] == prose
-    assert texts["Zakir Hasanov"] == f"{TITLE}. Zakir Hasanov"  # after prose: in no block
+    assert texts["Zakir Hasanov"] == "Zakir Hasanov"  # after prose: in no block, so as it is
     assert not any("Armenia." in t or "Azerbaijan." in t for t in texts.values())  # the side is not in the text
 
 
-def test_prose_is_embedded_as_it_is():
-    doc = Document("d", "Super Bowl 50", PROSE, "")
+def test_prose_and_the_lines_a_formula_breaks_are_embedded_as_they_are():
+    doc = Document("d", "Super Bowl 50", PROSE + OXYGEN, "")
     passages = passages_of([doc], 600, 1000, 1)
     plain = plain_sentences(passages)[1]
     assert len(plain) >= 5
@@ -99,7 +105,7 @@ def test_the_terse_and_heading_rules():
 
 
 def test_the_default_corpus_prose_documents_are_embedded_as_they_are():
-    docs = [d for d in read_corpus(CORPUS) if not d.id.startswith(("003", "004"))]  # 003: a photo caption
+    docs = [d for d in read_corpus(CORPUS) if not d.id.startswith("004")]  # 004 has the infobox
     passages = passages_of(docs, 600, 1000, 1)
     assert distinct_sentences(passages, {d.id: d.title for d in docs})[0] == plain_sentences(passages)[1]
 
@@ -111,7 +117,7 @@ def test_citations_stay_verbatim_while_the_embedded_text_has_context(tmp_path):
     index = load_index(settings.index_dir)
     assert index.manifest.settings["terse_rules"] == terse.RULES_VERSION
     searcher = Searcher(index, embedder, settings)
-    hits = searcher.search("Commanders and leaders Papikyan", 5).hits
+    hits = searcher.search("Suren Papikyan Minister of Defence", 5).hits
     hit = next(h for h in hits if "Suren Papikyan" in h.passage.text)
     doc = index.documents[hit.passage.doc_id]
     assert doc.text[hit.passage.start : hit.passage.end] == hit.passage.text

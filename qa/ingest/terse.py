@@ -14,9 +14,11 @@ cited and shown is still the line itself, verbatim (only the texts a build encod
 - A run of terse sentences is a block: each terse sentence after a heading, up to the next
   heading or the next sentence of prose, is in that heading's block.
 
-The context of a terse sentence is its document's title and its block's heading (when it has
-one). What is not written in the text is not guessed: an infobox's columns (which side a
-commander led) are lost in its plain text, so no side is added.
+The context of a terse sentence in a block is its document's title and its block's heading. A
+terse line outside any block (a caption, or a fragment of prose that a line break cut, as around
+chemical formulas in SQuAD's "Oxygen") is embedded as it is: given its title alone it would
+draw the highlight from the prose around it. What is not written in the text is not guessed: an
+infobox's columns (which side a commander led) are lost in its plain text, so no side is added.
 """
 
 from __future__ import annotations
@@ -74,19 +76,20 @@ def heading_of(sentence: str) -> str | None:
 
 
 def contexts(sentences: list[str]) -> list[str | None]:
-    """For each of a document's sentences (as in its text, in order): its block's heading ("" when
-    it has none) if it is terse, else None (prose, and labels, are embedded as they are)."""
+    """For each of a document's sentences (as in its text, in order): its block's heading if it
+    is a terse line in a block, else None (prose, labels, headings and terse lines outside any
+    block are embedded as they are)."""
     out: list[str | None] = []
-    heading = ""
+    heading: str | None = None
     for sentence in sentences:
         if is_label(sentence):
             out.append(None)
         elif not is_terse(sentence):
-            heading = ""  # prose ends a block
+            heading = None  # prose ends a block
             out.append(None)
         elif (label := heading_of(sentence)) is not None:
-            out.append("")  # a heading is in no block but its document's
-            heading = label
+            heading = label  # opens a block; alone, a label holds no answer
+            out.append(None)
         else:
             out.append(heading)
     return out
@@ -94,5 +97,5 @@ def contexts(sentences: list[str]) -> list[str | None]:
 
 def with_context(title: str, heading: str | None, text: str) -> str:
     """What is embedded and tokenised for a sentence whose (normalised) text is `text`: after
-    its document's title and its block's heading when it is terse (`heading` not None)."""
+    its document's title and its block's heading when it is in a block (`heading` not None)."""
     return text if heading is None else ". ".join(p for p in (title.strip(), heading, text) if p)
