@@ -43,7 +43,7 @@ def texts(paragraphs: int) -> tuple[list[str], int]:
     docs = documents_from(load_dataset("squad").documents)[:paragraphs]
     ps = passages_of(docs, 600, 1000, 1)
     titles = {d.id: d.title for d in docs}
-    return [embedding_text(p, titles[p.doc_id], True) for p in ps] + _distinct_sentences(ps, titles)[0], len(ps)
+    return [embedding_text(p, titles[p.doc_id], True) for p in ps] + _distinct_sentences(ps)[0], len(ps)
 
 
 def encoder(kind: str):

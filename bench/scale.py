@@ -50,7 +50,7 @@ class Synthetic:
         texts = [embedding_text(p, titles[p.doc_id], True) for p in index.passages]
         vectors = index.vectors
         self.vectors = dict(zip(texts, vectors, strict=True)) | dict(
-            zip(_distinct_sentences(index.passages, titles)[0], index.sentence_vectors, strict=True)
+            zip(_distinct_sentences(index.passages)[0], index.sentence_vectors, strict=True)
         )
         self.name, self.dimension, self.noise = name, vectors.shape[1], noise
 

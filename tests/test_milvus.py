@@ -105,7 +105,7 @@ def test_the_engines_analyzer_gives_back_qas_tokens_for_every_passage_and_senten
     analyzer = StandardAnalyzer()
     passages = list(segments.index.passages)
     titles = {p.doc_id: segments.index.documents[p.doc_id].title for p in passages}
-    sentences = distinct_sentences(passages, titles)[0]
+    sentences = distinct_sentences(passages)[0]
     assert len(sentences) == milvus.index.manifest.sentences
     for texts in ([f"{titles[p.doc_id]}. {p.text}" for p in passages], sentences):
         tokens = Tokens.of(texts)  # as a build tokenises them (`encoding.encode_segment`)

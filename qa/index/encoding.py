@@ -1,11 +1,11 @@
 """Turning the documents a build adds into a segment: split into passages, each passage and each
 distinct sentence encoded (vectors already known are reused, see `EmbeddingCache`; a terse
-line after its context, see `ingest.terse`), tokenised for BM25. Also the texts that are
+line in a block after its heading, see `ingest.terse`), tokenised for BM25. Also the texts that are
 embedded, so a later build finds the vectors it may reuse."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from ..config import Settings
 from ..encode import choice
@@ -29,20 +29,19 @@ def embedding_text(passage: Passage, title: str, with_title: bool) -> str:
     return f"{normalize_for_embedding(title)}. {text}" if with_title and title else text
 
 
-def distinct_sentences(passages: list[Passage], titles: Mapping[str, str]) -> tuple[list[str], list[list[int]]]:
+def distinct_sentences(passages: list[Passage]) -> tuple[list[str], list[list[int]]]:
     """Each sentence once (overlapping passages share sentences) as it is embedded and tokenised
-    (a terse line after its context, see `terse`), and each passage's rows. `titles`: each
-    document's title; the passages of a document are all given, so its blocks are whole."""
+    (a terse line in a block after its heading, see `terse`), and each passage's rows. The
+    passages of a document are all given, so its blocks are whole."""
     keys, texts, rows = plain_sentences(passages)
     raw = {(p.doc_id, p.start + s, p.start + e): p.text[s:e] for p in passages for s, e in p.sentences}
     by_doc: dict[str, list[int]] = {}
     for row, (doc_id, _, _) in enumerate(keys):
         by_doc.setdefault(doc_id, []).append(row)
-    for doc_id, mine in by_doc.items():
+    for mine in by_doc.values():
         mine.sort(key=lambda row: keys[row][1])  # document order
-        title = normalize_for_embedding(titles.get(doc_id, ""))
         for row, heading in zip(mine, terse.contexts([raw[keys[r]] for r in mine]), strict=True):
-            texts[row] = terse.with_context(title, heading, texts[row])
+            texts[row] = terse.with_context(heading, texts[row])
     return texts, rows
 
 
@@ -72,7 +71,7 @@ def encode_segment(
     passages = passages_of(docs, settings.passage_target_chars, settings.passage_max_chars, settings.passage_overlap_sentences)
     titles = {d.id: d.title for d in docs}
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
-    sentence_texts, sentence_rows = distinct_sentences(passages, titles)
+    sentence_texts, sentence_rows = distinct_sentences(passages)
 
     def report(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None

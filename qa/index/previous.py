@@ -131,7 +131,7 @@ class Previous:
             for doc, ps, pv, sv in zip(docs, passages, vectors, sentence_vectors, strict=True):
                 out.passage_ids.update((p.id, doc.id) for p in ps)
                 if with_vectors:
-                    out.vectors.update(zip(distinct_sentences(ps, {doc.id: doc.title})[0], sv, strict=False))
+                    out.vectors.update(zip(distinct_sentences(ps)[0], sv, strict=False))
                     out.vectors.update(
                         zip((embedding_text(p, doc.title, self.manifest.embed_title) for p in ps), pv, strict=False)
                     )

@@ -84,7 +84,7 @@ class EnginePrevious(Previous):
         for p, r in zip(passages, rows, strict=True):
             text = embedding_text(p, titles.get(p.doc_id, ""), self.manifest.embed_title)
             out.vectors[text] = np.asarray(r["vector"], np.float32)
-        texts, sentence_rows = distinct_sentences(passages, titles)
+        texts, sentence_rows = distinct_sentences(passages)
         keys: dict[int, str] = {}
         for p, mine in zip(passages, sentence_rows, strict=True):
             for (s, e), row in zip(p.sentences, mine, strict=True):
