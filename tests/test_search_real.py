@@ -110,12 +110,3 @@ def test_the_defence_minister_line_answers_with_the_name_in_it(real_searcher):
     lines = [h for h in result.hits if h.passage.text[slice(*h.highlight)].startswith("Suren Papikyan")]
     assert lines, "the line is highlighted in the top 3"
     assert all(h.answer and h.passage.text[slice(*h.answer)] == "Suren Papikyan" for h in lines)
-
-
-def test_an_infobox_line_is_found_through_its_block_heading(real_searcher):
-    """ "Azerbaijani Armed Forces Armed Forces of Armenia" answers only under its infobox heading
-    "Units involved", which it is embedded and matched after (`ingest.terse`); it is cited as is."""
-    result = real_searcher.search("Which units were involved in the September 2022 clashes?", 3)
-    assert not result.abstained
-    cited = [h.passage.text[slice(*h.highlight)] for h in result.hits]
-    assert "Azerbaijani Armed Forces Armed Forces of Armenia" in cited
