@@ -62,10 +62,16 @@ def signals(index: IndexBackend, measured: dict[str, np.ndarray]) -> dict[str, n
 
 
 def exact(index: IndexBackend, signals: dict[str, np.ndarray], rows: np.ndarray | None, mode: str) -> Scored:
-    """Every passage's signals, kept for these rows (None: all), and every sentence's score."""
-    sentence_scores = ranking.fuse(signals, ranking.sentence_weights(mode))
-    kept = {name: signals[name] if rows is None else signals[name][rows] for name in ranking.SIGNALS}
-    return Scored(rows, kept, index.sentences_of(rows), sentence_scores)
+    """Every passage's signals, kept for these rows (None: all), and their sentences' scores,
+    normalised over the sentences of the passages kept (as the candidate path does)."""
+    weights = ranking.sentence_weights(mode)
+    if rows is None:
+        every = {name: signals[name] for name in ranking.SIGNALS}
+        return Scored(None, every, index.sentences_of(None), ranking.fuse(signals, weights))
+    sentences = index.sentences_of(rows)
+    kept = {name: signals[name][sentences.rows] for name in ("sentence_dense", "sentence_bm25")}
+    passages = {name: signals[name][rows] for name in ranking.SIGNALS}
+    return Scored(rows, passages, SentenceMap(np.arange(len(sentences.rows)), sentences.starts), ranking.fuse(kept, weights))
 
 
 def candidates(

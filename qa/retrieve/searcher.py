@@ -149,14 +149,14 @@ class Searcher(Generic[B]):
         placed = self.index.placement(scored.rows)
         highlights = functools.cache(lambda i: self._highlight(i, scored, query, kind))
 
-        def quotes_again(a: int, b: int) -> bool:
-            """Whether the a-th passage's highlight is among the characters the b-th cites."""
+        def cites(a: int, b: int) -> bool:
+            """Whether the b-th passage cites the characters of the a-th passage's highlight."""
             start, end = highlights(a)
-            return (
-                placed.overlaps(a, b)
-                and placed.spans[a, 0] + start < placed.spans[b, 1]
-                and (placed.spans[b, 0] < placed.spans[a, 0] + end)
-            )
+            return placed.spans[a, 0] + start < placed.spans[b, 1] and placed.spans[b, 0] < placed.spans[a, 0] + end
+
+        def quotes_again(a: int, b: int) -> bool:
+            """Whether overlapping passages a and b would show one answering sentence twice."""
+            return placed.overlaps(a, b) and (cites(a, b) or cites(b, a))
 
         chosen = ranking.diverse_top(
             fused,
