@@ -53,17 +53,28 @@ NONE = Evidence((), (), 0.0, ())
 
 def lexical_evidence(index: IndexBackend, query: str, row: int) -> Evidence:
     """The question's content words that passage `row` holds, and which of them are rare."""
-    words = [w for w in dict.fromkeys(index.words(query)) if w not in asking_stems()]
+    words = content_words(index, query)
     if not words:
         return NONE
     df = index.passage_frequency(words)
     n = index.passage_count
-    idf = np.log1p((n - df + 0.5) / (df + 0.5))  # BM25's (bm25s's): a word no passage holds weighs most
+    idf = bm25_idf(df, n)
     holds = np.array([index.bm25_of([w], np.array([row]))[0] > 0 for w in words])
     coverage = float(idf[holds].sum() / idf.sum()) if idf.sum() > 0 else 0.0
     rare = holds & (df <= max(1.0, RARE_SHARE * n))
     inexact = _typed_words(query) - _typed_words(_indexed_text(index, row))
     return Evidence(_pick(words, holds), _pick(words, ~holds), coverage, _pick(words, rare), tuple(sorted(inexact)))
+
+
+def content_words(index: IndexBackend, query: str) -> list[str]:
+    """The question's words as BM25 has them (stemmed, no stopwords), each once, asking words aside."""
+    return [w for w in dict.fromkeys(index.words(query)) if w not in _asking()]
+
+
+def bm25_idf(df: np.ndarray, passages: int) -> np.ndarray:
+    """BM25's idf (bm25s's) of words held by `df` of `passages` passages: a word no passage holds
+    weighs most."""
+    return np.log1p((passages - df + 0.5) / (df + 0.5))
 
 
 def answers_on_evidence(index: IndexBackend, query: str, row: int, cosine: float) -> bool:
@@ -89,7 +100,7 @@ def _pick(words: list[str], mask: np.ndarray) -> tuple[str, ...]:
 
 
 @functools.cache
-def asking_stems() -> frozenset[str]:
+def _asking() -> frozenset[str]:
     return frozenset(_stems(ASKING.split()))
 
 

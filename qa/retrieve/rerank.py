@@ -30,7 +30,7 @@ from ..index.lexical import tokenize
 from ..index.records import Recent
 from ..index.rows import best_rows
 from . import answers, ranking
-from .evidence import asking_stems
+from .evidence import bm25_idf, content_words
 from .scoring import Scored
 
 DEPTH = 10  # the best passages by fused score that the model reorders
@@ -105,7 +105,7 @@ def top_of(fused: np.ndarray) -> np.ndarray:
 
 def features(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scored: Scored, top: np.ndarray) -> np.ndarray:
     """One row of FEATURES per passage of `top` (indices into `scored`, best first)."""
-    words = [w for w in dict.fromkeys(index.words(query)) if w not in asking_stems()]
+    words = content_words(index, query)
     idf = _idf(index, words)
     question_pairs = set(itertools.pairwise(words))
     z = {name: ranking.zscore(scored.passages[name]) for name in SIGNALS}
@@ -175,9 +175,8 @@ def forget() -> None:
 
 
 def _idf(index: IndexBackend, words: list[str]) -> dict[str, float]:
-    """BM25's idf of each question word over the passages (a word no passage holds weighs most)."""
+    """BM25's idf of each question word over the passages (`evidence.bm25_idf`)."""
     if not words:
         return {}
-    df = index.passage_frequency(words)
-    n = index.passage_count
-    return dict(zip(words, np.log1p((n - df + 0.5) / (df + 0.5)).tolist(), strict=True))
+    idf = bm25_idf(index.passage_frequency(words), index.passage_count)
+    return dict(zip(words, idf.tolist(), strict=True))
