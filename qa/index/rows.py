@@ -31,6 +31,11 @@ class SentenceMap:
             return NotImplemented
         return np.array_equal(self.rows, other.rows) and np.array_equal(self.starts, other.starts)
 
+    def numbered(self) -> SentenceMap:
+        """The same passages' sentences numbered 0, 1, ... in this order: for scores computed for
+        these sentences alone."""
+        return SentenceMap(np.arange(len(self.rows)), self.starts)
+
     def best(self, sentence_scores: np.ndarray) -> np.ndarray:
         """Per passage, the highest score among its sentences."""
         return np.maximum.reduceat(sentence_scores[self.rows], self.starts)

@@ -34,7 +34,8 @@ NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
     "|hundred|thousand|million|billion|dozens?"
 )
-_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
+YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"  # a year of the last thousand years
+_YEAR = rf"\b{YEAR}s?\b"
 _MONTH = rf"\b(?:{MONTHS})\b"
 _CANDIDATES = {
     DATE: re.compile(rf"{_YEAR}|{_MONTH}", re.IGNORECASE),

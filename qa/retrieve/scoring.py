@@ -71,7 +71,7 @@ def exact(index: IndexBackend, signals: dict[str, np.ndarray], rows: np.ndarray 
     sentences = index.sentences_of(rows)
     kept = {name: signals[name][sentences.rows] for name in ("sentence_dense", "sentence_bm25")}
     passages = {name: signals[name][rows] for name in ranking.SIGNALS}
-    return Scored(rows, passages, SentenceMap(np.arange(len(sentences.rows)), sentences.starts), ranking.fuse(kept, weights))
+    return Scored(rows, passages, sentences.numbered(), ranking.fuse(kept, weights))
 
 
 def candidates(
@@ -110,7 +110,7 @@ def candidates(
     }
     weights = ranking.sentence_weights(mode)
     sentence_scores = ranking.fuse({"sentence_dense": sentence_dense, "sentence_bm25": sentence_bm25}, weights)
-    return Scored(rows, passages, SentenceMap(np.arange(len(sentences.rows)), sentences.starts), sentence_scores)
+    return Scored(rows, passages, sentences.numbered(), sentence_scores)
 
 
 def _corpus_order(index: IndexBackend, rows: np.ndarray) -> np.ndarray:

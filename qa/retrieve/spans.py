@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import re
 
-from .answers import DATE, MONTHS, NAME, NUMBER, NUMBER_WORDS, PLACE
+from .answers import DATE, MONTHS, NAME, NUMBER, NUMBER_WORDS, PLACE, YEAR
 
 Span = tuple[int, int]
 
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _DASH = r"\s*[–—-]\s*"
-_YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
+_YEAR = YEAR
 _MONTH = "(?:" + "|".join(m.capitalize() for m in MONTHS.split("|")) + ")"
 _DATES = re.compile(
     rf"\b(?:{_DAY}(?:{_DASH}{_DAY})?\s+(?:of\s+)?)?{_MONTH}(?:\s+{_DAY}(?:{_DASH}{_DAY})?)?(?:,?\s+{_YEAR})?\b"
