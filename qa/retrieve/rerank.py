@@ -161,10 +161,11 @@ def _word_features(idf: dict[str, float], question_pairs: set, parts: list[list[
 
 def _tokens(texts: list[str]) -> list[list[str]]:
     """Each text's BM25 tokens (stemmed, no stopwords): remembered, the rest in one tokeniser call."""
-    missing = list(dict.fromkeys(t for t in texts if t not in _TOKENS))
+    known = {text: _TOKENS.get(text) for text in texts}  # each looked up once: another thread may evict it
+    missing = [text for text, words in known.items() if words is None]
     for text, words in zip(missing, tokenize(missing) if missing else [], strict=True):
-        _TOKENS.put(text, words)
-    return [_TOKENS.get(t) or [] for t in texts]
+        known[text] = _TOKENS.put(text, words)
+    return [known[text] or [] for text in texts]
 
 
 def forget() -> None:
