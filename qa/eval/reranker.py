@@ -36,7 +36,7 @@ class Examples:
     group: np.ndarray  # the question's article
 
 
-def collect(searcher: Searcher, questions: list[Question], progress: Callable[[int], None] | None = None) -> Examples:
+def collect(searcher: Searcher, questions: list[Question]) -> Examples:
     """Every question's best passages by fused score, their features and labels."""
     rows: list[np.ndarray] = []
     gold: list[bool] = []
@@ -54,8 +54,6 @@ def collect(searcher: Searcher, questions: list[Question], progress: Callable[[i
         gold += [searcher.index.passage(scored.row(int(i))).doc_id in q.relevant for i in top]
         asked += [n] * len(top)
         groups += [q.group] * len(top)
-        if progress:
-            progress(n)
     return Examples(np.concatenate(rows), np.array(gold), np.array(asked), np.array(groups))
 
 
