@@ -19,6 +19,10 @@ from qa.retrieve import answers
         ("Where was the ceasefire brokered?", "place"),
         ("In which city was it signed?", "place"),
         ("Why did the war start?", ""),
+        ("Who fumbled the ball when tackled by Darian Stewart?", "name"),
+        ("Where was Tesla studying when he started playing cards?", "place"),
+        ("What is the name of the stadium where Super Bowl 50 was played?", "name"),
+        ("The Last Glacial Maximum, which was how many years ago?", "number"),
         ("Bayraktar TB2", ""),
     ],
 )

@@ -20,14 +20,16 @@ KINDS = (NAME, DATE, NUMBER, PLACE)
 # Chosen on SQuAD's tune articles (0-23), in fused-score units; see bench/results/ranking-notes.md.
 HIGHLIGHT_TYPE_WEIGHT = 1.0  # added to a sentence's score for the highlight when it holds a candidate
 
-# First match wins; checked against the question folded to lower case.
+# Checked against the question folded to lower case: the match that begins first wins ("Who led
+# the troops when ...?" asks for a name), and at one place the kind listed first ("which city").
 _PLACES = "city|country|town|region|state|place|village|river|island|continent"
 _TIMES = "year|date|day|month|century|decade|time|period|era"
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (NUMBER, re.compile(r"\bhow (many|much|long|far|old|large|big|high|tall|often)\b|\bwhat (percentage|number|amount)\b")),
     (DATE, re.compile(rf"\bwhen\b|\b(what|which) ({_TIMES})\b|\bin which year\b")),
     (PLACE, re.compile(rf"\bwhere\b|\b(what|which) ({_PLACES})\b")),
-    (NAME, re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich\b|\bwhat (is|was) the name\b|\bwhat \w+ (is|was|were) named\b")),
+    # ", which" opens a relative clause ("..., which was how many years ago?"), asking nothing
+    (NAME, re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|(?<!, )\bwhich\b|\bwhat (is|was) the name\b|\bwhat \w+ (is|was|were) named\b")),
 ]
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 NUMBER_WORDS = (
@@ -54,7 +56,8 @@ _AFTER_NAME = re.compile(r"[A-Z][\w'’-]*\s+$")
 def asks_for(question: str) -> str:
     """The kind of answer a question asks for (one of KINDS), or "" when it is not clear."""
     folded = question.casefold()
-    return next((kind for kind, pattern in _ASKS if pattern.search(folded)), "")
+    found = [(m.start(), n, kind) for n, (kind, pattern) in enumerate(_ASKS) if (m := pattern.search(folded))]
+    return min(found)[2] if found else ""
 
 
 def holds_candidate(sentence: str, kind: str, question: str) -> bool:
