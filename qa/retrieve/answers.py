@@ -29,7 +29,13 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (DATE, re.compile(rf"\bwhen\b|\b(what|which) ({_TIMES})\b|\bin which year\b")),
     (PLACE, re.compile(rf"\bwhere\b|\b(what|which) ({_PLACES})\b")),
     # ", which" opens a relative clause ("..., which was how many years ago?"), asking nothing
-    (NAME, re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|(?<!, )\bwhich\b|\bwhat (is|was) the name\b|\bwhat \w+ (is|was|were) named\b")),
+    (
+        NAME,
+        re.compile(
+            r"\bwho\b|\bwhom\b|\bwhose\b|(?<!, )\bwhich\b"
+            r"|\bwhat (is|was) the name\b|\bwhat \w+ (is|was|were) named\b"
+        ),
+    ),
 ]
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 NUMBER_WORDS = (
@@ -46,9 +52,10 @@ _CANDIDATES = {
     PLACE: re.compile(r"\b[A-Z][\w'’-]+"),
 }
 _WORD = re.compile(r"[\w'’-]+")
-# A nationality used as an adjective ("Armenian forces", "Azerbaijani drones") names no one: a lone
-# capitalised word with a demonym's ending, followed by a lower-case word.
-_DEMONYM = re.compile(r"[\w'’-]*(?:an|ese|ish|i)\s+[a-z]")
+# A nationality or another proper adjective before a lower-case word ("Armenian forces", "Azerbaijani
+# drones", "Catholic church") names no one: a capitalised word with such an ending, then a lower-case
+# word. Answer types (`_names`) and answer spans (`spans`) both go by it.
+ADJECTIVE = re.compile(r"[A-Z][\w'’-]*(?:an|ese|ish|ic|i)\s+[a-z]")
 _MONTH_NAMES = frozenset(MONTHS.split("|"))
 _AFTER_NAME = re.compile(r"[A-Z][\w'’-]*\s+$")
 
@@ -93,7 +100,7 @@ def _names(text: str, sentence_start: int, match: re.Match[str]) -> bool:
     before = text[sentence_start : match.start()]
     if not before.strip() or match.group(0).casefold() in _MONTH_NAMES:
         return False
-    return not (_DEMONYM.match(text, match.start()) and not _AFTER_NAME.search(before))
+    return not (ADJECTIVE.match(text, match.start()) and not _AFTER_NAME.search(before))
 
 
 def highlight_scores(typed: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:

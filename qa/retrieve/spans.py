@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-from .answers import DATE, MONTHS, NAME, NUMBER, NUMBER_WORDS, PLACE, YEAR
+from .answers import ADJECTIVE, DATE, MONTHS, NAME, NUMBER, NUMBER_WORDS, PLACE, YEAR
 
 Span = tuple[int, int]
 
@@ -51,8 +51,6 @@ _NUMBERS = re.compile(rf"(?:\b{_QUALIFIER}\s+)?{_AMOUNT}{_SCALE}(?:\s+(?P<noun>(
 # What a question counts: "how many soldiers", not "how many died" or "how many were there".
 _COUNTED = re.compile(r"\bhow many (?!(?:are|were|is|was|did|do|does|have|has|had|of|in)\b)(\w+)(?<!ed)\b")
 _PERCENT = re.compile(r"%|\bper ?cent", re.IGNORECASE)
-# "Greek", "European", "Catholic" before a lower-case word: an adjective, not a name.
-_ADJECTIVE = re.compile(r"[A-Z]\w*(?:ian|ean|ish|ese|ic|ican|li)\s+[a-z]")
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near|into|across|throughout|outside|inside|of)\s+(?:the\s+)?$", re.IGNORECASE)
 # Lower-case words a name may hold between capitalised ones ("Bank of America", "Leonardo da Vinci").
 _JOINERS = "of|de|da|del|della|der|van|von|la|le|du|the|for|y"
@@ -114,7 +112,7 @@ def _names(kind: str, sentence: str, asked: set[str], named: set[str]) -> list[S
         words = [(w.start() + m.start(), w.end() + m.start()) for w in re.finditer(r"\S+", m.group(0))]
         for part in _split(words, sentence, asked, named):
             spans.extend(_trimmed(sentence, part))
-    spans = [span for span in spans if " " in sentence[slice(*span)] or not _ADJECTIVE.match(sentence, span[0])]
+    spans = [span for span in spans if " " in sentence[slice(*span)] or not ADJECTIVE.match(sentence, span[0])]
     if kind == PLACE:  # a place is where something is, goes or comes from: "in Belgrade", "to Prague"
         spans = [span for span in spans if _LOCATIVE.search(sentence[: span[0]])]
     return spans
