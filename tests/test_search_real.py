@@ -110,6 +110,16 @@ def test_armenias_defence_minister_in_2022_is_in_the_top_3(real_searcher):
     assert any("Suren Papikyan" in h.passage.text for h in result.hits)
 
 
+def test_an_abstained_result_marks_no_answer(real_searcher):
+    """Hits are still listed when the service abstains, but none claims an answer in bold."""
+    question = "Who was Armenia's defence minister in 2022?"
+    assert any(h.answer for h in real_searcher.search(question, 3).hits)
+    result = real_searcher.with_settings(abstain_threshold=1.0, abstain_lexical=False).search(question, 3)
+    assert result.abstained and result.hits
+    assert all(h.answer is None for h in result.hits)
+    assert all("answer" not in hit for hit in result.to_dict()["results"])
+
+
 def test_the_defence_minister_line_answers_with_the_name_in_it(real_searcher):
     """The line "Suren Papikyan (Minister of Defence)" holds one name the question does not:
     highlighted, it is the answer span."""

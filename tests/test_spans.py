@@ -65,6 +65,7 @@ def test_the_one_new_candidate_of_the_kind_asked_is_the_answer(question, sentenc
         ("What percentage of voters stayed home?", "Some 2,000 voters stayed home.", None),  # not a percentage
         ("Where do the animals live?", "Greek sailors saw the animals at sea.", None),  # an adjective, not a place
         ("When did the rain stop?", "The rain may stop soon.", None),  # "may" is no month
+        ("Who was the minister in 2022?", "A map of strikes between 12-13 September 2022.", None),  # a month is no name
     ],
 )
 def test_no_span_without_a_kind_or_with_no_or_several_candidates(question, sentence, kind):

@@ -56,7 +56,7 @@ _WORD = re.compile(r"[\w'’-]+")
 # drones", "Catholic church") names no one: a capitalised word with such an ending, then a lower-case
 # word. Answer types (`_names`) and answer spans (`spans`) both go by it.
 ADJECTIVE = re.compile(r"[A-Z][\w'’-]*(?:an|ese|ish|ic|i)\s+[a-z]")
-_MONTH_NAMES = frozenset(MONTHS.split("|"))
+MONTH_NAMES = frozenset(MONTHS.split("|"))
 _AFTER_NAME = re.compile(r"[A-Z][\w'’-]*\s+$")
 
 
@@ -98,7 +98,7 @@ def _names(text: str, sentence_start: int, match: re.Match[str]) -> bool:
     """Whether a capitalised word may be a name: not the first word of its sentence (capitalised
     anyway), nor a month, nor a lone demonym used as an adjective."""
     before = text[sentence_start : match.start()]
-    if not before.strip() or match.group(0).casefold() in _MONTH_NAMES:
+    if not before.strip() or match.group(0).casefold() in MONTH_NAMES:
         return False
     return not (ADJECTIVE.match(text, match.start()) and not _AFTER_NAME.search(before))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -66,6 +67,10 @@ class SearchResult:
     language: str = ""  # the question's language (ISO 639-1), "" when unsure or not checked
     abstain_reason: str = ""  # one of ABSTAIN_REASONS
     abstain_message: str = ""  # the reason, in a sentence for people
+
+    def without_answers(self) -> SearchResult:
+        """The same result with no answer span on any hit (an abstained result claims no answer)."""
+        return dataclasses.replace(self, hits=[dataclasses.replace(h, answer=None) for h in self.hits])
 
     def to_dict(self) -> dict:
         return {

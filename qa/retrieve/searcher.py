@@ -121,6 +121,8 @@ class Searcher(Generic[B]):
             result = self._answer(query, vector, k, rows, filter if remote else None)
             if self.settings.model_language != ANY_LANGUAGE:
                 result = self._check_language(result)
+            if result.abstained:  # hits are still shown, but no answer in bold under "no confident answer"
+                result = result.without_answers()
             took = encoded_ms + (time.perf_counter() - began) * 1000
             results.append(dataclasses.replace(result, took_ms=took))
         return results

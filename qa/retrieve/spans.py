@@ -13,7 +13,7 @@ of that kind are read off the highlighted sentence with surface patterns (no tag
 - a name or a place: a run of capitalised words, "Suren Papikyan", "Bayraktar TB2",
   "Nagorno-Karabakh", "Leonardo da Vinci" (lower-case "of", "da", ... inside a run); a place
   only after "in", "at", "to", "from" and the like. Not a name: the sentence's first word
-  alone, a lone demonym before a lower-case word ("Greek sailors").
+  alone, a month alone, a proper adjective before a lower-case word ("Armenian forces").
 
 A candidate whose words the question already has is not an answer (the question's own subject),
 and the question's words split a run of capitalised words ("Armenian Defence Minister Suren
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-from .answers import ADJECTIVE, DATE, MONTHS, NAME, NUMBER, NUMBER_WORDS, PLACE, YEAR
+from .answers import ADJECTIVE, DATE, MONTH_NAMES, MONTHS, NAME, NUMBER, NUMBER_WORDS, PLACE, YEAR
 
 Span = tuple[int, int]
 
@@ -106,16 +106,21 @@ def candidates(kind: str, sentence: str, question: str) -> list[Span]:
 
 def _names(kind: str, sentence: str, asked: set[str], named: set[str]) -> list[Span]:
     """The runs of capitalised words, cut at the question's words and trimmed (`_trimmed`); a
-    lone demonym before a lower-case word ("Greek", "Catholic") is an adjective, not a name."""
+    lone proper adjective before a lower-case word ("Armenian", "Catholic") is no name, nor is a
+    month alone ("September")."""
     spans: list[Span] = []
     for m in _NAMES.finditer(sentence):
         words = [(w.start() + m.start(), w.end() + m.start()) for w in re.finditer(r"\S+", m.group(0))]
         for part in _split(words, sentence, asked, named):
             spans.extend(_trimmed(sentence, part))
-    spans = [span for span in spans if " " in sentence[slice(*span)] or not ADJECTIVE.match(sentence, span[0])]
+    spans = [span for span in spans if " " in sentence[slice(*span)] or not _adjective_or_month(sentence, span)]
     if kind == PLACE:  # a place is where something is, goes or comes from: "in Belgrade", "to Prague"
         spans = [span for span in spans if _LOCATIVE.search(sentence[: span[0]])]
     return spans
+
+
+def _adjective_or_month(sentence: str, span: Span) -> bool:
+    return bool(ADJECTIVE.match(sentence, span[0])) or sentence[slice(*span)].casefold() in MONTH_NAMES
 
 
 def _numbers(sentence: str, question: str, asked: set[str]) -> list[Span]:
