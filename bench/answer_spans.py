@@ -1,8 +1,8 @@
 """What the answer span (qa/retrieve/spans.py) adds to a search: its time per hit and per question.
 
-    .venv/bin/python bench/answer_spans.py [--index .eval-cache/dev-v1.1] [--questions 500] [-k 5]
+    .venv/bin/python bench/answer_spans.py [--index .eval-cache/dev-v1.1] [--questions 500] [-k 5] [--split tune]
 
-Asks the first N questions of SQuAD's tune split (the eval index `qa eval squad` builds), then
+Asks the first N questions of a SQuAD split (tune unless --split test) (the eval index `qa eval squad` builds), then
 times `answer_span` again on each returned hit (question, kind, passage, highlight), as
 `Searcher._hit` calls it. Prints the median and 90th percentile per hit and per question (k hits,
 typed questions only: the others skip it), and by kind asked: how many top hits got a span and
@@ -31,8 +31,9 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Path(".eval-cache/dev-v1.1"))
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--split", choices=("tune", "test"), default="tune")
     args = parser.parse_args()
-    questions = measure.questions_of(load_dataset("squad"), "tune")[0][: args.questions]
+    questions = measure.questions_of(load_dataset("squad"), args.split)[0][: args.questions]
     searcher = Searcher.open(Settings.load(index_dir=args.index))
     per_hit: list[float] = []
     per_question: list[float] = []
