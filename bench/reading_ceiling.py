@@ -101,6 +101,12 @@ def highlight(searcher: Searcher, questions: list[Question], windows: bool) -> N
         cases.append({"group": q.group, "labels": labels, "rule": rule, "x": x, "texts": texts, "vector": vector})
     if windows:
         _add_windows(searcher, cases)
+    _highlight_halves(cases, f"learned{', windows' if windows else ''}")
+
+
+def _highlight_halves(cases: list[dict], name: str) -> None:
+    """Highlight on one half's top passages, by the product's rule and by a conditional logit
+    trained on the other half."""
     for held_low in (True, False):
         train = [c for c in cases if (c["group"] < HALF) != held_low]
         test = [c for c in cases if (c["group"] < HALF) == held_low]
@@ -108,7 +114,7 @@ def highlight(searcher: Searcher, questions: list[Question], windows: bool) -> N
         before = np.mean([c["labels"][np.argmax(c["rule"])] for c in test])
         after = np.mean([c["labels"][np.argmax(c["x"] @ w)] for c in test])
         print(f"held out articles {'0-11' if held_low else '12-23'} ({len(test)} top passages): "
-              f"Highlight {before:.4f} (rule) -> {after:.4f} (learned{', windows' if windows else ''})")  # fmt: skip
+              f"Highlight {before:.4f} (rule) -> {after:.4f} ({name})")  # fmt: skip
 
 
 def _sentence_features(index, query: str, kind: str, texts: list[str], score: np.ndarray, typed: np.ndarray) -> np.ndarray:
@@ -377,14 +383,7 @@ def _highlight_check(rows: list[dict]) -> None:
         score = row["sentence_scores"][row["first"]]
         x = np.column_stack([score, typed, maxsim, maxsim - maxsim.max()])
         cases.append({"group": row["group"], "labels": labels, "rule": score + answers.HIGHLIGHT_TYPE_WEIGHT * typed, "x": x})
-    for held_low in (True, False):
-        train = [c for c in cases if (c["group"] < HALF) != held_low]
-        test = [c for c in cases if (c["group"] < HALF) == held_low]
-        w = _conditional_logit(train)
-        before = np.mean([c["labels"][np.argmax(c["rule"])] for c in test])
-        after = np.mean([c["labels"][np.argmax(c["x"] @ w)] for c in test])
-        print(f"held out {'0-11' if held_low else '12-23'} ({len(test)} top passages): Highlight {before:.4f} (rule) "
-              f"-> {after:.4f} (with sentence MaxSim)")  # fmt: skip
+    _highlight_halves(cases, "with sentence MaxSim")
 
 
 # adapter --------------------------------------------------------------------------------------
