@@ -1,0 +1,61 @@
+"""Would a coverage gate make answer spans more precise? For each question whose top hit has an
+answer span, the share of the question's words (weighed by idf, as BM25 stems them) that the
+highlighted sentence holds, and whether the span is SQuAD's exact answer.
+
+    .venv/bin/python bench/span_gate.py [--split tune|test] [--index .eval-cache/dev-v1.1]
+
+Prints precision by coverage band, then, for each threshold, the spans kept and their precision
+when name and place spans need at least that coverage (dates and numbers always kept).
+Results: docs/evaluation.md, "Answer spans".
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import Settings
+from qa.eval import measure
+from qa.eval.datasets import load_dataset
+from qa.retrieve import answers, rerank
+from qa.retrieve.evidence import content_words
+from qa.retrieve.searcher import Searcher
+
+BANDS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)
+THRESHOLDS = (0.0, 0.5, 0.6, 0.7)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("tune", "test"), default="tune")
+    parser.add_argument("--index", type=Path, default=Path(".eval-cache/dev-v1.1"))
+    args = parser.parse_args()
+    searcher = Searcher.open(Settings.load(index_dir=args.index))
+    questions = measure.questions_of(load_dataset("squad"), args.split)[0]
+    searcher = measure.with_cached_questions(searcher, questions)
+    spans = []
+    for q in questions:
+        hits = searcher.search(q.text, 3).hits
+        if not hits or hits[0].answer is None:
+            continue
+        top = hits[0]
+        idf = rerank._idf(searcher.index, content_words(searcher.index, q.text))
+        held = set(rerank._tokens([top.passage.text[slice(*top.highlight)]])[0])
+        coverage = sum(v for w, v in idf.items() if w in held) / (sum(idf.values()) or 1.0)
+        spans.append((answers.asks_for(q.text), coverage, measure.span_matches(top, q.answers)))
+    print(f"{args.split}: {len(spans)} top hits with a span")
+    for low, high in itertools.pairwise(BANDS):
+        band = [exact for _, coverage, exact in spans if low <= coverage < high]
+        if band:
+            print(f"coverage {low:.1f}-{min(high, 1):.1f}: {len(band)} spans, precision {np.mean(band):.3f}")
+    for threshold in THRESHOLDS:
+        kept = [exact for kind, coverage, exact in spans if kind in (answers.DATE, answers.NUMBER) or coverage >= threshold]
+        print(f"name and place spans need coverage >= {threshold}: {len(kept)} kept, {sum(kept)} exact, "
+              f"precision {np.mean(kept):.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
