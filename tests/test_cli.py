@@ -46,9 +46,21 @@ def test_ask_json_matches_the_http_shape(runner, real_settings):
 def test_ask_prints_rank_title_source_and_the_marked_sentence(runner, real_settings):
     result = runner.invoke(main, ["ask", "Which newspaper interviewed Lavrov?", "-k", "1"], env=env_for(real_settings))
     assert result.exit_code == 0, result.output
-    assert re.match(r"1\. \[-?\d+\.\d{3}\] ", result.output)
+    assert re.match(r"Confidence 0\.\d\d\n\n1\. \[-?\d+\.\d{3}\] ", result.output)
     assert "003_d560007ba48ee34c.txt [" in result.output
     assert "»" in result.output and "«" in result.output
+
+
+def test_ask_prints_the_answer_span_and_why_it_abstained(runner, real_settings):
+    question = "Who was Armenia's defence minister in 2022?"
+    result = runner.invoke(main, ["ask", question, "-k", "3"], env=env_for(real_settings))
+    assert result.exit_code == 0, result.output
+    assert "   Answer: Suren Papikyan\n" in result.output
+    strict = env_for(real_settings) | {"QA_ABSTAIN_THRESHOLD": "1", "QA_ABSTAIN_LEXICAL": "false"}
+    doubtful = runner.invoke(main, ["ask", question, "-k", "3"], env=strict)
+    assert doubtful.exit_code == 0, doubtful.output
+    assert doubtful.output.startswith("No confident answer in these documents: No passage is close enough")
+    assert "Answer:" not in doubtful.output
 
 
 @pytest.mark.slow  # the real model encodes a document

@@ -42,7 +42,9 @@ def ask(question: str, k: int | None, as_json: bool, index: Path | None) -> None
     if result.abstain_reason == "language":
         click.echo(f"Not answered: {result.abstain_message} Nearest passages:\n")
     elif result.abstained:
-        click.echo("No confident answer in these documents. Nearest passages:\n")
+        click.echo(f"No confident answer in these documents: {result.abstain_message} Nearest passages:\n")
+    else:
+        click.echo(f"Confidence {result.confidence:.2f}\n")
     for hit in result.hits:
         click.echo(format_hit(hit.to_dict(), mark=lambda s: click.style(f"»{s}«", bold=True)))
 
@@ -59,8 +61,8 @@ def preload_language(settings: Settings) -> None:
 
 def format_hit(hit: dict, mark: Callable[[str], str]) -> str:
     """A hit (its JSON) for the terminal: rank, score and title; its source, with the page or
-    section of a PDF or DOCX ("p. 12", "3 Results › 3.2 Costs"), and offsets; the passage, its
-    answering sentence marked."""
+    section of a PDF or DOCX ("p. 12", "3 Results › 3.2 Costs"), and offsets; the answer span,
+    when it has one; the passage, its answering sentence marked."""
     from ..retrieve.results import location_label
 
     text, hl = hit["text"], hit["highlight"]
@@ -68,7 +70,8 @@ def format_hit(hit: dict, mark: Callable[[str], str]) -> str:
     body = textwrap.fill(" ".join(body.split()), width=100, initial_indent="   ", subsequent_indent="   ")
     doc, where = hit["document"], location_label(hit)
     source = f"{doc['source']}, {where}" if where else doc["source"]
-    return f"{hit['rank']}. [{hit['score']:.3f}] {doc['title']}\n   {source} [{hit['start']}:{hit['end']}]\n{body}\n"
+    answer = f"   Answer: {text[hit['answer']['start'] : hit['answer']['end']]}\n" if "answer" in hit else ""
+    return f"{hit['rank']}. [{hit['score']:.3f}] {doc['title']}\n   {source} [{hit['start']}:{hit['end']}]\n{answer}{body}\n"
 
 
 @click.command(short_help="Serve the web page and JSON API (builds the index first if needed).")
