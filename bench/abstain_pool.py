@@ -19,10 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import Settings
 from qa.eval import measure
-from qa.eval.datasets import load_dataset
-from qa.retrieve.searcher import Searcher
 
 POOLS = (1, 2, 3, 5, 10)
 
@@ -30,11 +27,9 @@ POOLS = (1, 2, 3, 5, 10)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=("tune", "test"), default="tune")
-    parser.add_argument("--index", type=Path, default=Path(".eval-cache/dev-v1.1"))
+    parser.add_argument("--index", type=Path, default=measure.SQUAD_INDEX)
     args = parser.parse_args()
-    searcher = Searcher.open(Settings.load(index_dir=args.index))
-    answerable, off_topic = measure.questions_of(load_dataset("squad"), args.split)
-    searcher = measure.with_cached_questions(searcher, answerable + off_topic)
+    searcher, answerable, off_topic = measure.squad_split(args.split, args.index)
     threshold = searcher.settings.abstain_threshold
 
     def cosines(questions) -> np.ndarray:

@@ -34,15 +34,13 @@ import argparse
 import itertools
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from qa.config import Settings
 from qa.encode.embedder import resolve_model_path
 from qa.eval import measure
-from qa.eval.datasets import Question, load_dataset
+from qa.eval.datasets import Question
 from qa.ingest.cleaning import normalize_for_embedding
 from qa.retrieve import answers, rerank
 from qa.retrieve.evidence import content_words
@@ -60,9 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.experiment == "examples":
         return examples(Searcher.open())
-    searcher = Searcher.open(Settings.load(index_dir=Path(".eval-cache/dev-v1.1")))
-    questions, _ = measure.questions_of(load_dataset("squad"), "tune")
-    searcher = measure.with_cached_questions(searcher, questions)
+    searcher, questions, _ = measure.squad_split("tune")
     if args.experiment == "highlight":
         highlight(searcher, questions, args.windows)
     elif args.experiment == "hyponym":
@@ -118,12 +114,9 @@ def _highlight_halves(cases: list[dict], name: str) -> None:
 
 
 def _sentence_features(index, query: str, kind: str, texts: list[str], score: np.ndarray, typed: np.ndarray) -> np.ndarray:
-    words = content_words(index, query)
-    idf = rerank._idf(index, words)
-    total = sum(idf.values()) or 1.0
-    pairs = set(itertools.pairwise(words))
+    pairs = set(itertools.pairwise(content_words(index, query)))
     tokens = rerank._tokens(texts)
-    coverage = np.array([sum(v for w, v in idf.items() if w in set(t)) / total for t in tokens])
+    coverage = rerank.coverages(index, query, texts)
     held_pairs = np.array([len(pairs & set(itertools.pairwise(t))) / max(len(pairs), 1) for t in tokens])
     n = len(texts)
     position = np.arange(n)

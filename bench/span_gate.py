@@ -17,12 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import Settings
 from qa.eval import measure
-from qa.eval.datasets import load_dataset
 from qa.retrieve import answers, rerank
-from qa.retrieve.evidence import content_words
-from qa.retrieve.searcher import Searcher
 
 BANDS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)
 THRESHOLDS = (0.0, 0.5, 0.6, 0.7)
@@ -31,20 +27,16 @@ THRESHOLDS = (0.0, 0.5, 0.6, 0.7)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=("tune", "test"), default="tune")
-    parser.add_argument("--index", type=Path, default=Path(".eval-cache/dev-v1.1"))
+    parser.add_argument("--index", type=Path, default=measure.SQUAD_INDEX)
     args = parser.parse_args()
-    searcher = Searcher.open(Settings.load(index_dir=args.index))
-    questions = measure.questions_of(load_dataset("squad"), args.split)[0]
-    searcher = measure.with_cached_questions(searcher, questions)
+    searcher, questions, _ = measure.squad_split(args.split, args.index)
     spans = []
     for q in questions:
         hits = searcher.search(q.text, 3).hits
         if not hits or hits[0].answer is None:
             continue
         top = hits[0]
-        idf = rerank._idf(searcher.index, content_words(searcher.index, q.text))
-        held = set(rerank._tokens([top.passage.text[slice(*top.highlight)]])[0])
-        coverage = sum(v for w, v in idf.items() if w in held) / (sum(idf.values()) or 1.0)
+        coverage = float(rerank.coverages(searcher.index, q.text, [top.passage.text[slice(*top.highlight)]])[0])
         spans.append((answers.asks_for(q.text), coverage, measure.span_matches(top, q.answers)))
     print(f"{args.split}: {len(spans)} top hits with a span")
     for low, high in itertools.pairwise(BANDS):

@@ -14,21 +14,24 @@ import string
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import ir_measures
 import numpy as np
 from ir_measures import RR, R, nDCG
 
+from ..config import Settings
 from ..encode.embedder import Embedder
 from ..index.lexical import Lexical
 from ..index.load import Index
 from ..index.manifest import BM25_B, BM25_K1
 from ..ingest.cleaning import normalize_for_embedding
 from ..retrieve.searcher import Hit, Searcher
-from .datasets import Dataset, Question, off_topic_questions
+from .datasets import Dataset, Question, load_dataset, off_topic_questions
 
 RANK_MEASURES = [R @ 1, R @ 5, R @ 10, R @ 20, RR @ 10, nDCG @ 10, R @ 100]
 ANSWER_DEPTHS = (1, 3, 5)
+SQUAD_INDEX = Path(".eval-cache") / "dev-v1.1"  # where `qa eval squad` builds its index (from the repository's root)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,14 @@ def compare(
 def with_cached_questions(searcher: Searcher, questions: list[Question]) -> Searcher:
     """The same searcher, with every question encoded up front in batches."""
     return Searcher(searcher.index, CachedEmbedder(searcher.embedder, [q.text for q in questions]), searcher.settings)
+
+
+def squad_split(split: str, index_dir: Path = SQUAD_INDEX) -> tuple[Searcher, list[Question], list[Question]]:
+    """A SQuAD split's answerable and off-topic questions, and a searcher on the evaluation index
+    (built by `qa eval squad`) with all of them encoded up front: what the bench scripts ask."""
+    answerable, off_topic = questions_of(load_dataset("squad"), split)
+    searcher = Searcher.open(Settings.load(index_dir=index_dir))
+    return with_cached_questions(searcher, answerable + off_topic), answerable, off_topic
 
 
 def _with_plain_bm25(index: Index) -> Index:

@@ -138,25 +138,32 @@ def features(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scor
 def _word_features(idf: dict[str, float], question_pairs: set, parts: list[list[str]], best: int) -> dict[str, float]:
     """What the passage (its title, then its sentences: `parts`) holds of the question's words
     and word pairs; `best`: the part that is its best sentence."""
-    total = sum(idf.values()) or 1.0
     pairs = max(len(question_pairs), 1)
     held = [set(part) for part in parts]
     held_pairs = [set(itertools.pairwise(part)) for part in parts]
-
-    def coverage(words: set[str]) -> float:
-        return sum(weight for w, weight in idf.items() if w in words) / total
-
     sentences = range(1, len(parts))
-    adjacent = [coverage(held[j] | held[j + 1]) for j in range(1, len(parts) - 1)]
+    adjacent = [idf_share(idf, held[j] | held[j + 1]) for j in range(1, len(parts) - 1)]
     return {
-        "coverage": coverage(set().union(*held)),
-        "sentence_coverage": coverage(held[best]),
-        "best_coverage": max(coverage(held[j]) for j in sentences),
-        "pair_coverage": max(adjacent, default=coverage(held[best])),
+        "coverage": idf_share(idf, set().union(*held)),
+        "sentence_coverage": idf_share(idf, held[best]),
+        "best_coverage": max(idf_share(idf, held[j]) for j in sentences),
+        "pair_coverage": max(adjacent, default=idf_share(idf, held[best])),
         "pairs": len(question_pairs & set().union(*held_pairs)) / pairs,
         "sentence_pairs": len(question_pairs & held_pairs[best]) / pairs,
         "best_pairs": max(len(question_pairs & held_pairs[j]) for j in sentences) / pairs,
     }
+
+
+def idf_share(idf: dict[str, float], words: set[str]) -> float:
+    """The share of the question words' idf (`_idf`) that `words` (BM25 tokens) hold."""
+    return sum(weight for w, weight in idf.items() if w in words) / (sum(idf.values()) or 1.0)
+
+
+def coverages(index: IndexBackend, query: str, texts: list[str]) -> np.ndarray:
+    """How much of the question's words (weighed by idf) each text holds, as the reranker measures
+    a sentence's coverage."""
+    idf = _idf(index, content_words(index, query))
+    return np.array([idf_share(idf, set(words)) for words in _tokens(texts)])
 
 
 def _tokens(texts: list[str]) -> list[list[str]]:
