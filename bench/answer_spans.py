@@ -28,7 +28,7 @@ REPEATS = 20  # timings per hit; the median is kept
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=Path(".eval-cache/dev-v1.1"))
+    parser.add_argument("--index", type=Path, default=measure.SQUAD_INDEX)
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--split", choices=("tune", "test"), default="tune")

@@ -77,7 +77,7 @@ def evaluate(
         data = dataclasses.replace(data, questions=data.split(split)[:limit], groups=1)
     docs = documents_from(data.documents) if data.documents is not None else None
     if docs is not None:
-        index = index or Path(".eval-cache") / data.name
+        index = index or measure.EVAL_CACHE / data.name
     settings = Settings.load(index_dir=index)
     if stale_reason(settings, docs):
         click.echo(f"building the index for {data.name} in {settings.index_dir} ...", err=True)

@@ -27,11 +27,12 @@ from ..index.load import Index
 from ..index.manifest import BM25_B, BM25_K1
 from ..ingest.cleaning import normalize_for_embedding
 from ..retrieve.searcher import Hit, Searcher
-from .datasets import Dataset, Question, load_dataset, off_topic_questions
+from .datasets import KNOWN, Dataset, Question, load_dataset, off_topic_questions
 
 RANK_MEASURES = [R @ 1, R @ 5, R @ 10, R @ 20, RR @ 10, nDCG @ 10, R @ 100]
 ANSWER_DEPTHS = (1, 3, 5)
-SQUAD_INDEX = Path(".eval-cache") / "dev-v1.1"  # where `qa eval squad` builds its index (from the repository's root)
+EVAL_CACHE = Path(".eval-cache")  # where `qa eval` builds each dataset's index (from the repository's root)
+SQUAD_INDEX = EVAL_CACHE / KNOWN["squad"].stem
 
 
 @dataclass(frozen=True)
