@@ -53,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=("highlight", "hyponym", "late", "adapter", "examples"))
     parser.add_argument("--dims", type=int, default=0, help="late: project token vectors to this many (0: keep 384)")
+    parser.add_argument("--sentences", action="store_true", help="late: token vectors of each sentence encoded alone")
     parser.add_argument("--windows", action="store_true", help="highlight: add the cosines of sentence windows")
     parser.add_argument("--strength", type=float, default=0.1, help="adapter: L2 pull towards the identity")
     args = parser.parse_args()
@@ -64,13 +65,15 @@ def main() -> None:
     elif args.experiment == "hyponym":
         hyponym(searcher, questions)
     elif args.experiment == "late":
-        late(searcher, questions, args.dims)
+        late(searcher, questions, args.dims, args.sentences)
     else:
         adapter(searcher, questions, args.strength)
 
 
-def _vector(searcher: Searcher, text: str) -> np.ndarray:
-    return searcher.encoder.encode([normalize_for_embedding(text)], searcher.settings.max_query_chars)[0]
+def _encoded(searcher: Searcher, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """A question's vector and token vectors, as the searcher encodes it."""
+    vectors, tokens = searcher.encode([text])
+    return vectors[0], tokens[0]
 
 
 # highlight ------------------------------------------------------------------------------------
@@ -80,12 +83,12 @@ def highlight(searcher: Searcher, questions: list[Question], windows: bool) -> N
     index = searcher.index
     cases = []
     for q in questions:
-        vector = _vector(searcher, q.text)
+        vector, tokens = _encoded(searcher, q.text)
         ranked = searcher.ranked(q.text, vector)
         assert ranked is not None
         scored, fused = ranked
         kind = answers.asks_for(q.text)
-        i = int(np.argmax(rerank.rerank(index, q.text, kind, fused, scored)))
+        i = int(np.argmax(rerank.rerank(index, q.text, kind, fused, scored, tokens)))
         passage = index.passage(scored.row(i))
         texts = [passage.text[a:b] for a, b in passage.sentences]
         labels = np.array([measure.holds_answer(t, q.answers) for t in texts])
@@ -222,7 +225,8 @@ def _top_ten(searcher: Searcher, questions: list[Question]) -> list[dict]:
     """Each question's best rerank.DEPTH passages by fused score, their reranker features and labels."""
     rows = []
     for q in questions:
-        ranked = searcher.ranked(q.text, _vector(searcher, q.text))
+        vector, tokens = _encoded(searcher, q.text)
+        ranked = searcher.ranked(q.text, vector)
         assert ranked is not None
         scored, fused = ranked
         top = rerank.top_of(fused)
@@ -230,7 +234,7 @@ def _top_ten(searcher: Searcher, questions: list[Question]) -> list[dict]:
         x = rerank.features(searcher.index, q.text, kind, fused, scored, top)
         passages = [searcher.index.passage(scored.row(int(i))) for i in top]
         gold = np.array([p.doc_id in q.relevant for p in passages])
-        first = int(np.argmax(rerank.rerank(searcher.index, q.text, kind, fused, scored)[top]))  # as served
+        first = int(np.argmax(rerank.rerank(searcher.index, q.text, kind, fused, scored, tokens)[top]))  # as served
         sentence_scores = [scored.sentence_scores[scored.sentences[int(i)]] for i in top]
         rows.append({"group": q.group, "question": q.text, "x": x, "passages": passages, "gold": gold, "kind": kind,
                      "answers": q.answers, "first": first, "sentence_scores": sentence_scores})  # fmt: skip
@@ -267,37 +271,51 @@ def _recall(rows: list[dict], score) -> tuple[float, float]:
 # late interaction -----------------------------------------------------------------------------
 
 
-def late(searcher: Searcher, questions: list[Question], dims: int) -> None:
+def late(searcher: Searcher, questions: list[Question], dims: int, sentences: bool = False) -> None:
     """MaxSim (ColBERT's late interaction) over all-MiniLM-L6-v2's own contextual token vectors:
     for each question token, its best cosine to a token of the passage (or of one sentence, read
-    in its passage's context), averaged. Token vectors int8, optionally projected to `dims`."""
+    in its passage's context), averaged. Token vectors int8, optionally projected to `dims`.
+    With `sentences`, each sentence is encoded alone (as the index encodes sentences) and a
+    passage's tokens are its sentences' tokens."""
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(resolve_model_path(searcher.settings.model), device="cpu", local_files_only=True)
     rows = _top_ten(searcher, questions)
-    texts = sorted({p.text for r in rows for p in r["passages"]})
+    if sentences:
+        units = sorted({p.text[a:b] for r in rows for p in r["passages"] for a, b in p.sentences})
+    else:
+        units = sorted({p.text for r in rows for p in r["passages"]})
     started = time.perf_counter()
-    encoded = model.encode([normalize_for_embedding(t) for t in texts], output_value="token_embeddings", batch_size=32)
-    print(f"{len(texts)} passages' token vectors in {time.perf_counter() - started:.0f} s")
+    encoded = model.encode([normalize_for_embedding(t) or t for t in units], output_value="token_embeddings", batch_size=32)
+    print(f"{len(units)} {'sentences' if sentences else 'passages'}' token vectors in {time.perf_counter() - started:.0f} s")
     asked = model.encode([normalize_for_embedding(r["question"]) for r in rows], output_value="token_embeddings")
     sample = np.vstack([_unit(e) for e in encoded[:: max(len(encoded) // 500, 1)]])
     projection = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=False)[2][:dims].T if dims else None
-    tokens = {t: _int8(_unit(e), projection) for t, e in zip(texts, encoded, strict=True)}
-    counts = [len(v) for v in tokens.values()]
+    tokens = {t: _int8(_unit(e), projection) for t, e in zip(units, encoded, strict=True)}
     width = dims or sample.shape[1]
+    spans = {} if sentences else {t: _token_spans(model.tokenizer, t) for t in units}
+
+    def passage_tokens(p) -> np.ndarray:
+        return np.vstack([tokens[p.text[a:b]] for a, b in p.sentences]) if sentences else tokens[p.text]
+
+    counts = [len(passage_tokens(p)) for r in rows[:200] for p in r["passages"]]
     print(f"tokens a passage: mean {np.mean(counts):.0f}; {width} int8 values a token: {np.mean(counts) * width / 1024:.1f} KiB")
-    spans = {t: _token_spans(model.tokenizer, t) for t in texts}
     took = []
     for row, question in zip(rows, asked, strict=True):
         q = _int8(_unit(question), projection)
         started = time.perf_counter()
-        sims = [q @ tokens[p.text].T for p in row["passages"]]
+        sims = [q @ passage_tokens(p).T for p in row["passages"]]
         maxsim = np.array([s.max(axis=1).mean() for s in sims])
         took.append(time.perf_counter() - started)
         row["extra"] = np.column_stack([maxsim, maxsim - maxsim.max()])
-        row["sentence_maxsim"] = [
-            _per_sentence(s, spans[p.text], p.sentences) for s, p in zip(sims, row["passages"], strict=True)
-        ]
+        if sentences:
+            row["sentence_maxsim"] = [
+                np.array([(q @ tokens[p.text[a:b]].T).max(axis=1).mean() for a, b in p.sentences]) for p in row["passages"]
+            ]
+        else:
+            row["sentence_maxsim"] = [
+                _per_sentence(s, spans[p.text], p.sentences) for s, p in zip(sims, row["passages"], strict=True)
+            ]
     print(f"MaxSim over ten passages: median {np.median(took) * 1000:.2f} ms")
     _cross_check(rows, f"MaxSim ({width} int8 dims)")
     _highlight_check(rows)
@@ -316,7 +334,7 @@ def examples(searcher: Searcher) -> None:
 
     model = SentenceTransformer(resolve_model_path(searcher.settings.model), device="cpu", local_files_only=True)
     for question in EXAMPLES:
-        ranked = searcher.ranked(question, _vector(searcher, question))
+        ranked = searcher.ranked(question, _encoded(searcher, question)[0])
         assert ranked is not None
         scored, fused = ranked
         top = rerank.top_of(fused)

@@ -56,6 +56,35 @@ class FakeEmbedder:
         return out
 
 
+class FakeTokenEmbedder(FakeEmbedder):
+    """`FakeEmbedder` that also gives token vectors (`TokenEmbedder`): [CLS], one hashed one-hot
+    row per word, [SEP]; its vector is their mean, as mean pooling makes it. Its projection
+    (`late.projection`, see `fake_projection`) is a fixed random one."""
+
+    name = "fake-hash-tokens-256"
+
+    def encode_tokens(self, texts, batch_size=32, progress=None):
+        tokens = []
+        for text in texts:
+            rows = np.zeros((len(re.findall(r"\w+", text.lower())) + 2, self.dimension), dtype=np.float32)
+            rows[0, 0] = rows[-1, 1] = 1.0
+            for n, word in enumerate(re.findall(r"\w+", text.lower()), 1):
+                rows[n, int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little") % self.dimension] = 1.0
+            tokens.append(rows)
+        return self.encode(texts, batch_size, progress), tokens
+
+
+@pytest.fixture
+def fake_projection(monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """A projection for FakeTokenEmbedder's model (other models keep theirs)."""
+    from qa.encode import late
+
+    projection = np.linalg.qr(np.random.default_rng(7).normal(size=(FakeEmbedder.dimension, late.DIMS)))[0].astype(np.float32)
+    shipped = late.projection
+    monkeypatch.setattr(late, "projection", lambda model: projection if model == FakeTokenEmbedder.name else shipped(model))
+    return projection
+
+
 def fake_settings(tmp_path: Path, corpus: Path = CORPUS, **overrides) -> Settings:
     return Settings.load(env={}, corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name, **overrides)
 

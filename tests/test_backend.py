@@ -139,6 +139,9 @@ class BruteForce:
     def sentence_vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return self.sentence_vectors if rows is None else self.sentence_vectors[rows]
 
+    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
+        return None
+
     def bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
         scores = bm25(self.passage_words, self.words(query) if isinstance(query, str) else list(query))
         return scores if rows is None else scores[rows]

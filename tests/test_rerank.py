@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.config import Settings
 from qa.errors import ConfigError
 from qa.eval import reranker
 from qa.eval.datasets import Dataset, Question
@@ -16,7 +17,7 @@ from qa.ingest.documents import Document
 from qa.retrieve import answers, rerank
 from qa.retrieve.searcher import Searcher
 
-from .conftest import FakeEmbedder, fake_settings
+from .conftest import FakeEmbedder, FakeTokenEmbedder, fake_settings
 
 DOCS = [
     Document("drones", "Drones", "Azerbaijan used drones. The Bayraktar TB2 drone struck armoured columns.", "drones.txt"),
@@ -88,7 +89,7 @@ def test_reranking_only_reorders_the_best_passages(searcher):
     assert np.array_equal(adjusted[below], fused[below])  # every passage below keeps its score
     assert sorted(adjusted[top].tolist()) == sorted(fused[top].tolist())  # the same scores, handed out again
     assert adjusted[top].min() >= fused[below].max()
-    order = top[np.argsort(-rerank.model().score(features_of(searcher)[0]), kind="stable")]
+    order = top[np.argsort(-rerank.model().plain.score(features_of(searcher)[0]), kind="stable")]
     assert np.all(np.diff(adjusted[order]) <= 0)  # in the model's order
 
 
@@ -96,15 +97,16 @@ def test_the_setting_turns_reranking_off(searcher):
     scored, fused = ranked(searcher)
     top = rerank.top_of(fused)
     first_fused = searcher.index.passage(scored.row(int(top[0]))).id
-    model_first = top[int(np.argmax(rerank.model().score(features_of(searcher)[0])))]
+    model_first = top[int(np.argmax(rerank.model().plain.score(features_of(searcher)[0])))]
     first_model = searcher.index.passage(scored.row(int(model_first))).id
     assert searcher.with_settings(rerank=False).search(QUESTION, 3).hits[0].passage.id == first_fused
     assert searcher.search(QUESTION, 3).hits[0].passage.id == first_model
 
 
 def test_the_shipped_model_matches_its_checksum_and_features():
-    model = rerank.model()
-    assert model.coef.shape == model.mean.shape == model.scale.shape == (len(rerank.FEATURES),)
+    models = rerank.model()
+    for model, features in ((models.plain, rerank.FEATURES), (models.late, rerank.LATE_FEATURES)):
+        assert model.coef.shape == model.mean.shape == model.scale.shape == (len(features),)
     text = rerank.MODEL.read_text(encoding="utf-8")
     assert rerank.checksum_file(rerank.MODEL).read_text().split() == [rerank.checksum(text), rerank.MODEL.name]
 
@@ -119,8 +121,11 @@ def test_a_model_that_does_not_match_its_checksum_is_refused(tmp_path: Path):
 
 def test_a_model_trained_on_other_features_is_refused():
     data = json.loads(rerank.MODEL.read_text(encoding="utf-8"))
-    with pytest.raises(ConfigError, match="other features"):
-        rerank.Model.from_dict(data | {"features": data["features"][:-1]})
+    for part in ("plain", "late"):
+        with pytest.raises(ConfigError, match="other features"):
+            rerank.Models.from_dict(data | {part: data[part] | {"features": data[part]["features"][:-1]}})
+    with pytest.raises(ConfigError, match="not a reranker"):
+        rerank.Models.from_dict(data["late"])  # one model, as an older qa wrote it
 
 
 def questions() -> list[Question]:
@@ -132,19 +137,29 @@ def questions() -> list[Question]:
     return [Question(f"q{n}", text, {doc: 1}, (), group=n) for n, (text, doc) in enumerate(asked)]
 
 
-def test_training_is_reproducible_and_writes_a_model_the_reranker_loads(searcher, tmp_path: Path):
+def test_training_is_reproducible_and_writes_a_model_the_reranker_loads(tmp_path: Path, fake_projection):
+    settings = Settings.load(env={}, index_dir=tmp_path / "index", model=FakeTokenEmbedder.name)
+    build_index(settings, FakeTokenEmbedder(), DOCS)
+    searcher = Searcher.open(settings, FakeTokenEmbedder())
     dataset = Dataset("tiny", questions(), groups=len(questions()))
     said: list[str] = []
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     reranker.train(searcher, dataset, "all", first, said.append)
     reranker.train(searcher, dataset, "all", second, said.append)
     assert first.read_text() == second.read_text()  # the same index and questions give the same file
-    assert any(line.startswith("held out articles") for line in said)
-    model = rerank.model(first)
+    assert any(line.startswith("held out articles") and "(with MaxSim)" in line for line in said)
+    models = rerank.model(first)
     examples = reranker.collect(searcher, questions())
-    assert examples.x.shape[1] == len(rerank.FEATURES) and examples.gold.sum() >= 1
-    r1, _ = reranker.recall(examples, model.score(examples.x), np.ones(len(examples.x), bool))
-    assert 0.0 <= r1 <= 1.0
+    assert examples.x.shape[1] == len(rerank.LATE_FEATURES) and examples.gold.sum() >= 1
+    everything = np.ones(len(examples.x), bool)
+    for model in (models.late, models.plain):
+        r1, _ = reranker.recall(examples, model.score(examples.x[:, : len(model.coef)]), everything)
+        assert 0.0 <= r1 <= 1.0
+
+
+def test_training_needs_an_index_with_token_vectors(searcher):
+    with pytest.raises(ConfigError, match="token vectors"):
+        reranker.collect(searcher, questions())
 
 
 def test_recall_counts_the_gold_passage_in_the_first_one_and_five():

@@ -104,6 +104,17 @@ def test_a_bare_keyword_that_the_corpus_names_answers(real_searcher):
     assert "Bayraktar TB2" in result.hits[0].passage.text
 
 
+@pytest.mark.parametrize(
+    "question", ["Which drones did Azerbaijan use in the 2020 war?", "Which Turkish-made unmanned aircraft did Azerbaijan rely on?"]
+)
+def test_the_passage_naming_the_drone_is_in_the_top_3(real_searcher, question):
+    """Both passages are about Azerbaijan's drones; late interaction (MaxSim over the sentences'
+    token vectors) tells the one that names the Bayraktar TB2 from the one that does not."""
+    result = real_searcher.search(question, 3)
+    assert not result.abstained
+    assert any("Bayraktar TB2" in h.passage.text for h in result.hits)
+
+
 def test_armenias_defence_minister_in_2022_is_in_the_top_3(real_searcher):
     result = real_searcher.search("Who was Armenia's defence minister in 2022?", 3)
     assert not result.abstained

@@ -1,6 +1,7 @@
 """Embeddings reused by content: a build encodes only the texts that the previous build has not
 already embedded with the same model (new or changed documents), so updating a corpus costs
-time in proportion to what changed."""
+time in proportion to what changed. Sentences' token vectors for late interaction (`late`) are
+kept the same way, compacted as the index stores them."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .embedder import Embedder
+from . import late
+from .embedder import Embedder, TokenEmbedder
+
+TOKEN_CHUNK = 1024  # texts encoded at a time for token vectors: their float32 tokens are compacted before the next
 
 
 class EmbeddingCache:
     """Vectors by the exact text that was embedded."""
 
-    def __init__(self, vectors: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(self, vectors: Mapping[str, np.ndarray] | None = None, tokens: Mapping[str, np.ndarray] | None = None) -> None:
         self.vectors = dict(vectors or {})
+        self.tokens = dict(tokens or {})  # int8 token vectors (`late.compact`) by text
         self.reused = 0
         self.encoded = 0  # texts this cache had to encode
         self._added: list[str] = []  # the texts it encoded, since `forget_encoded`
@@ -36,14 +41,44 @@ class EmbeddingCache:
         elif progress:
             progress(len(texts), len(texts))
         self.reused += len(texts) - len(missing)
-        out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+        return self._stacked(texts, embedder.dimension)
+
+    def _stacked(self, texts: Sequence[str], dimension: int) -> np.ndarray:
+        out = np.empty((len(texts), dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             out[row] = self.vectors[text]
         return out
+
+    def encode_with_tokens(
+        self,
+        embedder: Embedder,
+        texts: Sequence[str],
+        batch_size: int,
+        progress: Callable[[int, int], None] | None,
+        projection: np.ndarray | None,
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """`encode`, and each text's int8 token vectors from the same forward pass; None (and only
+        `encode`) when the model has no `projection` or the embedder gives no token vectors."""
+        if projection is None or not isinstance(embedder, TokenEmbedder):
+            return self.encode(embedder, texts, batch_size, progress), None
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors or t not in self.tokens))
+        for start in range(0, len(missing), TOKEN_CHUNK):
+            chunk = missing[start : start + TOKEN_CHUNK]
+            report = (lambda done, _total, at=start: progress(at + done, len(missing))) if progress else None
+            vectors, tokens = embedder.encode_tokens(chunk, batch_size, report)
+            self.vectors.update(zip(chunk, vectors, strict=True))
+            self.tokens.update((t, late.compact(v, projection)) for t, v in zip(chunk, tokens, strict=True))
+        self.encoded += len(missing)
+        self._added += missing
+        self.reused += len(texts) - len(missing)
+        if progress and not missing:
+            progress(len(texts), len(texts))
+        return self._stacked(texts, embedder.dimension), [self.tokens[t] for t in texts]
 
     def forget_encoded(self) -> None:
         """Drop the vectors encoded so far (a build writes a batch's, then frees them); the ones
         it was given stay."""
         for text in self._added:
-            del self.vectors[text]
+            self.vectors.pop(text, None)
+            self.tokens.pop(text, None)
         self._added = []

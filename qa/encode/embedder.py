@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -43,6 +43,17 @@ class Embedder(Protocol):
     dimension: int
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TokenEmbedder(Embedder, Protocol):
+    """An Embedder that also gives each text's token vectors from the forward pass of its vector,
+    for late interaction (`late`): the last hidden state of the text's own tokens, [CLS] and [SEP]
+    included, (tokens, dimension) float32."""
+
+    def encode_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 class SentenceTransformerEmbedder:
@@ -81,6 +92,19 @@ class SentenceTransformerEmbedder:
         self.dimension = int(dimension)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        return self._run(texts, batch_size, progress, None)
+
+    def encode_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`'s vectors, and each text's token vectors from the same forward pass (`TokenEmbedder`)."""
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        return self._run(texts, batch_size, progress, tokens), tokens
+
+    def _run(
+        self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: list[np.ndarray] | None
+    ) -> np.ndarray:
+        """The unit vectors of `texts`; with `tokens`, each text's token vectors are put there too."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         few = self.torch_threads > 0 and len(texts) <= self.FEW
         self._torch.set_num_threads(self.torch_threads if few else self._all_threads)
@@ -89,9 +113,16 @@ class SentenceTransformerEmbedder:
         order = np.argsort([len(t) for t in texts], kind="stable")  # batches of like length: less padding
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
-            vectors = model.encode(
-                [texts[i] for i in rows], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-            ).astype(np.float32)
+            batch = [texts[i] for i in rows]
+            if tokens is None:
+                vectors = model.encode(batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+            else:  # per text: its features, token vectors padded to its batch's widest
+                features = model.encode(batch, batch_size=batch_size, output_value=None)
+                pooled = self._torch.stack([f["sentence_embedding"] for f in features])
+                vectors = self._torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+                for r, f in zip(rows, features, strict=True):
+                    tokens[r] = f["token_embeddings"][f["attention_mask"].bool()].float().cpu().numpy()
+            vectors = vectors.astype(np.float32)
             out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # bf16 rounds the norm
             if progress:
                 progress(start + len(rows), len(texts))

@@ -23,7 +23,7 @@ from ..errors import ModelError
 
 log = logging.getLogger(__name__)
 
-RECIPE = 4  # bump when the export or quantisation changes: encoders of another recipe are redone
+RECIPE = 5  # bump when the export or quantisation changes: encoders of another recipe are redone
 ENCODERS = "encoders"  # the folder beside an index's builds: exported question encoders, one per model
 FP32_FILE = "model-fp32.onnx"
 EXPORT_FILE = "export.json"
@@ -122,7 +122,22 @@ class OnnxEmbedder:
         activations over the whole input, so in a batch a text's vector would depend on its
         neighbours (and on their padding); alone, a question always gets the same vector. fp32
         runs batches of texts of like length (padding is masked out of the mean)."""
+        return self._run(texts, batch_size, progress, None)
+
+    def encode_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`'s vectors, and from the same runs each text's token vectors: the last hidden
+        state of its own tokens, [CLS] and [SEP] included, (tokens, dimension) float32."""
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        return self._run(texts, batch_size, progress, tokens), tokens
+
+    def _run(
+        self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: list[np.ndarray] | None
+    ) -> np.ndarray:
+        """The pooled vectors of `texts`; with `tokens`, each text's token vectors are put there too."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        outputs = ["embedding"] if tokens is None else ["embedding", "tokens"]
         encodings = self._tokenizer.encode_batch(list(texts))
         step = max(batch_size, 1) if self.tier == "onnx-fp32" else 1
         order = np.argsort([len(e.ids) for e in encodings], kind="stable") if step > 1 else np.arange(len(texts))
@@ -144,7 +159,11 @@ class OnnxEmbedder:
                     e.type_ids,
                 )
             shrink = self._shrink if last and widest > self.max_tokens else None
-            out[rows] = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs}, shrink)[0]
+            results = self._session.run(outputs, {k: v for k, v in feed.items() if k in self._inputs}, shrink)
+            out[rows] = results[0]
+            if tokens is not None:
+                for i, r in enumerate(rows):  # copies: a view would keep the whole padded batch alive
+                    tokens[r] = results[1][i, : len(encodings[r].ids)].astype(np.float32, copy=True)
             done = start + len(rows)
             if progress and (done % max(batch_size, 1) == 0 or done == len(texts)):
                 progress(done, len(texts))

@@ -1,12 +1,14 @@
 """Exporting the model as ONNX question encoders, once per model, when an index is built.
 
 torch is loaded then anyway. One `torch.onnx.export` of the transformer with the model's mean
-pooling and normalisation gives the fp32 file; ONNX Runtime's dynamic quantiser makes the int8
-files of `onnx.TIERS` from it. The torch model's own vectors for a set of probe texts
-(questions of several shapes and short texts of the corpus) are saved beside them, so that
-any machine can check every file against torch later without loading torch (`onnx`, `choice`).
-sentence-transformers' own ONNX backend needs `optimum`, which would downgrade
-sentence-transformers (../shared/MODELS.md), hence this small exporter.
+pooling and normalisation gives the fp32 file, with two outputs: "embedding" (the pooled, unit
+vectors) and "tokens" (the transformer's last hidden state, for late interaction, `late`).
+ONNX Runtime's dynamic quantiser makes the int8 files of `onnx.TIERS` from it (both outputs
+kept). The torch model's own vectors for a set of probe texts (questions of several shapes and
+short texts of the corpus) are saved beside them, so that any machine can check every file
+against torch later without loading torch (`onnx`, `choice`). sentence-transformers' own ONNX
+backend needs `optimum`, which would downgrade sentence-transformers (../shared/MODELS.md),
+hence this small exporter.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def export(model: Any, folder: Path, probe: Sequence[str]) -> dict:
 
 
 def _export_fp32(model: Any, path: Path) -> None:
-    """The transformer, mean pooling and normalisation as one ONNX graph (dynamic batch and length)."""
+    """The transformer, mean pooling and normalisation as one ONNX graph (dynamic batch and length):
+    outputs "embedding" (batch × dim) and "tokens", the last hidden state (batch × tokens × dim)."""
     import torch
 
     transformer, pooling = model[0], model[1]
@@ -87,7 +90,7 @@ def _export_fp32(model: Any, path: Path) -> None:
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
+            return torch.nn.functional.normalize(pooled, dim=-1), hidden
 
     sample = model.tokenizer(["a question", "a longer passage of text"], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -98,8 +101,8 @@ def _export_fp32(model: Any, path: Path) -> None:
             tuple(sample[n] for n in names),
             str(path),
             input_names=names,
-            output_names=["embedding"],
-            dynamic_axes={**axes, "embedding": {0: "batch"}},
+            output_names=["embedding", "tokens"],
+            dynamic_axes={**axes, "embedding": {0: "batch"}, "tokens": {0: "batch", 1: "tokens"}},
             opset_version=17,
             dynamo=False,
         )

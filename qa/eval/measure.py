@@ -21,7 +21,7 @@ import numpy as np
 from ir_measures import RR, R, nDCG
 
 from ..config import Settings
-from ..encode.embedder import Embedder
+from ..encode.embedder import Embedder, TokenEmbedder
 from ..index.lexical import Lexical
 from ..index.load import Index
 from ..index.manifest import BM25_B, BM25_K1
@@ -59,7 +59,13 @@ class CachedEmbedder:
     def __init__(self, embedder: Embedder, texts: Iterable[str], batch_size: int = 64) -> None:
         self.name, self.dimension, self._embedder = embedder.name, embedder.dimension, embedder
         unique = sorted({normalize_for_embedding(t) for t in texts})
-        self._cache = dict(zip(unique, embedder.encode(unique, batch_size), strict=True)) if unique else {}
+        self._tokens: dict[str, np.ndarray] = {}
+        if isinstance(embedder, TokenEmbedder) and unique:
+            vectors, tokens = embedder.encode_tokens(unique, batch_size)
+            self._tokens = dict(zip(unique, tokens, strict=True))
+        else:
+            vectors = embedder.encode(unique, batch_size) if unique else np.zeros((0, self.dimension), np.float32)
+        self._cache = dict(zip(unique, vectors, strict=True))
 
     def encode(
         self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
@@ -67,6 +73,16 @@ class CachedEmbedder:
         if all(t in self._cache for t in texts):
             return np.stack([self._cache[t] for t in texts])
         return self._embedder.encode(texts, batch_size, progress)
+
+    def encode_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The cached vectors and token vectors (`TokenEmbedder`); no tokens when the model gives none."""
+        if all(t in self._tokens for t in texts):
+            return self.encode(texts), [self._tokens[t] for t in texts]
+        if isinstance(self._embedder, TokenEmbedder):
+            return self._embedder.encode_tokens(texts, batch_size, progress)
+        return self.encode(texts, batch_size, progress), [np.zeros((0, self.dimension), np.float32) for _ in texts]
 
 
 def fold(text: str) -> str:

@@ -1,11 +1,12 @@
 """Training the learned reranker (`qa/retrieve/rerank.py`) on a dataset's tune split, reproducibly.
 
 `qa eval squad --split tune --train-reranker PATH` asks every tune question through the product's
-own scoring path, takes the features of its best `rerank.DEPTH` passages (label: the passage is
-of the gold document), first trains on one half of the articles and measures on the other (both
-ways, so the model is kept only if it wins on data it never saw), then trains on all of them and
-writes PATH and PATH.sha256. scikit-learn's lbfgs is deterministic: the same index, encoder
-and questions give the same file.
+own scoring path, takes the features of its best `rerank.DEPTH` passages (label: the passage is of
+the gold document), first trains on one half of the articles and measures on the other (both ways,
+so the model is kept only if it wins on data it never saw), then trains on all of them and writes
+PATH and PATH.sha256. It trains two models: one on `rerank.LATE_FEATURES` (the index keeps token
+vectors, as every build with the default model does) and one on `rerank.FEATURES` alone. scikit-
+learn's lbfgs is deterministic: the same index, encoder and questions give the same file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.cleaning import normalize_for_embedding
+from ..errors import ConfigError
 from ..retrieve import answers, rerank
 from ..retrieve.searcher import Searcher
 from . import measure
@@ -30,7 +31,7 @@ C = 0.1  # the inverse regularisation strength, chosen on the tune halves (bench
 class Examples:
     """The features of each question's best passages, one row per passage."""
 
-    x: np.ndarray
+    x: np.ndarray  # LATE_FEATURES
     gold: np.ndarray  # whether the passage is of the question's gold document
     question: np.ndarray  # the question each row belongs to (its position)
     group: np.ndarray  # the question's article
@@ -43,31 +44,35 @@ def collect(searcher: Searcher, questions: list[Question]) -> Examples:
     asked: list[int] = []
     groups: list[int] = []
     for n, q in enumerate(questions):
-        vector = searcher.encoder.encode([normalize_for_embedding(q.text)], searcher.settings.max_query_chars)[0]
-        ranked = searcher.ranked(q.text, vector)
+        vectors, tokens = searcher.encode([q.text])
+        ranked = searcher.ranked(q.text, vectors[0])
         if ranked is None:
             continue
         scored, fused = ranked
         top = rerank.top_of(fused)
         kind = answers.asks_for(q.text)
-        rows.append(rerank.features(searcher.index, q.text, kind, fused, scored, top))
+        maxsim = rerank.late_features(searcher.index, scored, top, tokens[0])
+        if maxsim is None:
+            raise ConfigError("the index keeps no token vectors for late interaction: rebuild it with the default model")
+        rows.append(np.hstack([rerank.features(searcher.index, q.text, kind, fused, scored, top), maxsim]))
         gold += [searcher.index.passage(scored.row(int(i))).doc_id in q.relevant for i in top]
         asked += [n] * len(top)
         groups += [q.group] * len(top)
     return Examples(np.concatenate(rows), np.array(gold), np.array(asked), np.array(groups))
 
 
-def fit(examples: Examples, which: np.ndarray | None = None) -> dict:
-    """A logistic regression on these rows (all when `which` is None), as the JSON the
-    reranker loads."""
+def fit(examples: Examples, which: np.ndarray | None = None, features: tuple[str, ...] = rerank.LATE_FEATURES) -> dict:
+    """A logistic regression over `features` on these rows (all when `which` is None), as the
+    JSON the reranker loads."""
     from sklearn.linear_model import LogisticRegression
 
     x, y = (examples.x, examples.gold) if which is None else (examples.x[which], examples.gold[which])
+    x = x[:, : len(features)]
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     model = LogisticRegression(C=C, max_iter=5000).fit((x - mean) / scale, y)
     return {
-        "features": list(rerank.FEATURES),
+        "features": list(features),
         "mean": _rounded(mean),
         "scale": _rounded(scale),
         "coef": _rounded(model.coef_[0]),
@@ -99,14 +104,16 @@ def cross_check(examples: Examples) -> list[str]:
     for held in (examples.group < middle, examples.group >= middle):
         if not held.any() or held.all():
             continue
-        model = rerank.Model.from_dict(fit(examples, ~held))
         before = recall(examples, -examples.x[:, rerank.FEATURES.index("rank")], held)
-        after = recall(examples, model.score(examples.x), held)
         articles = sorted(set(examples.group[held].tolist()))
-        lines.append(
-            f"held out articles {articles[0]}-{articles[-1]}: R@1 {before[0]:.4f} -> {after[0]:.4f}, "
-            f"R@5 {before[1]:.4f} -> {after[1]:.4f}"
-        )
+        line = f"held out articles {articles[0]}-{articles[-1]}: R@1 {before[0]:.4f}"
+        after = {}
+        for name, features in (("without MaxSim", rerank.FEATURES), ("with MaxSim", rerank.LATE_FEATURES)):
+            model = rerank.Model.from_dict(fit(examples, ~held, features), features)
+            after[name] = recall(examples, model.score(examples.x[:, : len(features)]), held)
+        line += "".join(f" -> {r[0]:.4f} ({name})" for name, r in after.items())
+        line += f", R@5 {before[1]:.4f}" + "".join(f" -> {r[1]:.4f} ({name})" for name, r in after.items())
+        lines.append(line)
     return lines
 
 
@@ -117,7 +124,8 @@ def train(searcher: Searcher, dataset: Dataset, split: str, path: Path, say: Cal
     examples = collect(searcher, questions)
     for line in cross_check(examples):
         say(line)
-    write(fit(examples) | {"trained_on": f"{dataset.name} {split}, {len(questions)} questions"}, path)
+    models = {"plain": fit(examples, features=rerank.FEATURES), "late": fit(examples)}
+    write(models | {"trained_on": f"{dataset.name} {split}, {len(questions)} questions"}, path)
     say(f"wrote {path} and {rerank.checksum_file(path).name}")
 
 

@@ -141,6 +141,11 @@ class IndexBackend(Protocol):
         """The sentence rows of these passages (None: of every passage), passage after passage."""
         ...
 
+    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
+        """These sentences' int8 token vectors for late interaction (`encode.late`), by sentence
+        row; None when the index keeps none (the reranker then does without)."""
+        ...
+
     # Records by row or id.
 
     def passage(self, row: int) -> Passage:

@@ -97,7 +97,7 @@ class _Job:
         """A build over the served build `before` that keeps what it can of `reused` (`before`,
         or `NoPrevious()` to encode everything). Returns the served folder if nothing changed."""
         plan = make_plan(self.settings, self.documents, before, reused, self.strict)
-        cache = EmbeddingCache(plan.old.vectors)
+        cache = EmbeddingCache(plan.old.vectors, plan.old.tokens)
         source = provenance.source_of(self.settings, self.documents is not None)
         if not plan.new:
             encoder = probed_query_encoder(self.settings, self.embedder, [])

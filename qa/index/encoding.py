@@ -1,6 +1,7 @@
 """Turning the documents a build adds into a segment: split into passages, each passage and each
 distinct sentence encoded (vectors already known are reused, see `EmbeddingCache`; a terse
-line in a block after its heading, see `ingest.terse`), tokenised for BM25. Also the texts that are
+line in a block after its heading, see `ingest.terse`; a sentence's token vectors for late
+interaction kept too, see `encode.late`), tokenised for BM25. Also the texts that are
 embedded, so a later build finds the vectors it may reuse."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..config import Settings
-from ..encode import choice
+from ..encode import choice, late
 from ..encode.cache import EmbeddingCache
 from ..encode.embedder import Embedder
 from ..encode.onnx import ENCODERS
@@ -19,6 +20,7 @@ from ..ingest.documents import Document
 from ..ingest.passages import Passage, passages_of
 from .lexical import Tokens
 from .segments import Segment
+from .token_vectors import TokenVectors
 
 Progress = Callable[[str, int, int], None]
 
@@ -78,7 +80,9 @@ def encode_segment(
 
     with bulk_encoder(settings, embedder) as encoder:  # this process, or Ray actors (settings.build_workers)
         vectors = cache.encode(encoder, texts, settings.batch_size, report("passages"))
-        sentence_vectors = cache.encode(encoder, sentence_texts, settings.batch_size, report("sentences"))
+        sentence_vectors, late_tokens = cache.encode_with_tokens(
+            encoder, sentence_texts, settings.batch_size, report("sentences"), late.projection(settings.model)
+        )
     return Segment(
         documents=docs,
         passages=passages,
@@ -87,6 +91,7 @@ def encode_segment(
         sentence_vectors=sentence_vectors,
         passage_tokens=Tokens.of([f"{titles[p.doc_id]}. {p.text}" for p in passages]),
         sentence_tokens=Tokens.of(sentence_texts),
+        sentence_late=None if late_tokens is None else TokenVectors.of(late_tokens),
     )
 
 

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from ..encode import late
 from .catalog import Span
 from .hnsw import build_hnsw_from, write_hnsw
 from .lexical import Postings, Tokens
+from .token_vectors import DATA, OFFSETS
 
 if TYPE_CHECKING:
     from .segments import Segment
@@ -41,6 +43,8 @@ class SegmentWriter:
         self._passages = self._files.enter_context(_open(Path(f"{base}.passages.jsonl")))
         self._vectors = self._files.enter_context(_open(Path(f"{base}.vectors.npy"), NPY_HEADER))
         self._sentence_vectors = self._files.enter_context(_open(Path(f"{base}.sentences.npy"), NPY_HEADER))
+        self._late = self._files.enter_context(_open(Path(f"{base}.{DATA}"), NPY_HEADER))
+        self._late_counts: list[np.ndarray] | None = []  # None once a batch came without token vectors
         self._document_lines: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         self._passage_lines: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         self._spans: list[np.ndarray] = []
@@ -66,6 +70,11 @@ class SegmentWriter:
         self._sentence_vectors.write(np.ascontiguousarray(part.sentence_vectors, dtype=np.float32).tobytes())
         self._tokens["passage"].append(part.passage_tokens)
         self._tokens["sentence"].append(part.sentence_tokens)
+        if part.sentence_late is None or self._late_counts is None:
+            self._late_counts = None
+        else:
+            self._late.write(np.ascontiguousarray(part.sentence_late.data, dtype=np.int8).tobytes())
+            self._late_counts.append(np.diff(part.sentence_late.offsets))
         self.documents += len(part.documents)
         self.passages += len(part.passages)
         self.sentences += len(part.sentence_vectors)
@@ -75,7 +84,16 @@ class SegmentWriter:
         """Finish the files; with `graph`, also an HNSW graph over the passage vectors."""
         _write_npy_header(self._vectors, self.passages, self.dimension)
         _write_npy_header(self._sentence_vectors, self.sentences, self.dimension)
+        late_offsets = None
+        if self._late_counts is not None:
+            late_offsets = np.zeros(self.sentences + 1, dtype=np.int64)
+            np.cumsum(_joined(self._late_counts, np.int64), out=late_offsets[1:])
+            _write_npy_header(self._late, int(late_offsets[-1]), late.DIMS, "|i1")
         self._files.close()
+        if late_offsets is None:  # a batch had none: the segment has none
+            Path(f"{self.base}.{DATA}").unlink()
+        else:
+            np.save(f"{self.base}.{OFFSETS}", late_offsets)
         sentence_starts = np.zeros(self.passages + 1, dtype=np.int64)
         np.cumsum(_joined(self._sentence_counts, np.int64), out=sentence_starts[1:])
         with open(f"{self.base}.rows.npz", "wb") as f:
@@ -145,9 +163,9 @@ def _open(path: Path, header: int = 0) -> BinaryIO:
     return f
 
 
-def _write_npy_header(f: BinaryIO, rows: int, dimension: int) -> None:
+def _write_npy_header(f: BinaryIO, rows: int, dimension: int, descr: str = "<f4") -> None:
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (rows, dimension)})
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": (rows, dimension)})
     if len(header.getvalue()) != NPY_HEADER:
         raise ValueError(f"a .npy header of {len(header.getvalue())} bytes, not {NPY_HEADER}")
     f.seek(0)

@@ -30,6 +30,7 @@ from .lexical import Postings, Tokens
 from .records import Lines, passage_of, remap
 from .rows import SentenceMap
 from .segment_writer import SegmentWriter
+from .token_vectors import TokenVectors
 
 PARTS = (
     "documents.jsonl",
@@ -51,6 +52,7 @@ class Segment:
     sentence_vectors: np.ndarray
     passage_tokens: Tokens  # of the title-prefixed passages, rows as in `passages`
     sentence_tokens: Tokens  # rows as in `sentence_vectors`
+    sentence_late: TokenVectors | None = None  # late interaction's token vectors, rows as in `sentence_vectors`
 
     def spans(self) -> list[Span]:
         """Each document's rows, in document order."""
@@ -117,6 +119,7 @@ class Stored:
     vectors: np.ndarray  # memory-mapped
     sentence_vectors: np.ndarray  # memory-mapped
     graph: Path | None  # its HNSW graph's file (a large segment): read by whoever searches it
+    late: TokenVectors | None  # its sentences' token vectors, mapped (None: it has none)
 
     def tokens(self, part: str) -> Tokens:
         return Tokens.load(Path(f"{self.base}.{part}-tokens.npz"))
@@ -140,6 +143,7 @@ def open_stored(folder: Path, name: str) -> Stored:
         np.load(f"{base}.vectors.npy", mmap_mode="r"),
         np.load(f"{base}.sentences.npy", mmap_mode="r"),
         Path(f"{base}.{GRAPH}") if Path(f"{base}.{GRAPH}").is_file() else None,
+        TokenVectors.load(base),
     )
 
 
@@ -155,20 +159,24 @@ def read(folder: Path, name: str) -> Segment:
         s.sentence_vectors,
         s.tokens("passage"),
         s.tokens("sentence"),
+        s.late,
     )
 
 
 def read_some(
     folder: Path, name: str, spans: Sequence[Span]
-) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray]]:
-    """Only these documents of a segment: each one's document, passages, passage vectors and
-    sentence vectors (the lines of other documents are not parsed)."""
+) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray], list[list[np.ndarray]]]:
+    """Only these documents of a segment: each one's document, passages, passage vectors,
+    sentence vectors and sentences' token vectors (none when the segment has none); the lines
+    of other documents are not parsed."""
     s = open_stored(folder, name)
+    late = s.late
     return (
         [Document(**s.documents[span.row]) for span in spans],
         [[passage_of(s.passages[i]) for i in range(*span.passages)] for span in spans],
         [np.array(s.vectors[slice(*span.passages)]) for span in spans],
         [np.array(s.sentence_vectors[slice(*span.sentences)]) for span in spans],
+        [[] if late is None else [np.array(late[i]) for i in range(*span.sentences)] for span in spans],
     )
 
 
@@ -193,7 +201,16 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
         sentence_vectors=stack_rows([s.sentence_vectors for s in segments], r.sentence_rows, dimension),
         passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(r.passage_rows),
         sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(r.sentence_rows),
+        sentence_late=_late_of(segments, r.sentence_rows),
     )
+
+
+def _late_of(segments: Sequence[Segment], rows: np.ndarray) -> TokenVectors | None:
+    """These sentence rows' token vectors, when every segment has them."""
+    parts = [s.sentence_late for s in segments]
+    if not parts or any(p is None for p in parts):
+        return None
+    return TokenVectors.concat([p for p in parts if p is not None]).take(rows)
 
 
 def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:

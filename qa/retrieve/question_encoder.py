@@ -13,8 +13,8 @@ import os
 import numpy as np
 
 from ..config import Settings
-from ..encode import cpu
-from ..encode.embedder import Embedder, passage_encoder
+from ..encode import cpu, late
+from ..encode.embedder import Embedder, TokenEmbedder, passage_encoder
 from ..encode.onnx import OnnxEmbedder
 from .fair_lock import FairLock
 
@@ -32,16 +32,29 @@ class QuestionEncoder:
     def encode(self, texts: list[str], max_chars: int) -> np.ndarray:
         """The texts' vectors, encoded in chunks of up to `max_chars` characters (or one text),
         each under the lock."""
+        return self.encode_with_tokens(texts, max_chars, None)[0]
+
+    def encode_with_tokens(
+        self, texts: list[str], max_chars: int, projection: np.ndarray | None
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """`encode`, and each text's token vectors for late interaction (`late.question_tokens`)
+        from the same forward pass; None without a `projection` or a model that gives them."""
         chunks: list[list[str]] = [[]]
         for text in texts:
             if chunks[-1] and sum(map(len, chunks[-1])) + len(text) > max_chars:
                 chunks.append([])
             chunks[-1].append(text)
-        vectors = []
+        embedder = self.embedder
+        vectors, tokens = [], []
         for chunk in chunks:
             with self.lock:
-                vectors.append(self.embedder.encode(chunk))
-        return np.concatenate(vectors)
+                if projection is not None and isinstance(embedder, TokenEmbedder):
+                    encoded, raw = embedder.encode_tokens(chunk)
+                    tokens += [late.question_tokens(t, projection) for t in raw]
+                else:
+                    encoded = embedder.encode(chunk)
+                vectors.append(encoded)
+        return np.concatenate(vectors), tokens if len(tokens) == len(texts) else None
 
     def info(self) -> dict[str, str]:
         """What encodes questions here and why (an ONNX tier, or torch and the reason)."""

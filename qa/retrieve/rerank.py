@@ -1,15 +1,17 @@
 """A learned reranker for a question's best passages: what the fused score misses about the words.
 
 The fused score (`ranking.fuse`) weighs four signals the same way for every question. The best
-`DEPTH` passages are then reordered by a logistic regression over features of each passage and
-its sentences: the four signals and the fused score, how much of the question's words (weighed
-by idf) the passage, its best sentence, any sentence and any two adjacent sentences hold, how
-many of the question's word pairs they hold in order, whether the best sentence holds a
-candidate of the kind of answer asked for (`answers`), and each feature's distance to the best
-in the list. The model is `reranker.json` beside this module: trained on SQuAD's tune articles
-by `qa eval squad --split tune --train-reranker` (`qa/eval/reranker.py`), checked against its
-sha256 when loaded. Only the order of those passages changes: they keep the set of fused scores
-they had, handed out again in the model's order, so every passage below them stays below.
+`DEPTH` passages are then reordered by a logistic regression over features of each passage and its
+sentences: the four signals and the fused score, how much of the question's words (weighed by idf)
+the passage, its best sentence, any sentence and any two adjacent sentences hold, how many of the
+question's word pairs they hold in order, whether the best sentence holds a candidate of the kind of
+answer asked for (`answers`), and each feature's distance to the best in the list; where the index
+keeps sentences' token vectors and the question's are at hand, also late interaction's MaxSim of the
+question over the passage's tokens (`encode.late`). The models (one with MaxSim, one for an index
+without token vectors) are in `reranker.json` beside this module: trained on SQuAD's tune articles
+by `qa eval squad --split tune --train-reranker` (`qa/eval/reranker.py`), checked against its sha256
+when loaded. Only the order of those passages changes: they keep the set of fused scores they had,
+handed out again in the model's order, so every passage below them stays below.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encode import late
 from ..errors import ConfigError
 from ..index.backend import IndexBackend
 from ..index.lexical import tokenize
@@ -45,6 +48,7 @@ BASE = (*SIGNALS, "fused", "gap", "rank", "sentence", "sentence_margin", *WORDS,
 RELATIVE = (*SIGNALS, "sentence", *WORDS, "log_length")
 _TOKENS: Recent[str, list[str]] = Recent(REMEMBERED_TEXTS)
 FEATURES = (*BASE, *(f"kind_{k or 'none'}" for k in KINDS), *(f"{name}_to_best" for name in RELATIVE))
+LATE_FEATURES = (*FEATURES, "maxsim", "maxsim_to_best")  # with the question's MaxSim over the passage's tokens
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,26 @@ class Model:
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
 
     @classmethod
-    def from_dict(cls, data: dict) -> Model:
-        if tuple(data["features"]) != FEATURES:
+    def from_dict(cls, data: dict, features: tuple[str, ...] = FEATURES) -> Model:
+        if tuple(data["features"]) != features:
             raise ConfigError(f"{MODEL.name} was trained on other features: retrain it (qa eval --train-reranker)")
         mean, scale, coef = (np.asarray(data[name], dtype=np.float64) for name in ("mean", "scale", "coef"))
         return cls(mean, scale, coef, float(data["intercept"]))
+
+
+@dataclass(frozen=True)
+class Models:
+    """The model over FEATURES, and the one over LATE_FEATURES for an index with token vectors."""
+
+    plain: Model
+    late: Model
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Models:
+        try:
+            return cls(Model.from_dict(data["plain"]), Model.from_dict(data["late"], LATE_FEATURES))
+        except (KeyError, TypeError):
+            raise ConfigError(f"{MODEL.name} is not a reranker of this qa: retrain it (qa eval --train-reranker)") from None
 
 
 def checksum(text: str) -> str:
@@ -77,21 +96,27 @@ def checksum_file(path: Path) -> Path:
 
 
 @functools.cache
-def model(path: Path = MODEL) -> Model:
-    """The shipped model, once its sha256 matches the one it was written with."""
+def model(path: Path = MODEL) -> Models:
+    """The shipped models, once the file's sha256 matches the one it was written with."""
     text = path.read_text(encoding="utf-8")
     expected = checksum_file(path).read_text(encoding="ascii").split()[0]
     if checksum(text) != expected:
         raise ConfigError(f"{path} does not match its checksum: reinstall qa or retrain it (qa eval --train-reranker)")
-    return Model.from_dict(json.loads(text))
+    return Models.from_dict(json.loads(text))
 
 
-def rerank(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scored: Scored) -> np.ndarray:
-    """The fused scores with the best DEPTH passages' handed out again in the model's order."""
+def rerank(
+    index: IndexBackend, query: str, kind: str, fused: np.ndarray, scored: Scored, question_tokens: np.ndarray | None = None
+) -> np.ndarray:
+    """The fused scores with the best DEPTH passages' handed out again in the model's order.
+    `question_tokens`: the question's token vectors (`late.question_tokens`), when at hand."""
     top = top_of(fused)
     if len(top) < 2:
         return fused
-    order = top[np.argsort(-model().score(features(index, query, kind, fused, scored, top)), kind="stable")]
+    x = features(index, query, kind, fused, scored, top)
+    maxsim = late_features(index, scored, top, question_tokens)
+    scores = model().plain.score(x) if maxsim is None else model().late.score(np.hstack([x, maxsim]))
+    order = top[np.argsort(-scores, kind="stable")]
     adjusted = fused.copy()
     adjusted[order] = np.sort(fused[top])[::-1]
     return adjusted
@@ -133,6 +158,21 @@ def features(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scor
         for row in rows:
             row[f"{name}_to_best"] = row[name] - best_value
     return np.array([[float(row[name]) for name in FEATURES] for row in rows])
+
+
+def late_features(index: IndexBackend, scored: Scored, top: np.ndarray, question_tokens: np.ndarray | None) -> np.ndarray | None:
+    """The rest of LATE_FEATURES for the passages of `top`: the question's MaxSim over each
+    passage's sentences' token vectors, and its distance to the best; None when the question's
+    or the index's token vectors are missing."""
+    if question_tokens is None or not len(question_tokens):
+        return None
+    sentences = index.sentences_of(np.array([scored.row(int(i)) for i in top], dtype=np.int64))
+    stored = index.sentence_token_vectors(sentences.rows)
+    if stored is None:
+        return None
+    bounds = [*sentences.starts.tolist(), len(sentences.rows)]
+    maxsim = np.array([late.maxsim(question_tokens, late.joined(stored[a:b])) for a, b in itertools.pairwise(bounds)])
+    return np.column_stack([maxsim, maxsim - maxsim.max()])
 
 
 def _word_features(idf: dict[str, float], question_pairs: set, parts: list[list[str]], best: int) -> dict[str, float]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 from ..config import ANY_LANGUAGE, Settings
+from ..encode import late
 from ..encode.embedder import Embedder, question_encoder
 from ..errors import IndexMismatchError
 from ..index import provenance
@@ -111,14 +112,14 @@ class Searcher(Generic[B]):
         started = time.perf_counter()
         queries = [self.check_query(q) for q in queries]
         k = self.check_k(k)
-        vectors = self.encoder.encode([normalize_for_embedding(q) for q in queries], self.settings.max_query_chars)
+        vectors, tokens = self.encode(queries)
         remote = self.index.candidates_only  # the engine applies the filter in each request
         rows = None if remote else self._allowed_rows(filter)
         encoded_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
         results = []
-        for query, vector in zip(queries, vectors, strict=True):
+        for query, vector, question_tokens in zip(queries, vectors, tokens, strict=True):
             began = time.perf_counter()
-            result = self._answer(query, vector, k, rows, filter if remote else None)
+            result = self._answer(query, vector, k, rows, filter if remote else None, question_tokens)
             if self.settings.model_language != ANY_LANGUAGE:
                 result = self._check_language(result)
             if result.abstained:  # hits are still shown, but no answer in bold under "no confident answer"
@@ -126,6 +127,14 @@ class Searcher(Generic[B]):
             took = encoded_ms + (time.perf_counter() - began) * 1000
             results.append(dataclasses.replace(result, took_ms=took))
         return results
+
+    def encode(self, queries: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """The questions' vectors, and their token vectors for late interaction (None each when
+        the model has no projection: `encode.late`)."""
+        texts = [normalize_for_embedding(q) for q in queries]
+        projection = late.projection(self.settings.model)
+        vectors, tokens = self.encoder.encode_with_tokens(texts, self.settings.max_query_chars, projection)
+        return vectors, list(tokens) if tokens is not None else [None] * len(texts)
 
     def _allowed_rows(self, filter: Filter | None) -> np.ndarray | None:
         """The passage rows a filter allows (None: all), remembered for recent filters."""
@@ -137,9 +146,16 @@ class Searcher(Generic[B]):
         return self._allowed.put(filter, self.index.allowed_rows(filter))
 
     def _answer(
-        self, query: str, vector: np.ndarray, k: int, rows: np.ndarray | None, condition: Filter | None = None
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        rows: np.ndarray | None,
+        condition: Filter | None = None,
+        question_tokens: np.ndarray | None = None,
     ) -> SearchResult:
-        """`rows`: those a filter allows (None: all); `condition`: a filter the engine applies instead."""
+        """`rows`: those a filter allows (None: all); `condition`: a filter the engine applies
+        instead; `question_tokens`: for late interaction in the reranker."""
         ranked = self.ranked(query, vector, rows, condition)
         if ranked is None:
             return _no_match(query)
@@ -147,7 +163,7 @@ class Searcher(Generic[B]):
         mode = self.settings.ranking
         kind = answers.asks_for(query) if mode == "hybrid" else ""
         if mode == "hybrid" and self.settings.rerank:
-            fused = rerank.rerank(self.index, query, kind, fused, scored)
+            fused = rerank.rerank(self.index, query, kind, fused, scored, question_tokens)
         placed = self.index.placement(scored.rows)
         highlights = functools.cache(lambda i: self._highlight(i, scored, query, kind))
 

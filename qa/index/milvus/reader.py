@@ -137,6 +137,9 @@ class MilvusIndex:
     def sentence_vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return self._sentence_rows.vectors(_every(rows).tolist(), self.dimension)
 
+    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
+        return None  # the collections keep no token vectors
+
     def bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
         words = self.words(query) if isinstance(query, str) else list(query)
         fetched = self._passage_rows.rows(_every(rows).tolist())

@@ -1,0 +1,91 @@
+"""Late interaction: the model's own contextual token vectors, kept small, and MaxSim over them.
+
+ColBERT's late interaction scores a passage by, for each question token, its best cosine to a
+token of the passage, averaged over the question's tokens (MaxSim). all-MiniLM-L6-v2 was trained
+for mean-pooled vectors, not for this, yet its token vectors still tell "the passage that names
+the answer" from "the passage about the question" better than the pooled vector does
+(bench/reading_ceiling.py `late`). The index keeps each sentence's token vectors from the same
+forward pass that gives its pooled vector: [CLS] and [SEP] dropped, projected onto the model's
+first DIMS principal directions (`PROJECTIONS`, fitted by `qa/eval/projection.py` on SQuAD's
+tune articles), unit length, rounded to int8: 64 bytes a token.
+
+Only models with a shipped projection get token vectors; an index without them ranks without
+the MaxSim features (`rerank`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+
+DIMS = 64
+SCALE = 127.0  # int8 token vectors are unit vectors times SCALE, rounded
+FOLDER = Path(__file__).with_name("projections")
+# Model name (as configured) -> the projection's file in FOLDER, beside its .sha256.
+PROJECTIONS = {
+    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2.npy",
+    "all-MiniLM-L6-v2": "all-MiniLM-L6-v2.npy",
+}
+
+
+def projection_file(model: str) -> Path | None:
+    name = PROJECTIONS.get(model)
+    return FOLDER / name if name else None
+
+
+@functools.cache
+def projection(model: str) -> np.ndarray | None:
+    """The model's (dimension, DIMS) projection, once its sha256 matches; None: the model has none."""
+    path = projection_file(model)
+    if path is None or not path.is_file():
+        return None
+    data = path.read_bytes()
+    expected = path.with_name(f"{path.name}.sha256").read_text(encoding="ascii").split()[0]
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ConfigError(f"{path} does not match its checksum: reinstall qa or refit it (qa/eval/projection.py)")
+    return np.load(path).astype(np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+
+
+def question_tokens(tokens: np.ndarray, project: np.ndarray) -> np.ndarray:
+    """A question's token vectors as MaxSim reads them: (tokens without [CLS] and [SEP], DIMS)
+    float32, unit length. `tokens`: the model's output for the question's tokens, specials included."""
+    inner = np.asarray(tokens, dtype=np.float32)[1:-1]
+    if not len(inner):
+        return np.zeros((0, project.shape[1]), dtype=np.float32)
+    return _unit(_unit(inner) @ project)
+
+
+def compact(tokens: np.ndarray, project: np.ndarray) -> np.ndarray:
+    """A text's token vectors as stored: `question_tokens`, as int8."""
+    return np.round(question_tokens(tokens, project) * SCALE).astype(np.int8)
+
+
+def maxsim(question: np.ndarray, stored: np.ndarray) -> float:
+    """For each question token, its best cosine to a stored token; averaged (0 with no tokens)."""
+    if not len(question) or not len(stored):
+        return 0.0
+    return float((question @ (stored.astype(np.float32).T / SCALE)).max(axis=1).mean())
+
+
+def joined(stored: list[np.ndarray]) -> np.ndarray:
+    """Several texts' stored token vectors as one (a passage's, from its sentences')."""
+    return np.concatenate(stored) if stored else np.zeros((0, DIMS), dtype=np.int8)
+
+
+def fit(tokens: list[np.ndarray]) -> np.ndarray:
+    """The first DIMS principal directions of these texts' token vectors (each as the model gives
+    them, specials included): a (dimension, DIMS) float32 projection. The sign of each direction
+    is fixed (its largest entry positive), so a refit on another machine gives the same file."""
+    sample = np.vstack([_unit(np.asarray(t, dtype=np.float32)[1:-1]) for t in tokens if len(t) > 2]).astype(np.float64)
+    directions = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=False)[2][:DIMS]
+    signs = np.sign(directions[np.arange(DIMS), np.abs(directions).argmax(axis=1)])
+    return (directions * signs[:, None]).T.astype(np.float32)

@@ -1,0 +1,207 @@
+"""Late interaction: token vectors kept per sentence by a build, served per row, and MaxSim in the reranker."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.encode import late
+from qa.encode.cache import EmbeddingCache
+from qa.errors import ConfigError
+from qa.index.build import build_index
+from qa.index.encoding import distinct_sentences
+from qa.index.load import load_index
+from qa.index.token_vectors import Served, TokenVectors
+from qa.ingest.documents import Document
+from qa.retrieve import rerank
+from qa.retrieve.searcher import Searcher
+
+from .conftest import FakeEmbedder, FakeTokenEmbedder
+
+DOCS = [
+    Document("drones", "Drones", "Azerbaijan used drones. The Bayraktar TB2 drone struck armoured columns.", "drones.txt"),
+    Document("tanks", "Tanks", "Armoured columns of tanks crossed the river. Drones watched them.", "tanks.txt"),
+    *(Document(f"f{n}", f"Report {n}", f"Troops held sector {n} of the line. Rain fell.", f"f{n}.txt") for n in range(12)),
+]
+
+
+def settings_for(tmp_path: Path, model: str = FakeTokenEmbedder.name) -> Settings:
+    return Settings.load(env={}, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=model)
+
+
+def stored_as(embedder: FakeTokenEmbedder, text: str, projection: np.ndarray) -> np.ndarray:
+    return late.compact(embedder.encode_tokens([text])[1][0], projection)
+
+
+# the vectors and MaxSim ---------------------------------------------------------------------
+
+
+def test_stored_token_vectors_drop_the_special_tokens_and_are_unit_int8(fake_projection):
+    tokens = FakeTokenEmbedder().encode_tokens(["Bayraktar drones struck"])[1][0]
+    stored = late.compact(tokens, fake_projection)
+    assert stored.dtype == np.int8 and stored.shape == (3, late.DIMS)
+    norms = np.linalg.norm(stored.astype(np.float32) / late.SCALE, axis=1)
+    assert np.allclose(norms, 1.0, atol=0.02)
+
+
+def test_maxsim_averages_each_question_tokens_best_match(fake_projection):
+    embedder = FakeTokenEmbedder()
+    question = late.question_tokens(embedder.encode_tokens(["drones struck columns"])[1][0], fake_projection)
+    holds_all = stored_as(embedder, "the drones struck armoured columns", fake_projection)
+    holds_one = stored_as(embedder, "the drones flew home", fake_projection)
+    assert late.maxsim(question, holds_all) == pytest.approx(1.0, abs=0.02)
+    assert late.maxsim(question, holds_one) < late.maxsim(question, holds_all)
+    assert late.maxsim(question, late.joined([])) == 0.0
+
+
+def test_the_fitted_projection_does_not_depend_on_the_sign_a_machine_gives():
+    rng = np.random.default_rng(3)
+    tokens = [rng.normal(size=(12, 80)).astype(np.float32) for _ in range(40)]
+    first = late.fit(tokens)
+    assert first.shape == (80, late.DIMS)
+    assert np.allclose(first.T @ first, np.eye(late.DIMS), atol=1e-4)  # orthonormal directions
+    assert np.array_equal(first, late.fit(tokens))
+    assert np.all(first[np.abs(first).argmax(axis=0), np.arange(late.DIMS)] > 0)
+
+
+def test_the_shipped_projection_matches_its_checksum_and_the_model():
+    projection = late.projection("sentence-transformers/all-MiniLM-L6-v2")
+    assert projection is not None and projection.shape == (384, late.DIMS)
+    assert late.projection("some/other-model") is None
+
+
+def test_a_projection_that_does_not_match_its_checksum_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "projections"
+    shutil.copytree(late.FOLDER, folder)
+    name = late.PROJECTIONS["all-MiniLM-L6-v2"]
+    data = bytearray((folder / name).read_bytes())
+    data[-1] ^= 1
+    (folder / name).write_bytes(bytes(data))
+    monkeypatch.setattr(late, "FOLDER", folder)
+    late.projection.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="checksum"):
+            late.projection("all-MiniLM-L6-v2")
+    finally:
+        late.projection.cache_clear()
+
+
+# how they are kept ---------------------------------------------------------------------------
+
+
+def test_token_vectors_round_trip_and_are_taken_by_row(tmp_path):
+    a = np.arange(3 * late.DIMS, dtype=np.int8).reshape(3, late.DIMS)
+    b = np.ones((1, late.DIMS), dtype=np.int8)
+    c = np.zeros((0, late.DIMS), dtype=np.int8)
+    kept = TokenVectors.of([a, b, c])
+    assert len(kept) == 3 and np.array_equal(kept[0], a) and np.array_equal(kept[1], b) and len(kept[2]) == 0
+    taken = kept.take(np.array([1, 0]))
+    assert np.array_equal(taken[0], b) and np.array_equal(taken[1], a)
+    both = TokenVectors.concat([kept, taken])
+    assert len(both) == 5 and np.array_equal(both[4], a)
+    kept.save(tmp_path / "seg")
+    loaded = TokenVectors.load(tmp_path / "seg")
+    assert loaded is not None and np.array_equal(loaded.offsets, kept.offsets) and np.array_equal(loaded[0], a)
+    assert TokenVectors.load(tmp_path / "other") is None
+
+
+def test_served_rows_find_their_segment(tmp_path):
+    first = TokenVectors.of([np.full((1, late.DIMS), n, dtype=np.int8) for n in range(3)])
+    second = TokenVectors.of([np.full((2, late.DIMS), 10 + n, dtype=np.int8) for n in range(2)])
+    served = Served.of([first, second], np.array([4, 0, 2, 3]))  # served row -> row among both, end to end
+    assert served is not None
+    assert [int(served[r][0, 0]) for r in range(4)] == [11, 0, 2, 10]
+    assert Served.of([first, None], np.array([0])) is None
+
+
+def test_a_build_keeps_each_sentences_token_vectors(tmp_path, fake_projection):
+    embedder = FakeTokenEmbedder()
+    build_index(settings_for(tmp_path), embedder, DOCS)
+    index = load_index(tmp_path / "index", model=embedder.name)
+    texts, rows = distinct_sentences([index.passage(r) for r in range(index.passage_count)])
+    served = index.sentence_token_vectors(index.sentences_of(None).rows)
+    assert served is not None
+    by_row = dict(zip(index.sentences_of(None).rows.tolist(), served, strict=True))
+    checked = 0
+    for passage_row, mine in enumerate(rows):
+        for text, sentence_row in zip((texts[m] for m in mine), index.sentences_of(np.array([passage_row])).rows, strict=True):
+            assert np.array_equal(by_row[int(sentence_row)], stored_as(embedder, text, fake_projection))
+            checked += 1
+    assert checked >= len(DOCS) * 2
+
+
+def test_an_update_reuses_token_vectors_and_serves_every_segment(tmp_path, fake_projection):
+    embedder = FakeTokenEmbedder()
+    settings = settings_for(tmp_path)
+    build_index(settings, embedder, DOCS)
+    changed = [
+        DOCS[0],
+        Document("tanks", "Tanks", "Tanks crossed the river at dawn. Drones watched them.", "tanks.txt"),
+        *DOCS[2:],
+    ]
+    build_index(settings, embedder, changed)
+    index = load_index(tmp_path / "index", model=embedder.name)
+    assert len(index.manifest.segments) == 2  # the kept segment and the new one: both serve token vectors
+    searcher = Searcher.open(settings, embedder)
+    result = searcher.search("What crossed the river at dawn?", 3)
+    assert result.hits[0].document.id == "tanks"
+    passage = result.hits[0].passage
+    row = index.row_of(passage.id)
+    assert row is not None
+    served = index.sentence_token_vectors(index.sentences_of(np.array([row])).rows)
+    assert served is not None
+    expected = [stored_as(embedder, t, fake_projection) for t in distinct_sentences([passage])[0]]
+    assert all(np.array_equal(s, e) for s, e in zip(served, expected, strict=True))
+
+
+def test_the_cache_encodes_a_text_once_and_again_only_for_its_tokens(fake_projection):
+    embedder = FakeTokenEmbedder()
+    cache = EmbeddingCache({"known text": embedder.encode(["known text"])[0]})
+    vectors, tokens = cache.encode_with_tokens(embedder, ["known text", "new text", "new text"], 8, None, fake_projection)
+    assert tokens is not None and len(tokens) == 3 and cache.encoded == 2  # known had no tokens yet
+    assert np.array_equal(tokens[1], tokens[2]) and np.allclose(vectors[1], embedder.encode(["new text"])[0])
+    cache.encode_with_tokens(embedder, ["new text"], 8, None, fake_projection)
+    assert cache.encoded == 2 and cache.reused == 2
+    plain = EmbeddingCache().encode_with_tokens(FakeEmbedder(), ["a text"], 8, None, fake_projection)
+    assert plain[1] is None  # a model without token vectors: only vectors
+
+
+def test_an_index_without_token_vectors_reranks_without_maxsim(tmp_path, fake_projection):
+    build_index(settings_for(tmp_path, FakeEmbedder.name), FakeEmbedder(), DOCS)
+    index = load_index(tmp_path / "index", model=FakeEmbedder.name)
+    assert index.sentence_token_vectors(np.array([0, 1])) is None
+    searcher = Searcher.open(settings_for(tmp_path, FakeEmbedder.name), FakeEmbedder())
+    vector = searcher.encode(["Which drone struck armoured columns?"])[0][0]
+    ranked = searcher.ranked("Which drone struck armoured columns?", vector)
+    assert ranked is not None
+    question = np.ones((2, late.DIMS), dtype=np.float32) / np.sqrt(late.DIMS)
+    assert rerank.late_features(searcher.index, ranked[0], rerank.top_of(ranked[1]), question) is None
+
+
+# in the ranking ------------------------------------------------------------------------------
+
+
+def test_the_reranker_reads_maxsim_where_the_index_keeps_token_vectors(tmp_path, fake_projection, monkeypatch):
+    embedder = FakeTokenEmbedder()
+    build_index(settings_for(tmp_path), embedder, DOCS)
+    searcher = Searcher.open(settings_for(tmp_path), embedder)
+    question = "Which drone struck armoured columns?"
+    vectors, tokens = searcher.encode([question])
+    assert tokens[0] is not None and tokens[0].shape == (5, late.DIMS)
+    ranked = searcher.ranked(question, vectors[0])
+    assert ranked is not None
+    scored, fused = ranked
+    top = rerank.top_of(fused)
+    maxsim = rerank.late_features(searcher.index, scored, top, tokens[0])
+    assert maxsim is not None and maxsim.shape == (len(top), 2) and maxsim[:, 1].max() == 0.0
+    best = searcher.index.passage(scored.row(int(top[int(np.argmax(maxsim[:, 0]))])))
+    assert "struck armoured columns" in best.text
+    used: list[bool] = []
+    shipped = rerank.late_features
+    monkeypatch.setattr(rerank, "late_features", lambda *a: used.append(shipped(*a) is not None) or shipped(*a))
+    searcher.search(question, 3)
+    assert used == [True]
