@@ -314,7 +314,7 @@ def late(searcher: Searcher, questions: list[Question], dims: int, sentences: bo
             ]
         else:
             row["sentence_maxsim"] = [
-                _per_sentence(s, spans[p.text], p.sentences) for s, p in zip(sims, row["passages"], strict=True)
+                _per_sentence(s, spans[p.text], p.text, p.sentences) for s, p in zip(sims, row["passages"], strict=True)
             ]
     print(f"MaxSim over ten passages: median {np.median(took) * 1000:.2f} ms")
     _cross_check(rows, f"MaxSim ({width} int8 dims)")
@@ -362,21 +362,26 @@ def _int8(v: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
 
 
 def _token_spans(tokenizer, text: str) -> np.ndarray | None:
-    """Each token's character span in the passage (None when normalising changed its length, so
-    offsets would not line up: those passages are left out of the highlight check)."""
-    normal = normalize_for_embedding(text)
-    if len(normal) != len(text):
-        return None
-    offsets = tokenizer(normal, return_offsets_mapping=True, truncation=True, max_length=256)["offset_mapping"]
-    return np.array(offsets[1:-1])
+    """Each token's character span in the normalised passage that was encoded."""
+    offsets = tokenizer(normalize_for_embedding(text), return_offsets_mapping=True, truncation=True, max_length=256)
+    return np.array(offsets["offset_mapping"][1:-1])
 
 
-def _per_sentence(sims: np.ndarray, spans: np.ndarray | None, sentences) -> np.ndarray | None:
+def _normalised_at(text: str, at: int) -> int:
+    """Where character `at` of a passage lands in its normalised text (normalising is local, so
+    the normalised prefix, with a marker after it, says it)."""
+    return len(normalize_for_embedding(text[:at] + "x")) - 1
+
+
+def _per_sentence(sims: np.ndarray, spans: np.ndarray | None, text: str, sentences) -> np.ndarray | None:
+    """Each sentence's MaxSim over the passage's tokens that start inside it (token spans are in
+    the normalised text; sentence bounds are mapped there)."""
     if spans is None or len(spans) != sims.shape[1]:
         return None
     scores = []
     for a, b in sentences:
-        inside = (spans[:, 0] >= a) & (spans[:, 1] <= b) & (spans[:, 1] > spans[:, 0])
+        lo, hi = _normalised_at(text, a), _normalised_at(text, b)
+        inside = (spans[:, 0] >= lo) & (spans[:, 0] < hi) & (spans[:, 1] > spans[:, 0])
         scores.append(sims[:, inside].max(axis=1).mean() if inside.any() else -1.0)
     return np.array(scores)
 

@@ -73,6 +73,9 @@ class FakeTokenEmbedder(FakeEmbedder):
             tokens.append(rows)
         return self.encode(texts, batch_size, progress), tokens
 
+    def token_starts(self, texts):
+        return [np.array([m.start() for m in re.finditer(r"\w+", text.lower())], dtype=np.int64) for text in texts]
+
 
 @pytest.fixture
 def fake_projection(monkeypatch: pytest.MonkeyPatch) -> np.ndarray:

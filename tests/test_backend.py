@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
+from qa.encode import late
 from qa.errors import DocumentNotFound, PassageNotFound
 from qa.index.backend import DocumentCondition, IndexBackend, LexicalCandidates, Placement
 from qa.index.build import build_index
@@ -139,7 +140,7 @@ class BruteForce:
     def sentence_vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return self.sentence_vectors if rows is None else self.sentence_vectors[rows]
 
-    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
+    def token_vectors(self, rows: np.ndarray) -> list[late.Block] | None:
         return None
 
     def bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:

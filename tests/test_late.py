@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from qa.encode import late
 from qa.encode.cache import EmbeddingCache
 from qa.errors import ConfigError
 from qa.index.build import build_index
-from qa.index.encoding import distinct_sentences
+from qa.index.encoding import embedding_text, late_block
 from qa.index.load import load_index
 from qa.index.token_vectors import Served, TokenVectors
 from qa.ingest.documents import Document
+from qa.ingest.passages import Passage
 from qa.retrieve import rerank
 from qa.retrieve.searcher import Searcher
 
@@ -55,7 +57,7 @@ def test_maxsim_averages_each_question_tokens_best_match(fake_projection):
     holds_one = stored_as(embedder, "the drones flew home", fake_projection)
     assert late.maxsim(question, holds_all) == pytest.approx(1.0, abs=0.02)
     assert late.maxsim(question, holds_one) < late.maxsim(question, holds_all)
-    assert late.maxsim(question, late.joined([])) == 0.0
+    assert late.maxsim(question, np.zeros((0, late.DIMS), dtype=np.int8)) == 0.0
 
 
 def test_the_fitted_projection_does_not_depend_on_the_sign_a_machine_gives():
@@ -93,69 +95,82 @@ def test_a_projection_that_does_not_match_its_checksum_is_refused(tmp_path, monk
 # how they are kept ---------------------------------------------------------------------------
 
 
+def block(n: int, fill: int, starts: list[int]) -> late.Block:
+    return late.Block(np.full((n, late.DIMS), fill, dtype=np.int8), np.array(starts, dtype=np.int32))
+
+
 def test_token_vectors_round_trip_and_are_taken_by_row(tmp_path):
-    a = np.arange(3 * late.DIMS, dtype=np.int8).reshape(3, late.DIMS)
-    b = np.ones((1, late.DIMS), dtype=np.int8)
-    c = np.zeros((0, late.DIMS), dtype=np.int8)
+    a, b, c = block(3, 1, [0, 2]), block(1, 2, [0]), block(0, 3, [])
     kept = TokenVectors.of([a, b, c])
-    assert len(kept) == 3 and np.array_equal(kept[0], a) and np.array_equal(kept[1], b) and len(kept[2]) == 0
+    assert len(kept) == 3 and len(kept[2].tokens) == 0 and len(kept[2].starts) == 0
+    assert np.array_equal(kept[0].tokens, a.tokens) and kept[0].starts.tolist() == [0, 2] and kept[1].starts.tolist() == [0]
     taken = kept.take(np.array([1, 0]))
-    assert np.array_equal(taken[0], b) and np.array_equal(taken[1], a)
+    assert np.array_equal(taken[0].tokens, b.tokens) and taken[1].starts.tolist() == [0, 2]
     both = TokenVectors.concat([kept, taken])
-    assert len(both) == 5 and np.array_equal(both[4], a)
+    assert len(both) == 5 and np.array_equal(both[4].tokens, a.tokens)
     kept.save(tmp_path / "seg")
     loaded = TokenVectors.load(tmp_path / "seg")
-    assert loaded is not None and np.array_equal(loaded.offsets, kept.offsets) and np.array_equal(loaded[0], a)
+    assert loaded is not None and np.array_equal(loaded.offsets, kept.offsets)
+    assert [loaded[i].starts.tolist() for i in range(3)] == [[0, 2], [0], []] and np.array_equal(loaded[0].tokens, a.tokens)
     assert TokenVectors.load(tmp_path / "other") is None
 
 
-def test_served_rows_find_their_segment(tmp_path):
-    first = TokenVectors.of([np.full((1, late.DIMS), n, dtype=np.int8) for n in range(3)])
-    second = TokenVectors.of([np.full((2, late.DIMS), 10 + n, dtype=np.int8) for n in range(2)])
+def test_a_block_reads_its_passage_and_each_sentence():
+    kept = late.Block(np.arange(5 * late.DIMS, dtype=np.int8).reshape(5, late.DIMS), np.array([1, 3], dtype=np.int32))
+    assert np.array_equal(kept.passage(), kept.tokens[1:])  # token 0 is the title's
+    assert [len(s) for s in kept.sentences()] == [2, 2]
+
+
+def test_served_rows_find_their_segment():
+    first = TokenVectors.of([block(1, n, [0]) for n in range(3)])
+    second = TokenVectors.of([block(2, 10 + n, [0, 1]) for n in range(2)])
     served = Served.of([first, second], np.array([4, 0, 2, 3]))  # served row -> row among both, end to end
     assert served is not None
-    assert [int(served[r][0, 0]) for r in range(4)] == [11, 0, 2, 10]
+    assert [int(served[r].tokens[0, 0]) for r in range(4)] == [11, 0, 2, 10]
     assert Served.of([first, None], np.array([0])) is None
 
 
-def test_a_build_keeps_each_sentences_token_vectors(tmp_path, fake_projection):
+def test_each_sentence_begins_at_its_first_token_after_the_title():
+    embedder = FakeTokenEmbedder()
+    text = "Drones  struck[12] columns. Tanks crossed\nthe river."
+    passage = Passage("p", "d", 0, len(text), text, ((0, 27), (28, len(text))))
+    embedded = embedding_text(passage, "War reports", True)
+    starts = embedder.token_starts([embedded])[0]
+    made = late_block(passage, embedded, np.zeros((len(starts), late.DIMS), dtype=np.int8), starts)
+    words = re.findall(r"\w+", embedded)
+    assert [words[int(s)] for s in made.starts] == ["Drones", "Tanks"]  # "War reports" before them is the title
+
+
+def test_a_build_keeps_each_passages_token_vectors(tmp_path, fake_projection):
     embedder = FakeTokenEmbedder()
     build_index(settings_for(tmp_path), embedder, DOCS)
     index = load_index(tmp_path / "index", model=embedder.name)
-    texts, rows = distinct_sentences([index.passage(r) for r in range(index.passage_count)])
-    served = index.sentence_token_vectors(index.sentences_of(None).rows)
-    assert served is not None
-    by_row = dict(zip(index.sentences_of(None).rows.tolist(), served, strict=True))
-    checked = 0
-    for passage_row, mine in enumerate(rows):
-        for text, sentence_row in zip((texts[m] for m in mine), index.sentences_of(np.array([passage_row])).rows, strict=True):
-            assert np.array_equal(by_row[int(sentence_row)], stored_as(embedder, text, fake_projection))
-            checked += 1
-    assert checked >= len(DOCS) * 2
+    blocks = index.token_vectors(np.arange(index.passage_count))
+    assert blocks is not None and len(blocks) == index.passage_count
+    for row, kept in enumerate(blocks):
+        passage = index.passage(row)
+        text = embedding_text(passage, index.documents[passage.doc_id].title, True)
+        assert np.array_equal(kept.tokens, stored_as(embedder, text, fake_projection))
+        assert len(kept.starts) == len(passage.sentences) and kept.starts[0] > 0  # after the title
 
 
 def test_an_update_reuses_token_vectors_and_serves_every_segment(tmp_path, fake_projection):
     embedder = FakeTokenEmbedder()
     settings = settings_for(tmp_path)
     build_index(settings, embedder, DOCS)
-    changed = [
-        DOCS[0],
-        Document("tanks", "Tanks", "Tanks crossed the river at dawn. Drones watched them.", "tanks.txt"),
-        *DOCS[2:],
-    ]
-    build_index(settings, embedder, changed)
+    tanks = Document("tanks", "Tanks", "Tanks crossed the river at dawn. Drones watched them.", "tanks.txt")
+    build_index(settings, embedder, [DOCS[0], tanks, *DOCS[2:]])
     index = load_index(tmp_path / "index", model=embedder.name)
     assert len(index.manifest.segments) == 2  # the kept segment and the new one: both serve token vectors
     searcher = Searcher.open(settings, embedder)
     result = searcher.search("What crossed the river at dawn?", 3)
     assert result.hits[0].document.id == "tanks"
-    passage = result.hits[0].passage
-    row = index.row_of(passage.id)
-    assert row is not None
-    served = index.sentence_token_vectors(index.sentences_of(np.array([row])).rows)
-    assert served is not None
-    expected = [stored_as(embedder, t, fake_projection) for t in distinct_sentences([passage])[0]]
-    assert all(np.array_equal(s, e) for s, e in zip(served, expected, strict=True))
+    blocks = index.token_vectors(np.arange(index.passage_count))
+    assert blocks is not None
+    for row, kept in enumerate(blocks):
+        passage = index.passage(row)
+        text = embedding_text(passage, index.documents[passage.doc_id].title, True)
+        assert np.array_equal(kept.tokens, stored_as(embedder, text, fake_projection))
 
 
 def test_the_cache_encodes_a_text_once_and_again_only_for_its_tokens(fake_projection):
@@ -173,7 +188,7 @@ def test_the_cache_encodes_a_text_once_and_again_only_for_its_tokens(fake_projec
 def test_an_index_without_token_vectors_reranks_without_maxsim(tmp_path, fake_projection):
     build_index(settings_for(tmp_path, FakeEmbedder.name), FakeEmbedder(), DOCS)
     index = load_index(tmp_path / "index", model=FakeEmbedder.name)
-    assert index.sentence_token_vectors(np.array([0, 1])) is None
+    assert index.token_vectors(np.array([0, 1])) is None
     searcher = Searcher.open(settings_for(tmp_path, FakeEmbedder.name), FakeEmbedder())
     vector = searcher.encode(["Which drone struck armoured columns?"])[0][0]
     ranked = searcher.ranked("Which drone struck armoured columns?", vector)
@@ -205,3 +220,16 @@ def test_the_reranker_reads_maxsim_where_the_index_keeps_token_vectors(tmp_path,
     monkeypatch.setattr(rerank, "late_features", lambda *a: used.append(shipped(*a) is not None) or shipped(*a))
     searcher.search(question, 3)
     assert used == [True]
+
+
+def test_the_highlight_weighs_each_sentences_maxsim_where_token_vectors_are_at_hand(fake_projection):
+    embedder = FakeTokenEmbedder()
+    embedded = "War. Azerbaijan used drones in the war. Notably the Bayraktar TB2 drones struck."
+    question = late.question_tokens(embedder.encode_tokens(["Which Bayraktar drones struck"])[1][0], fake_projection)
+    tokens = late.compact(embedder.encode_tokens([embedded])[1][0], fake_projection)
+    kept = late.Block(tokens, np.array([1, 7], dtype=np.int32))  # after "War", the two sentences' first words
+    even = np.zeros(2)  # the fused scores and answer types say nothing
+    assert rerank.model().highlight[rerank.HIGHLIGHT_FEATURES.index("maxsim")] > 0
+    assert int(np.argmax(rerank.highlight_scores(even, even, kept, question))) == 1
+    fused = np.array([1.0, 0.0])
+    assert int(np.argmax(rerank.highlight_scores(fused, even, None, question))) == 0  # no token vectors: the rule

@@ -105,7 +105,8 @@ def test_a_bare_keyword_that_the_corpus_names_answers(real_searcher):
 
 
 @pytest.mark.parametrize(
-    "question", ["Which drones did Azerbaijan use in the 2020 war?", "Which Turkish-made unmanned aircraft did Azerbaijan rely on?"]
+    "question",
+    ["Which drones did Azerbaijan use in the 2020 war?", "Which Turkish-made unmanned aircraft did Azerbaijan rely on?"],
 )
 def test_the_passage_naming_the_drone_is_in_the_top_3(real_searcher, question):
     """Both passages are about Azerbaijan's drones; late interaction (MaxSim over the sentences'

@@ -55,6 +55,10 @@ class TokenEmbedder(Embedder, Protocol):
         self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
+    def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Where each token of each text begins (a character offset), [CLS] and [SEP] left out."""
+        ...
+
 
 class SentenceTransformerEmbedder:
     """`torch_threads` threads encode a few texts (questions: one thread was measured fastest on two
@@ -100,6 +104,12 @@ class SentenceTransformerEmbedder:
         """`encode`'s vectors, and each text's token vectors from the same forward pass (`TokenEmbedder`)."""
         tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
         return self._run(texts, batch_size, progress, tokens), tokens
+
+    def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Where each token of each text begins, [CLS] and [SEP] left out (`TokenEmbedder`)."""
+        tokenizer, width = self._model.tokenizer, self._model.max_seq_length
+        encoded = tokenizer(list(texts), return_offsets_mapping=True, truncation=True, max_length=width)
+        return [np.array([start for start, _ in offsets[1:-1]], dtype=np.int64) for offsets in encoded["offset_mapping"]]
 
     def _run(
         self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: list[np.ndarray] | None

@@ -4,10 +4,13 @@ ColBERT's late interaction scores a passage by, for each question token, its bes
 token of the passage, averaged over the question's tokens (MaxSim). all-MiniLM-L6-v2 was trained
 for mean-pooled vectors, not for this, yet its token vectors still tell "the passage that names
 the answer" from "the passage about the question" better than the pooled vector does
-(bench/reading_ceiling.py `late`). The index keeps each sentence's token vectors from the same
-forward pass that gives its pooled vector: [CLS] and [SEP] dropped, projected onto the model's
-first DIMS principal directions (`PROJECTIONS`, fitted by `qa/eval/projection.py` on SQuAD's
-tune articles), unit length, rounded to int8: 64 bytes a token.
+(bench/reading_ceiling.py `late`), and the sentence that holds the answer from its neighbours.
+The index keeps each passage's token vectors from the same forward pass that gives its pooled
+vector: [CLS] and [SEP] dropped, projected onto the model's first DIMS principal directions
+(`PROJECTIONS`, fitted by `qa/eval/projection.py` on SQuAD's tune articles), unit length,
+rounded to int8: 64 bytes a token. With them, where each of its sentences begins among them
+(`Block`): the passage's MaxSim reads the tokens of its sentences (not of the title embedded
+before them), and each sentence has its own MaxSim, read in its passage's context.
 
 Only models with a shipped projection get token vectors; an index without them ranks without
 the MaxSim features (`rerank`).
@@ -18,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,6 +55,26 @@ def projection(model: str) -> np.ndarray | None:
     return np.load(path).astype(np.float32)
 
 
+class Block(NamedTuple):
+    """A passage's stored token vectors, and where each of its sentences' tokens begin among them."""
+
+    tokens: np.ndarray  # (tokens, DIMS) int8
+    starts: np.ndarray  # int32, a position in `tokens` per sentence, ascending
+
+    def passage(self) -> np.ndarray:
+        """The tokens of its sentences (those before the first sentence are its title's)."""
+        return self.tokens[int(self.starts[0]) :] if len(self.starts) else self.tokens[:0]
+
+    def sentences(self) -> list[np.ndarray]:
+        ends = [*self.starts[1:].tolist(), len(self.tokens)]
+        return [self.tokens[int(a) : int(b)] for a, b in zip(self.starts.tolist(), ends, strict=True)]
+
+
+def sentence_maxsims(question: np.ndarray, block: Block) -> np.ndarray:
+    """`maxsim` of the question over each sentence of the passage, read in the passage's context."""
+    return np.array([maxsim(question, tokens) for tokens in block.sentences()])
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
 
@@ -74,11 +98,6 @@ def maxsim(question: np.ndarray, stored: np.ndarray) -> float:
     if not len(question) or not len(stored):
         return 0.0
     return float((question @ (stored.astype(np.float32).T / SCALE)).max(axis=1).mean())
-
-
-def joined(stored: list[np.ndarray]) -> np.ndarray:
-    """Several texts' stored token vectors as one (a passage's, from its sentences')."""
-    return np.concatenate(stored) if stored else np.zeros((0, DIMS), dtype=np.int8)
 
 
 def fit(tokens: list[np.ndarray]) -> np.ndarray:

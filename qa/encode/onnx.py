@@ -132,6 +132,12 @@ class OnnxEmbedder:
         tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
         return self._run(texts, batch_size, progress, tokens), tokens
 
+    def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Where each token of each text begins, [CLS] and [SEP] left out (`TokenEmbedder`)."""
+        return [
+            np.array([start for start, _ in e.offsets[1:-1]], dtype=np.int64) for e in self._tokenizer.encode_batch(list(texts))
+        ]
+
     def _run(
         self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: list[np.ndarray] | None
     ) -> np.ndarray:

@@ -84,6 +84,13 @@ class CachedEmbedder:
             return self._embedder.encode_tokens(texts, batch_size, progress)
         return self.encode(texts, batch_size, progress), [np.zeros((0, self.dimension), np.float32) for _ in texts]
 
+    def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return (
+            self._embedder.token_starts(texts)
+            if isinstance(self._embedder, TokenEmbedder)
+            else [np.zeros(0, np.int64)] * len(texts)
+        )
+
 
 def fold(text: str) -> str:
     """Answer matching: NFKC, case-insensitive, whitespace collapsed."""

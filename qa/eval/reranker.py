@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encode import late
 from ..errors import ConfigError
 from ..retrieve import answers, rerank
 from ..retrieve.searcher import Searcher
@@ -35,6 +36,16 @@ class Examples:
     gold: np.ndarray  # whether the passage is of the question's gold document
     question: np.ndarray  # the question each row belongs to (its position)
     group: np.ndarray  # the question's article
+    sentences: list[Sentences]  # per row: its passage's sentences, for the highlight
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """A passage's sentences as the highlight reads them: HIGHLIGHT_FEATURES, and whether each
+    holds a gold answer."""
+
+    x: np.ndarray
+    answers: np.ndarray
 
 
 def collect(searcher: Searcher, questions: list[Question]) -> Examples:
@@ -43,6 +54,7 @@ def collect(searcher: Searcher, questions: list[Question]) -> Examples:
     gold: list[bool] = []
     asked: list[int] = []
     groups: list[int] = []
+    sentences: list[Sentences] = []
     for n, q in enumerate(questions):
         vectors, tokens = searcher.encode([q.text])
         ranked = searcher.ranked(q.text, vectors[0])
@@ -51,14 +63,22 @@ def collect(searcher: Searcher, questions: list[Question]) -> Examples:
         scored, fused = ranked
         top = rerank.top_of(fused)
         kind = answers.asks_for(q.text)
-        maxsim = rerank.late_features(searcher.index, scored, top, tokens[0])
-        if maxsim is None:
+        question = tokens[0]
+        maxsim = rerank.late_features(searcher.index, scored, top, question)
+        if maxsim is None or question is None:
             raise ConfigError("the index keeps no token vectors for late interaction: rebuild it with the default model")
         rows.append(np.hstack([rerank.features(searcher.index, q.text, kind, fused, scored, top), maxsim]))
-        gold += [searcher.index.passage(scored.row(int(i))).doc_id in q.relevant for i in top]
+        passages = [searcher.index.passage(scored.row(int(i))) for i in top]
+        gold += [p.doc_id in q.relevant for p in passages]
         asked += [n] * len(top)
         groups += [q.group] * len(top)
-    return Examples(np.concatenate(rows), np.array(gold), np.array(asked), np.array(groups))
+        blocks = rerank.token_blocks(searcher.index, scored, top, question) or []
+        for i, passage, block in zip(top, passages, blocks, strict=True):
+            typed = answers.typed_sentences(q.text, kind, passage.text, passage.sentences)
+            x = np.column_stack([scored.sentence_scores[scored.sentences[int(i)]], typed, late.sentence_maxsims(question, block)])
+            held = np.array([measure.holds_answer(passage.text[a:b], q.answers) for a, b in passage.sentences])
+            sentences.append(Sentences(x, held))
+    return Examples(np.concatenate(rows), np.array(gold), np.array(asked), np.array(groups), sentences)
 
 
 def fit(examples: Examples, which: np.ndarray | None = None, features: tuple[str, ...] = rerank.LATE_FEATURES) -> dict:
@@ -113,8 +133,50 @@ def cross_check(examples: Examples) -> list[str]:
             after[name] = recall(examples, model.score(examples.x[:, : len(features)]), held)
         line += "".join(f" -> {r[0]:.4f} ({name})" for name, r in after.items())
         line += f", R@5 {before[1]:.4f}" + "".join(f" -> {r[1]:.4f} ({name})" for name, r in after.items())
-        lines.append(line)
+        late_model = fit(examples, ~held)
+        weights = fit_highlight(examples, late_model, ~held)["coef"]
+        firsts = first_passages(examples, late_model, held)
+        rule = highlighted(firsts, np.array([1.0, answers.HIGHLIGHT_TYPE_WEIGHT, 0.0]))
+        lines.append(f"{line}; Highlight {rule:.4f} (rule) -> {highlighted(firsts, np.array(weights)):.4f} (with MaxSim)")
     return lines
+
+
+def first_passages(examples: Examples, late_model: dict, which: np.ndarray) -> list[Sentences]:
+    """The sentences of each of these questions' first passage by the model over LATE_FEATURES."""
+    scores = rerank.Model.from_dict(late_model, rerank.LATE_FEATURES).score(examples.x)
+    firsts = []
+    for q in np.unique(examples.question[which]):
+        mine = np.flatnonzero(examples.question == q)
+        firsts.append(examples.sentences[int(mine[np.argmax(scores[mine])])])
+    return firsts
+
+
+def highlighted(firsts: list[Sentences], weights: np.ndarray) -> float:
+    """The share of questions whose first passage's highlight, by these weights, holds an answer."""
+    return float(np.mean([s.answers[np.argmax(s.x @ weights)] for s in firsts])) if firsts else 0.0
+
+
+def fit_highlight(examples: Examples, late_model: dict, which: np.ndarray | None = None) -> dict:
+    """The highlight's weights over HIGHLIGHT_FEATURES: a conditional logit (a logistic regression
+    without intercept on the differences of every answering and other sentence of one passage)
+    over the first passages of these questions that have both kinds of sentence."""
+    from sklearn.linear_model import LogisticRegression
+
+    which = np.ones(len(examples.x), bool) if which is None else which
+    pairs = [
+        s.x[i] - s.x[j]
+        for s in first_passages(examples, late_model, which)
+        for i in np.flatnonzero(s.answers)
+        for j in np.flatnonzero(~s.answers)
+    ]
+    if not pairs:  # nothing to learn from: the fixed rule, MaxSim unweighed
+        return {"features": list(rerank.HIGHLIGHT_FEATURES), "coef": [1.0, answers.HIGHLIGHT_TYPE_WEIGHT, 0.0]}
+    x = np.array(pairs)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    y = np.r_[np.ones(len(x)), np.zeros(len(x))]
+    model = LogisticRegression(C=1.0, fit_intercept=False, max_iter=5000).fit(np.r_[x, -x] / scale, y)
+    return {"features": list(rerank.HIGHLIGHT_FEATURES), "coef": _rounded(model.coef_[0] / scale)}
 
 
 def train(searcher: Searcher, dataset: Dataset, split: str, path: Path, say: Callable[[str], None]) -> None:
@@ -124,7 +186,12 @@ def train(searcher: Searcher, dataset: Dataset, split: str, path: Path, say: Cal
     examples = collect(searcher, questions)
     for line in cross_check(examples):
         say(line)
-    models = {"plain": fit(examples, features=rerank.FEATURES), "late": fit(examples)}
+    late_model = fit(examples)
+    models = {
+        "plain": fit(examples, features=rerank.FEATURES),
+        "late": late_model,
+        "highlight": fit_highlight(examples, late_model),
+    }
     write(models | {"trained_on": f"{dataset.name} {split}, {len(questions)} questions"}, path)
     say(f"wrote {path} and {rerank.checksum_file(path).name}")
 

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..encode import late
 from ..ingest.documents import Document
 from ..ingest.passages import Passage
 from .rows import SentenceMap
@@ -141,9 +142,9 @@ class IndexBackend(Protocol):
         """The sentence rows of these passages (None: of every passage), passage after passage."""
         ...
 
-    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
-        """These sentences' int8 token vectors for late interaction (`encode.late`), by sentence
-        row; None when the index keeps none (the reranker then does without)."""
+    def token_vectors(self, rows: np.ndarray) -> list[late.Block] | None:
+        """These passages' int8 token vectors for late interaction, and where each sentence's
+        begin (`encode.late`); None when the index keeps none (the reranker then does without)."""
         ...
 
     # Records by row or id.

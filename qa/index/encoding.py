@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from ..config import Settings
 from ..encode import choice, late
 from ..encode.cache import EmbeddingCache
-from ..encode.embedder import Embedder
+from ..encode.embedder import Embedder, TokenEmbedder
 from ..encode.onnx import ENCODERS
 from ..encode.workers import bulk_encoder
+from ..errors import ModelError
 from ..ingest import terse
 from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
@@ -79,10 +82,14 @@ def encode_segment(
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
     with bulk_encoder(settings, embedder) as encoder:  # this process, or Ray actors (settings.build_workers)
-        vectors = cache.encode(encoder, texts, settings.batch_size, report("passages"))
-        sentence_vectors, late_tokens = cache.encode_with_tokens(
-            encoder, sentence_texts, settings.batch_size, report("sentences"), late.projection(settings.model)
+        vectors, late_tokens = cache.encode_with_tokens(
+            encoder, texts, settings.batch_size, report("passages"), late.projection(settings.model)
         )
+        sentence_vectors = cache.encode(encoder, sentence_texts, settings.batch_size, report("sentences"))
+    blocks = None
+    if late_tokens is not None and isinstance(embedder, TokenEmbedder):
+        starts = embedder.token_starts(texts)
+        blocks = [late_block(p, t, v, s) for p, t, v, s in zip(passages, texts, late_tokens, starts, strict=True)]
     return Segment(
         documents=docs,
         passages=passages,
@@ -91,8 +98,20 @@ def encode_segment(
         sentence_vectors=sentence_vectors,
         passage_tokens=Tokens.of([f"{titles[p.doc_id]}. {p.text}" for p in passages]),
         sentence_tokens=Tokens.of(sentence_texts),
-        sentence_late=None if late_tokens is None else TokenVectors.of(late_tokens),
+        passage_late=None if blocks is None else TokenVectors.of(blocks),
     )
+
+
+def late_block(passage: Passage, embedded: str, tokens: np.ndarray, starts: np.ndarray) -> late.Block:
+    """A passage's token vectors (of its `embedded` text, title first) and where each of its
+    sentences' tokens begin: a sentence's bounds are mapped into the normalised text (normalising
+    is local, so the normalised prefix says where a character lands), then to the first token
+    that starts there."""
+    if len(starts) < len(tokens):
+        raise ModelError(f"the tokenizer gave {len(starts)} tokens where the model gave {len(tokens)}")
+    title = len(embedded) - len(normalize_for_embedding(passage.text))
+    at = [title + len(normalize_for_embedding(passage.text[:a] + "x")) - 1 for a, _ in passage.sentences]
+    return late.Block(tokens, np.searchsorted(starts[: len(tokens)], at).astype(np.int32))
 
 
 PROBE_PASSAGES = 200  # the new segment's first passages, whose sentences check the question encoders

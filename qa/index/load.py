@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encode import late
 from ..errors import IndexMismatchError
 from ..ingest.passages import Passage
 from . import catalog as catalog_file
@@ -40,7 +41,7 @@ class Index:
     sentence_lexical: Lexical  # BM25 over the distinct sentences, rows as in `sentence_vectors`
     nearest: Nearest  # the best passages by cosine without scoring all (HNSW in large segments)
     folder: Path | None = None  # the build folder it was loaded from
-    sentence_late: token_vectors.Served | None = None  # sentences' token vectors, when every segment has them
+    tokens: token_vectors.Served | None = None  # passages' token vectors, when every segment has them
 
     @property
     def version(self) -> str:
@@ -91,8 +92,8 @@ class Index:
     def sentences_of(self, rows: np.ndarray | None) -> SentenceMap:
         return self.sentence_rows if rows is None else SentenceMap(*self.sentence_rows.of_passages(rows))
 
-    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
-        served = self.sentence_late
+    def token_vectors(self, rows: np.ndarray) -> list[late.Block] | None:
+        served = self.tokens
         return None if served is None else [served[int(r)] for r in rows]
 
     def passage(self, row: int) -> Passage:
@@ -151,7 +152,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
         stored = {s.name: segments.open_stored(build, s.name) for s in manifest.segments}
         rows = records.layout(stored, catalog_file.read(build / catalog_file.FILE))
         vectors, sentence_vectors, nearest = _vectors(stored, rows, manifest.dimension)
-        late = token_vectors.Served.of([stored[n].late for n in rows.segments], rows.sentence_rows)
+        tokens = token_vectors.Served.of([stored[n].late for n in rows.segments], rows.passage_rows)
         passage_bm25 = Lexical(
             [(stored[n].postings("passage"), rows.served[n]) for n in rows.segments], len(vectors), BM25_K1, BM25_B
         )
@@ -167,7 +168,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     if counts != (manifest.passages,) * 3 + (manifest.sentences,) * 2:
         raise IndexMismatchError(f"index in {index_dir} is inconsistent: rebuild it with `qa build --full`")
     parts = (rows.documents, rows.passages, rows.sentences, vectors, sentence_vectors, passage_bm25, sentence_bm25)
-    return Index(manifest, *parts, nearest, build, late)
+    return Index(manifest, *parts, nearest, build, tokens)
 
 
 def _vectors(

@@ -43,7 +43,7 @@ class OldRows:
 
     passage_ids: dict[str, str] = field(default_factory=dict)  # passage id -> document id
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    tokens: dict[str, np.ndarray] = field(default_factory=dict)  # sentences' int8 token vectors by embedded text
+    tokens: dict[str, np.ndarray] = field(default_factory=dict)  # passages' int8 token vectors by embedded text
 
 
 class Previous:
@@ -122,22 +122,20 @@ class Previous:
         for name, entries in by_segment.items():
             spans = [e.span for e in entries]
             try:
-                docs, passages, vectors, sentence_vectors, sentence_tokens = self.read_verified(
+                docs, passages, vectors, sentence_vectors, passage_tokens = self.read_verified(
                     segments.files(self.folder, name), functools.partial(segments.read_some, self.folder, name, spans)
                 )
             except Unreadable:
                 if with_vectors:
                     raise
                 continue  # a full build goes on; only these passages' history is lost
-            for doc, ps, pv, sv, st in zip(docs, passages, vectors, sentence_vectors, sentence_tokens, strict=True):
+            for doc, ps, pv, sv, pt in zip(docs, passages, vectors, sentence_vectors, passage_tokens, strict=True):
                 out.passage_ids.update((p.id, doc.id) for p in ps)
                 if with_vectors:
-                    sentences = distinct_sentences(ps)[0]
-                    out.vectors.update(zip(sentences, sv, strict=False))
-                    out.tokens.update(zip(sentences, st, strict=False))
-                    out.vectors.update(
-                        zip((embedding_text(p, doc.title, self.manifest.embed_title) for p in ps), pv, strict=False)
-                    )
+                    out.vectors.update(zip(distinct_sentences(ps)[0], sv, strict=False))
+                    texts = [embedding_text(p, doc.title, self.manifest.embed_title) for p in ps]
+                    out.vectors.update(zip(texts, pv, strict=False))
+                    out.tokens.update(zip(texts, pt, strict=False))
         return out
 
     def removed_documents(self, current: set[str]) -> dict[str, str]:

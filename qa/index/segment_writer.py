@@ -24,7 +24,7 @@ from ..encode import late
 from .catalog import Span
 from .hnsw import build_hnsw_from, write_hnsw
 from .lexical import Postings, Tokens
-from .token_vectors import DATA, OFFSETS
+from .token_vectors import DATA, save_starts
 
 if TYPE_CHECKING:
     from .segments import Segment
@@ -45,6 +45,8 @@ class SegmentWriter:
         self._sentence_vectors = self._files.enter_context(_open(Path(f"{base}.sentences.npy"), NPY_HEADER))
         self._late = self._files.enter_context(_open(Path(f"{base}.{DATA}"), NPY_HEADER))
         self._late_counts: list[np.ndarray] | None = []  # None once a batch came without token vectors
+        self._late_starts: list[np.ndarray] = []
+        self._late_bounds: list[np.ndarray] = []
         self._document_lines: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         self._passage_lines: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         self._spans: list[np.ndarray] = []
@@ -70,11 +72,13 @@ class SegmentWriter:
         self._sentence_vectors.write(np.ascontiguousarray(part.sentence_vectors, dtype=np.float32).tobytes())
         self._tokens["passage"].append(part.passage_tokens)
         self._tokens["sentence"].append(part.sentence_tokens)
-        if part.sentence_late is None or self._late_counts is None:
+        if part.passage_late is None or self._late_counts is None:
             self._late_counts = None
         else:
-            self._late.write(np.ascontiguousarray(part.sentence_late.data, dtype=np.int8).tobytes())
-            self._late_counts.append(np.diff(part.sentence_late.offsets))
+            self._late.write(np.ascontiguousarray(part.passage_late.data, dtype=np.int8).tobytes())
+            self._late_counts.append(np.diff(part.passage_late.offsets))
+            self._late_starts.append(part.passage_late.starts)
+            self._late_bounds.append(np.diff(part.passage_late.bounds))
         self.documents += len(part.documents)
         self.passages += len(part.passages)
         self.sentences += len(part.sentence_vectors)
@@ -86,14 +90,17 @@ class SegmentWriter:
         _write_npy_header(self._sentence_vectors, self.sentences, self.dimension)
         late_offsets = None
         if self._late_counts is not None:
-            late_offsets = np.zeros(self.sentences + 1, dtype=np.int64)
+            late_offsets = np.zeros(self.passages + 1, dtype=np.int64)
             np.cumsum(_joined(self._late_counts, np.int64), out=late_offsets[1:])
             _write_npy_header(self._late, int(late_offsets[-1]), late.DIMS, "|i1")
         self._files.close()
         if late_offsets is None:  # a batch had none: the segment has none
             Path(f"{self.base}.{DATA}").unlink()
         else:
-            np.save(f"{self.base}.{OFFSETS}", late_offsets)
+            bounds = np.zeros(self.passages + 1, dtype=np.int64)
+            np.cumsum(_joined(self._late_bounds, np.int64), out=bounds[1:])
+            save_starts(self.base, late_offsets, _joined(self._late_starts, np.int32), bounds)
+        self._late_starts = self._late_bounds = []
         sentence_starts = np.zeros(self.passages + 1, dtype=np.int64)
         np.cumsum(_joined(self._sentence_counts, np.int64), out=sentence_starts[1:])
         with open(f"{self.base}.rows.npz", "wb") as f:

@@ -52,7 +52,7 @@ class Segment:
     sentence_vectors: np.ndarray
     passage_tokens: Tokens  # of the title-prefixed passages, rows as in `passages`
     sentence_tokens: Tokens  # rows as in `sentence_vectors`
-    sentence_late: TokenVectors | None = None  # late interaction's token vectors, rows as in `sentence_vectors`
+    passage_late: TokenVectors | None = None  # late interaction's token vectors, rows as in `passages`
 
     def spans(self) -> list[Span]:
         """Each document's rows, in document order."""
@@ -119,7 +119,7 @@ class Stored:
     vectors: np.ndarray  # memory-mapped
     sentence_vectors: np.ndarray  # memory-mapped
     graph: Path | None  # its HNSW graph's file (a large segment): read by whoever searches it
-    late: TokenVectors | None  # its sentences' token vectors, mapped (None: it has none)
+    late: TokenVectors | None  # its passages' token vectors, mapped (None: it has none)
 
     def tokens(self, part: str) -> Tokens:
         return Tokens.load(Path(f"{self.base}.{part}-tokens.npz"))
@@ -167,7 +167,7 @@ def read_some(
     folder: Path, name: str, spans: Sequence[Span]
 ) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray], list[list[np.ndarray]]]:
     """Only these documents of a segment: each one's document, passages, passage vectors,
-    sentence vectors and sentences' token vectors (none when the segment has none); the lines
+    sentence vectors and passages' token vectors (none when the segment has none); the lines
     of other documents are not parsed."""
     s = open_stored(folder, name)
     late = s.late
@@ -176,7 +176,7 @@ def read_some(
         [[passage_of(s.passages[i]) for i in range(*span.passages)] for span in spans],
         [np.array(s.vectors[slice(*span.passages)]) for span in spans],
         [np.array(s.sentence_vectors[slice(*span.sentences)]) for span in spans],
-        [[] if late is None else [np.array(late[i]) for i in range(*span.sentences)] for span in spans],
+        [[] if late is None else [np.array(late[i].tokens) for i in range(*span.passages)] for span in spans],
     )
 
 
@@ -201,13 +201,13 @@ def assemble(pieces: Sequence[tuple[Segment, Span]]) -> Segment:
         sentence_vectors=stack_rows([s.sentence_vectors for s in segments], r.sentence_rows, dimension),
         passage_tokens=Tokens.concat([s.passage_tokens for s in segments]).take(r.passage_rows),
         sentence_tokens=Tokens.concat([s.sentence_tokens for s in segments]).take(r.sentence_rows),
-        sentence_late=_late_of(segments, r.sentence_rows),
+        passage_late=_late_of(segments, r.passage_rows),
     )
 
 
 def _late_of(segments: Sequence[Segment], rows: np.ndarray) -> TokenVectors | None:
-    """These sentence rows' token vectors, when every segment has them."""
-    parts = [s.sentence_late for s in segments]
+    """These passage rows' token vectors, when every segment has them."""
+    parts = [s.passage_late for s in segments]
     if not parts or any(p is None for p in parts):
         return None
     return TokenVectors.concat([p for p in parts if p is not None]).take(rows)

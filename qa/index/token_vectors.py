@@ -1,9 +1,11 @@
-"""Sentences' token vectors for late interaction (`encode.late`), as a segment keeps them.
+"""Passages' token vectors for late interaction (`encode.late`), as a segment keeps them.
 
-A segment's sentences' int8 token vectors lie end to end in `<segment>.sentence-late.npy`
-(tokens × `late.DIMS`), and `<segment>.sentence-late-offsets.npy` says where each sentence's
-begin. Only segments encoded by a model with a projection have them; an index serves token
-vectors only when every segment it serves has them (`Served.of`).
+A segment's passages' int8 token vectors lie end to end in `<segment>.passage-late.npy`
+(tokens × `late.DIMS`); `<segment>.passage-late-offsets.npy` says where each passage's begin,
+`<segment>.passage-late-sentences.npy` where each of its sentences begins among them (a
+position per sentence, passage after passage, in the order of the passage's sentences). Only
+segments encoded by a model with a projection have them; an index serves token vectors only
+when every segment it serves has them (`Served.of`).
 """
 
 from __future__ import annotations
@@ -16,60 +18,82 @@ import numpy as np
 
 from ..encode import late
 
-DATA = "sentence-late.npy"
-OFFSETS = "sentence-late-offsets.npy"
+DATA = "passage-late.npy"
+OFFSETS = "passage-late-offsets.npy"
+SENTENCES = "passage-late-sentences.npy"
+
+
+def _offsets(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
 @dataclass(frozen=True)
 class TokenVectors:
-    """Many texts' token vectors: text i's are `data[offsets[i]:offsets[i + 1]]`."""
+    """Many passages' `late.Block`s: passage i's tokens are `data[offsets[i]:offsets[i + 1]]`,
+    its sentences' starts `starts[bounds[i]:bounds[i + 1]]`."""
 
     data: np.ndarray  # (tokens, late.DIMS) int8, in memory or mapped
-    offsets: np.ndarray  # int64, one more than there are texts
+    offsets: np.ndarray  # int64, one more than there are passages
+    starts: np.ndarray  # int32, passage after passage
+    bounds: np.ndarray  # int64, one more than there are passages
 
     @classmethod
-    def of(cls, matrices: Sequence[np.ndarray]) -> TokenVectors:
-        offsets = np.zeros(len(matrices) + 1, dtype=np.int64)
-        np.cumsum([len(m) for m in matrices], out=offsets[1:])
-        data = np.concatenate(matrices) if len(matrices) else np.zeros((0, late.DIMS), dtype=np.int8)
-        return cls(data.astype(np.int8, copy=False).reshape(-1, late.DIMS), offsets)
+    def of(cls, blocks: Sequence[late.Block]) -> TokenVectors:
+        data = np.concatenate([b.tokens for b in blocks]) if blocks else np.zeros((0, late.DIMS), dtype=np.int8)
+        starts = np.concatenate([b.starts for b in blocks]) if blocks else np.zeros(0, dtype=np.int32)
+        return cls(
+            data.astype(np.int8, copy=False).reshape(-1, late.DIMS),
+            _offsets([len(b.tokens) for b in blocks]),
+            starts.astype(np.int32, copy=False),
+            _offsets([len(b.starts) for b in blocks]),
+        )
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, row: int) -> np.ndarray:
-        return self.data[self.offsets[row] : self.offsets[row + 1]]
-
-    def rows(self) -> list[np.ndarray]:
-        return [self[i] for i in range(len(self))]
+    def __getitem__(self, row: int) -> late.Block:
+        return late.Block(
+            self.data[self.offsets[row] : self.offsets[row + 1]], self.starts[self.bounds[row] : self.bounds[row + 1]]
+        )
 
     def take(self, rows: np.ndarray) -> TokenVectors:
-        """These texts' token vectors, in this order."""
+        """These passages' blocks, in this order."""
         return TokenVectors.of([self[int(r)] for r in rows])
 
     @staticmethod
     def concat(parts: Sequence[TokenVectors]) -> TokenVectors:
-        return TokenVectors.of([m for part in parts for m in part.rows()])
+        return TokenVectors.of([part[i] for part in parts for i in range(len(part))])
 
     def save(self, base: Path | str) -> None:
         np.save(f"{base}.{DATA}", np.ascontiguousarray(self.data, dtype=np.int8))
-        np.save(f"{base}.{OFFSETS}", self.offsets)
+        save_starts(base, self.offsets, self.starts, self.bounds)
 
     @classmethod
     def load(cls, base: Path | str) -> TokenVectors | None:
         """A segment's, memory-mapped; None when it has none."""
         if not Path(f"{base}.{OFFSETS}").is_file():
             return None
-        return cls(np.load(f"{base}.{DATA}", mmap_mode="r"), np.load(f"{base}.{OFFSETS}"))
+        with np.load(f"{base}.{SENTENCES}") as saved:
+            starts, bounds = saved["starts"], saved["bounds"]
+        return cls(np.load(f"{base}.{DATA}", mmap_mode="r"), np.load(f"{base}.{OFFSETS}"), starts, bounds)
+
+
+def save_starts(base: Path | str, offsets: np.ndarray, starts: np.ndarray, bounds: np.ndarray) -> None:
+    """The files besides the tokens' own: where each passage's tokens and sentences begin."""
+    np.save(f"{base}.{OFFSETS}", offsets)
+    with open(f"{base}.{SENTENCES}", "wb") as f:
+        np.savez(f, starts=starts.astype(np.int32, copy=False), bounds=bounds)
 
 
 @dataclass(frozen=True)
 class Served:
-    """The token vectors of an index's served sentence rows, across its segments."""
+    """The token vectors of an index's served passage rows, across its segments."""
 
     parts: list[TokenVectors]
-    starts: np.ndarray  # where each part's sentences begin, counted end to end
-    rows: np.ndarray  # served sentence row -> its row among the parts' sentences end to end
+    first: np.ndarray  # where each part's passages begin, counted end to end
+    rows: np.ndarray  # served passage row -> its row among the parts' passages end to end
 
     @classmethod
     def of(cls, parts: Sequence[TokenVectors | None], rows: np.ndarray) -> Served | None:
@@ -77,11 +101,9 @@ class Served:
         if not parts or any(p is None for p in parts):
             return None
         kept = [p for p in parts if p is not None]
-        starts = np.zeros(len(kept), dtype=np.int64)
-        np.cumsum([len(p) for p in kept[:-1]], out=starts[1:])
-        return cls(kept, starts, rows)
+        return cls(kept, _offsets([len(p) for p in kept])[:-1], rows)
 
-    def __getitem__(self, sentence_row: int) -> np.ndarray:
-        at = int(self.rows[sentence_row])
-        part = int(np.searchsorted(self.starts, at, side="right")) - 1
-        return self.parts[part][at - int(self.starts[part])]
+    def __getitem__(self, passage_row: int) -> late.Block:
+        at = int(self.rows[passage_row])
+        part = int(np.searchsorted(self.first, at, side="right")) - 1
+        return self.parts[part][at - int(self.first[part])]

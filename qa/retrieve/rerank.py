@@ -49,6 +49,9 @@ RELATIVE = (*SIGNALS, "sentence", *WORDS, "log_length")
 _TOKENS: Recent[str, list[str]] = Recent(REMEMBERED_TEXTS)
 FEATURES = (*BASE, *(f"kind_{k or 'none'}" for k in KINDS), *(f"{name}_to_best" for name in RELATIVE))
 LATE_FEATURES = (*FEATURES, "maxsim", "maxsim_to_best")  # with the question's MaxSim over the passage's tokens
+# The highlight, where token vectors are at hand: a sentence's fused score, whether it holds a
+# candidate of the kind of answer asked for, and its own MaxSim, weighed by the model.
+HIGHLIGHT_FEATURES = ("sentence", "typed", "maxsim")
 
 
 @dataclass(frozen=True)
@@ -73,15 +76,21 @@ class Model:
 
 @dataclass(frozen=True)
 class Models:
-    """The model over FEATURES, and the one over LATE_FEATURES for an index with token vectors."""
+    """The model over FEATURES, the one over LATE_FEATURES for an index with token vectors, and
+    the highlight's weights over HIGHLIGHT_FEATURES (a conditional logit: the best sum wins)."""
 
     plain: Model
     late: Model
+    highlight: np.ndarray
 
     @classmethod
     def from_dict(cls, data: dict) -> Models:
         try:
-            return cls(Model.from_dict(data["plain"]), Model.from_dict(data["late"], LATE_FEATURES))
+            highlight = data["highlight"]
+            if tuple(highlight["features"]) != HIGHLIGHT_FEATURES:
+                raise ConfigError(f"{MODEL.name} was trained on other features: retrain it (qa eval --train-reranker)")
+            weights = np.asarray(highlight["coef"], dtype=np.float64)
+            return cls(Model.from_dict(data["plain"]), Model.from_dict(data["late"], LATE_FEATURES), weights)
         except (KeyError, TypeError):
             raise ConfigError(f"{MODEL.name} is not a reranker of this qa: retrain it (qa eval --train-reranker)") from None
 
@@ -162,17 +171,34 @@ def features(index: IndexBackend, query: str, kind: str, fused: np.ndarray, scor
 
 def late_features(index: IndexBackend, scored: Scored, top: np.ndarray, question_tokens: np.ndarray | None) -> np.ndarray | None:
     """The rest of LATE_FEATURES for the passages of `top`: the question's MaxSim over each
-    passage's sentences' token vectors, and its distance to the best; None when the question's
-    or the index's token vectors are missing."""
+    passage's token vectors (`encode.late`), and its distance to the best; None when the
+    question's or the index's token vectors are missing."""
+    blocks = token_blocks(index, scored, top, question_tokens)
+    if blocks is None or question_tokens is None:
+        return None
+    maxsim = np.array([late.maxsim(question_tokens, block.passage()) for block in blocks])
+    return np.column_stack([maxsim, maxsim - maxsim.max()])
+
+
+def highlight_scores(
+    sentence_scores: np.ndarray, typed: np.ndarray, block: late.Block | None, question_tokens: np.ndarray | None
+) -> np.ndarray:
+    """A passage's sentences' scores for picking its highlight: with the passage's token vectors,
+    the model's weighing of HIGHLIGHT_FEATURES; without, the fused score plus the answer type's
+    fixed weight (`answers.highlight_scores`)."""
+    if block is None or question_tokens is None or len(block.starts) != len(sentence_scores):
+        return answers.highlight_scores(typed, sentence_scores)
+    x = np.column_stack([sentence_scores, typed, late.sentence_maxsims(question_tokens, block)])
+    return x @ model().highlight
+
+
+def token_blocks(
+    index: IndexBackend, scored: Scored, which: np.ndarray, question_tokens: np.ndarray | None
+) -> list[late.Block] | None:
+    """These passages' (indices into `scored`) token vectors, when the question's are at hand too."""
     if question_tokens is None or not len(question_tokens):
         return None
-    sentences = index.sentences_of(np.array([scored.row(int(i)) for i in top], dtype=np.int64))
-    stored = index.sentence_token_vectors(sentences.rows)
-    if stored is None:
-        return None
-    bounds = [*sentences.starts.tolist(), len(sentences.rows)]
-    maxsim = np.array([late.maxsim(question_tokens, late.joined(stored[a:b])) for a, b in itertools.pairwise(bounds)])
-    return np.column_stack([maxsim, maxsim - maxsim.max()])
+    return index.token_vectors(np.array([scored.row(int(i)) for i in which], dtype=np.int64))
 
 
 def _word_features(idf: dict[str, float], question_pairs: set, parts: list[list[str]], best: int) -> dict[str, float]:

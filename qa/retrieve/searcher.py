@@ -162,10 +162,10 @@ class Searcher(Generic[B]):
         scored, fused = ranked
         mode = self.settings.ranking
         kind = answers.asks_for(query) if mode == "hybrid" else ""
-        if mode == "hybrid" and self.settings.rerank:
+        if self._reranks():
             fused = rerank.rerank(self.index, query, kind, fused, scored, question_tokens)
         placed = self.index.placement(scored.rows)
-        highlights = functools.cache(lambda i: self._highlight(i, scored, query, kind))
+        highlights = functools.cache(lambda i: self._highlight(i, scored, query, kind, question_tokens))
 
         def cites(a: int, b: int) -> bool:
             """Whether the b-th passage cites the characters of the a-th passage's highlight."""
@@ -226,15 +226,20 @@ class Searcher(Generic[B]):
             result, language=detected.language, abstained=True, abstain_reason="language", abstain_message=message
         )
 
-    def _highlight(self, i: int, scored: Scored, query: str, kind: str) -> tuple[int, int]:
+    def _highlight(self, i: int, scored: Scored, query: str, kind: str, question_tokens: np.ndarray | None) -> tuple[int, int]:
         """The i-th passage's answering sentence (offsets in its text): its best by sentence
-        score, favouring one that holds a candidate of the `kind` of answer asked for."""
+        score, favouring one that holds a candidate of the `kind` of answer asked for, and, in
+        hybrid ranking where token vectors are at hand, the question's MaxSim over its tokens
+        (`rerank.highlight_scores`)."""
         passage = self.index.passage(scored.row(i))
         sentence_scores = scored.sentence_scores[scored.sentences[i]]
-        if kind:
-            typed = answers.typed_sentences(query, kind, passage.text, passage.sentences)
-            sentence_scores = answers.highlight_scores(typed, sentence_scores)
-        return passage.sentences[int(np.argmax(sentence_scores))]
+        typed = answers.typed_sentences(query, kind, passage.text, passage.sentences).astype(np.float64)
+        blocks = rerank.token_blocks(self.index, scored, np.array([i]), question_tokens) if self._reranks() else None
+        scores = rerank.highlight_scores(sentence_scores, typed, blocks[0] if blocks else None, question_tokens)
+        return passage.sentences[int(np.argmax(scores))]
+
+    def _reranks(self) -> bool:
+        return self.settings.ranking == "hybrid" and self.settings.rerank
 
     def _hit(self, rank: int, score: float, i: int, scored: Scored, highlight: tuple[int, int], query: str, kind: str) -> Hit:
         """The hit for the i-th passage scored, with the answer span in its highlight when exactly

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ...encode import late
 from ...errors import ConfigError, IndexMismatchError, IndexMissingError
 from ...ingest.documents import Document
 from ...ingest.passages import Passage
@@ -137,7 +138,7 @@ class MilvusIndex:
     def sentence_vectors_of(self, rows: np.ndarray | None) -> np.ndarray:
         return self._sentence_rows.vectors(_every(rows).tolist(), self.dimension)
 
-    def sentence_token_vectors(self, rows: np.ndarray) -> list[np.ndarray] | None:
+    def token_vectors(self, rows: np.ndarray) -> list[late.Block] | None:
         return None  # the collections keep no token vectors
 
     def bm25_of(self, query: str | Sequence[str], rows: np.ndarray | None) -> np.ndarray:
