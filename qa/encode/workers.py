@@ -58,8 +58,9 @@ class _Connection:
 
 
 class RayEncoder:
-    """An `Embedder` whose `encode` runs on a Ray actor pool. `name`, `dimension` and
-    `precision` are the local `embedder`'s, which must be the same model."""
+    """A `TokenEmbedder` whose `encode` and `encode_tokens` run on a Ray actor pool. `name`,
+    `dimension` and `precision` are the local `embedder`'s, which must be the same model; token
+    starts are the local one's (the tokenizer is cheap)."""
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
@@ -67,8 +68,24 @@ class RayEncoder:
         self.precision = getattr(embedder, "precision", "fp32")
         self.tier = f"ray ({settings.build_workers})"
         self._connection: _Connection | None = None
+        self._local = embedder
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        return self._run(texts, batch_size, progress, None)
+
+    def encode_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`, and each text's token vectors, from the actors' same forward pass."""
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        return self._run(texts, batch_size, progress, tokens), tokens
+
+    def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return self._local.token_starts(texts)  # type: ignore[attr-defined]
+
+    def _run(
+        self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: list[np.ndarray] | None
+    ) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -85,7 +102,11 @@ class RayEncoder:
         data = c.ray.data.from_arrow(blocks)
         vectors = data.map_batches(
             EncodeBatches,
-            fn_constructor_kwargs={"settings": self.settings, "threads": int(resources.get("num_cpus", 0))},
+            fn_constructor_kwargs={
+                "settings": self.settings,
+                "threads": int(resources.get("num_cpus", 0)),
+                "tokens": tokens is not None,
+            },
             batch_size=max(batch_size * 8, 1),
             batch_format="numpy",
             compute=c.ray.data.ActorPoolStrategy(size=actors),
@@ -95,6 +116,9 @@ class RayEncoder:
         try:
             for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
                 out[batch["row"]] = batch["vector"]
+                if tokens is not None:
+                    for row, flat, count in zip(batch["row"], batch["tokens"], batch["count"], strict=True):
+                        tokens[int(row)] = np.asarray(flat, dtype=np.float32).reshape(int(count), self.dimension)
                 done += len(batch["row"])
                 if progress:
                     progress(done, len(texts))
@@ -164,12 +188,18 @@ def pool_size(actors: int, gpus: int, cpus: int) -> tuple[int, dict[str, float]]
 class EncodeBatches:
     """A Ray actor's work: the encoder loaded once, from settings, then batch after batch."""
 
-    def __init__(self, settings: Settings, threads: int) -> None:
+    def __init__(self, settings: Settings, threads: int, tokens: bool = False) -> None:
         self.embedder, self.batch_size = actor_encoder(settings, threads), settings.batch_size
+        self.tokens = tokens  # also each text's token vectors (the embedder must give them)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(t) for t in batch["text"]]
-        return {"row": batch["row"], "vector": self.embedder.encode(texts, self.batch_size)}
+        if not self.tokens:
+            return {"row": batch["row"], "vector": self.embedder.encode(texts, self.batch_size)}
+        vectors, tokens = self.embedder.encode_tokens(texts, self.batch_size)  # type: ignore[attr-defined]
+        flat = np.empty(len(tokens), dtype=object)  # ragged: each text's tokens, flattened
+        flat[:] = [t.reshape(-1) for t in tokens]
+        return {"row": batch["row"], "vector": vectors, "tokens": flat, "count": np.array([len(t) for t in tokens])}
 
 
 def actor_encoder(settings: Settings, threads: int) -> Embedder:
