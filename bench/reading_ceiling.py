@@ -51,7 +51,7 @@ HALF = 12  # articles 0-11 against 12-23
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=("highlight", "hyponym", "late", "adapter", "examples"))
+    parser.add_argument("experiment", choices=("highlight", "hyponym", "late", "maxsim", "adapter", "examples"))
     parser.add_argument("--dims", type=int, default=0, help="late: project token vectors to this many (0: keep 384)")
     parser.add_argument("--sentences", action="store_true", help="late: token vectors of each sentence encoded alone")
     parser.add_argument("--windows", action="store_true", help="highlight: add the cosines of sentence windows")
@@ -66,6 +66,8 @@ def main() -> None:
         hyponym(searcher, questions)
     elif args.experiment == "late":
         late(searcher, questions, args.dims, args.sentences)
+    elif args.experiment == "maxsim":
+        maxsim_variants(searcher, questions)
     else:
         adapter(searcher, questions, args.strength)
 
@@ -319,6 +321,43 @@ def late(searcher: Searcher, questions: list[Question], dims: int, sentences: bo
     print(f"MaxSim over ten passages: median {np.median(took) * 1000:.2f} ms")
     _cross_check(rows, f"MaxSim ({width} int8 dims)")
     _highlight_check(rows)
+
+
+def maxsim_variants(searcher: Searcher, questions: list[Question]) -> None:
+    """Ways of reading the index's token vectors (as built), each as the reranker's extra
+    features in place of the shipped MaxSim: question tokens all, without punctuation, without
+    stopwords and punctuation; and the passage's best sentence's MaxSim beside the passage's."""
+    from qa.encode import late as late_tokens
+    from qa.index.lexical import tokenize
+
+    tokenizer = searcher.embedder._embedder._tokenizer  # type: ignore[attr-defined]  # the ONNX encoder CachedEmbedder wraps
+    rows = []
+    for q in questions:
+        vector, tokens = _encoded(searcher, q.text)
+        ranked = searcher.ranked(q.text, vector)
+        assert ranked is not None and tokens is not None
+        scored, fused = ranked
+        top = rerank.top_of(fused)
+        kind = answers.asks_for(q.text)
+        blocks = rerank.token_blocks(searcher.index, scored, top, tokens)
+        assert blocks is not None
+        words = tokenizer.encode(normalize_for_embedding(q.text)).tokens[1:-1][: len(tokens)]
+        wordy = np.array([any(c.isalnum() for c in w) for w in words])
+        content = np.array([bool(tokenize([w.removeprefix("##")])[0]) for w in words]) & wordy
+        variants = {}
+        for name, keep in (("all", np.ones(len(tokens), bool)), ("words", wordy), ("content", content)):
+            qt = tokens[keep] if keep.any() else tokens
+            m = np.array([late_tokens.maxsim(qt, b.passage()) for b in blocks])
+            variants[name] = np.column_stack([m, m - m.max()])
+        best = np.array([late_tokens.sentence_maxsims(tokens, b).max() if len(b.starts) else 0.0 for b in blocks])
+        variants["all+sentence"] = np.column_stack([variants["all"], best, best - best.max()])
+        x = rerank.features(searcher.index, q.text, kind, fused, scored, top)
+        gold = np.array([searcher.index.passage(scored.row(int(i))).doc_id in q.relevant for i in top])
+        rows.append({"group": q.group, "x": x, "gold": gold, "variants": variants})
+    for name in rows[0]["variants"]:
+        for r in rows:
+            r["extra"] = r["variants"][name]
+        _cross_check(rows, f"MaxSim over {name}")
 
 
 EXAMPLES = (

@@ -168,6 +168,7 @@ def test_recall_counts_the_gold_passage_in_the_first_one_and_five():
         gold=np.array([False, True, False, False, False, False]),
         question=np.array([0, 0, 0, 1, 1, 1]),
         group=np.zeros(6, int),
+        sentences=[],
     )
     scores = np.array([2.0, 1.0, 0.0, 3.0, 2.0, 1.0])
     assert reranker.recall(examples, scores, np.ones(6, bool)) == (0.0, 0.5)  # question 1 has no gold among them

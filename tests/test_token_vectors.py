@@ -76,6 +76,6 @@ def test_onnx_int8_token_vectors_keep_the_direction_of_torchs(real_settings, tie
     assert cosines.min() >= 0.95, cosines.min()
 
 
-def test_a_ray_build_keeps_no_token_vectors(tmp_path):
-    assert not isinstance(RayEncoder(fake_settings(tmp_path), FakeEmbedder()), TokenEmbedder)
+def test_a_ray_encoder_gives_token_vectors_and_a_plain_embedder_none(tmp_path):
+    assert isinstance(RayEncoder(fake_settings(tmp_path), FakeEmbedder()), TokenEmbedder)  # tests/test_ray_build.py runs it
     assert not isinstance(FakeEmbedder(), TokenEmbedder)
