@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ModelError
 from . import cpu
 from .choice import Choice, open_encoder
+from .late import Encodes
 from .onnx import ENCODERS
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class TokenEmbedder(Embedder, Protocol):
         ...
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(Encodes):
     """`torch_threads` threads encode a few texts (questions: one thread was measured fastest on two
     cores); a long list (a build) uses torch's default, one thread per core."""
 
@@ -94,16 +95,6 @@ class SentenceTransformerEmbedder:
         if dimension is None:
             raise ModelError(f"model {model!r} does not say the size of its embeddings")
         self.dimension = int(dimension)
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
-        return self._run(texts, batch_size, progress, None)
-
-    def encode_tokens(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode`'s vectors, and each text's token vectors from the same forward pass (`TokenEmbedder`)."""
-        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        return self._run(texts, batch_size, progress, tokens), tokens
 
     def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Where each token of each text begins, [CLS] and [SEP] left out (`TokenEmbedder`)."""

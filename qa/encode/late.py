@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -53,6 +54,30 @@ def projection(model: str) -> np.ndarray | None:
     if hashlib.sha256(data).hexdigest() != expected:
         raise ConfigError(f"{path} does not match its checksum: reinstall qa or refit it (qa/eval/projection.py)")
     return np.load(path).astype(np.float32)
+
+
+class Encodes:
+    """`encode` and `encode_tokens` of an embedder that gives token vectors, over its one `_run`:
+    the pooled unit vectors, and with a list to fill, each text's token vectors from the same
+    forward pass (the last hidden state of its own tokens, [CLS] and [SEP] included, float32)."""
+
+    dimension: int
+
+    def _run(
+        self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: list[np.ndarray] | None
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        return self._run(texts, batch_size, progress, None)
+
+    def encode_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        return self._run(texts, batch_size, progress, tokens), tokens
 
 
 class Block(NamedTuple):

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from .late import Encodes
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(Encodes):
     """Unit-length vectors from one exported file; `threads` ONNX Runtime threads (0: all cores)."""
 
     def __init__(
@@ -115,23 +116,6 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
-    ) -> np.ndarray:
-        """int8 tiers encode one text per run, whatever `batch_size`: dynamic quantisation scales
-        activations over the whole input, so in a batch a text's vector would depend on its
-        neighbours (and on their padding); alone, a question always gets the same vector. fp32
-        runs batches of texts of like length (padding is masked out of the mean)."""
-        return self._run(texts, batch_size, progress, None)
-
-    def encode_tokens(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode`'s vectors, and from the same runs each text's token vectors: the last hidden
-        state of its own tokens, [CLS] and [SEP] included, (tokens, dimension) float32."""
-        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        return self._run(texts, batch_size, progress, tokens), tokens
-
     def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Where each token of each text begins, [CLS] and [SEP] left out (`TokenEmbedder`)."""
         return [
@@ -141,7 +125,11 @@ class OnnxEmbedder:
     def _run(
         self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: list[np.ndarray] | None
     ) -> np.ndarray:
-        """The pooled vectors of `texts`; with `tokens`, each text's token vectors are put there too."""
+        """The pooled vectors of `texts`; with `tokens`, each text's token vectors are put there too
+        (`late.Encodes`). int8 tiers encode one text per run, whatever `batch_size`: dynamic
+        quantisation scales activations over the whole input, so in a batch a text's vector would
+        depend on its neighbours (and on their padding); alone, a question always gets the same
+        vector. fp32 runs batches of texts of like length (padding is masked out of the mean)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         outputs = ["embedding"] if tokens is None else ["embedding", "tokens"]
         encodings = self._tokenizer.encode_batch(list(texts))

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import EncodersUnavailable
 from .embedder import Embedder, Progress
+from .late import Encodes
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -57,7 +58,7 @@ class _Connection:
     cpus: int
 
 
-class RayEncoder:
+class RayEncoder(Encodes):
     """A `TokenEmbedder` whose `encode` and `encode_tokens` run on a Ray actor pool. `name`,
     `dimension` and `precision` are the local `embedder`'s, which must be the same model; token
     starts are the local one's (the tokenizer is cheap)."""
@@ -69,16 +70,6 @@ class RayEncoder:
         self.tier = f"ray ({settings.build_workers})"
         self._connection: _Connection | None = None
         self._local = embedder
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
-        return self._run(texts, batch_size, progress, None)
-
-    def encode_tokens(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode`, and each text's token vectors, from the actors' same forward pass."""
-        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        return self._run(texts, batch_size, progress, tokens), tokens
 
     def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
         return self._local.token_starts(texts)  # type: ignore[attr-defined]
