@@ -58,7 +58,11 @@ class Settings:
     max_json_depth: int = _setting(8, "Deepest nesting of arrays and objects accepted in a JSON body.")
     max_batch: int = _setting(32, "Most questions one batch request (`queries`) may hold.")
     ranking: Ranking = _setting("hybrid", "How passages are ranked: hybrid (dense + BM25), dense or bm25.")
-    rerank: bool = _setting(True, "Reorder the best hybrid passages with the learned reranker (qa/retrieve/reranker.json).")
+    rerank: bool = _setting(
+        True,
+        "Reorder the best hybrid passages with the learned reranker, and pick each passage's highlight with its learned "
+        "weights (late interaction where the index keeps token vectors; qa/retrieve/reranker.json).",
+    )
     source_diversity: float = _setting(0.5, "Rank penalty per result already taken from the same document (0: off).")
     abstain_threshold: float = _setting(0.39, "Abstain when the top hit's best cosine (passage or sentence) is below this.")
     abstain_lexical: bool = _setting(
