@@ -63,14 +63,16 @@ class FakeTokenEmbedder(FakeEmbedder):
 
     name = "fake-hash-tokens-256"
 
-    def encode_tokens(self, texts, batch_size=32, progress=None):
+    def encode_tokens(self, texts, batch_size=32, progress=None, projection=None):
+        from qa.encode import late
+
         tokens = []
         for text in texts:
             rows = np.zeros((len(re.findall(r"\w+", text.lower())) + 2, self.dimension), dtype=np.float32)
             rows[0, 0] = rows[-1, 1] = 1.0
             for n, word in enumerate(re.findall(r"\w+", text.lower()), 1):
                 rows[n, int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little") % self.dimension] = 1.0
-            tokens.append(rows)
+            tokens.append(rows if projection is None else late.compact(rows, projection))
         return self.encode(texts, batch_size, progress), tokens
 
     def token_starts(self, texts):

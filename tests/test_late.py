@@ -99,15 +99,15 @@ def block(n: int, fill: int, starts: list[int]) -> late.Block:
     return late.Block(np.full((n, late.DIMS), fill, dtype=np.int8), np.array(starts, dtype=np.int32))
 
 
-def test_token_vectors_round_trip_and_are_taken_by_row(tmp_path):
+def test_token_vectors_round_trip_and_are_gathered_by_row(tmp_path):
     a, b, c = block(3, 1, [0, 2]), block(1, 2, [0]), block(0, 3, [])
     kept = TokenVectors.of([a, b, c])
     assert len(kept) == 3 and len(kept[2].tokens) == 0 and len(kept[2].starts) == 0
     assert np.array_equal(kept[0].tokens, a.tokens) and kept[0].starts.tolist() == [0, 2] and kept[1].starts.tolist() == [0]
-    taken = kept.take(np.array([1, 0]))
-    assert np.array_equal(taken[0].tokens, b.tokens) and taken[1].starts.tolist() == [0, 2]
-    both = TokenVectors.concat([kept, taken])
-    assert len(both) == 5 and np.array_equal(both[4].tokens, a.tokens)
+    other = TokenVectors.of([block(2, 9, [0, 1])])
+    gathered = TokenVectors.gather([kept, other], np.array([3, 1, 0]))  # rows of both, end to end
+    assert [int(g.tokens[0, 0]) for g in (gathered[0], gathered[1], gathered[2])] == [9, 2, 1]
+    assert [gathered[i].starts.tolist() for i in range(3)] == [[0, 1], [0], [0, 2]]
     kept.save(tmp_path / "seg")
     loaded = TokenVectors.load(tmp_path / "seg")
     assert loaded is not None and np.array_equal(loaded.offsets, kept.offsets)
@@ -233,3 +233,53 @@ def test_the_highlight_weighs_each_sentences_maxsim_where_token_vectors_are_at_h
     assert int(np.argmax(rerank.highlight_scores(even, even, kept, question))) == 1
     fused = np.array([1.0, 0.0])
     assert int(np.argmax(rerank.highlight_scores(fused, even, None, question))) == 0  # no token vectors: the rule
+
+
+def test_a_passage_cut_at_the_models_length_is_highlighted_by_the_rule(fake_projection):
+    """Its last sentences have no tokens, so their MaxSim would say nothing: the rule decides."""
+    question = np.ones((2, late.DIMS), dtype=np.float32) / np.sqrt(late.DIMS)
+    cut = late.Block(np.ones((4, late.DIMS), dtype=np.int8), np.array([0, 2, 4], dtype=np.int32))  # the third starts at the end
+    fused = np.array([0.0, 0.1, 0.9])
+    assert int(np.argmax(rerank.highlight_scores(fused, np.zeros(3), cut, question))) == 2
+
+
+def test_a_sentence_after_a_hyphen_at_a_line_end_begins_at_its_own_first_token():
+    text = "Items sold: pre-\nOwned cars. Owned cars sold well."
+    passage = Passage("p", "d", 0, len(text), text, ((0, 27), (28, len(text))))
+    embedded = embedding_text(passage, "", True)
+    starts = np.array([m.start() for m in re.finditer(r"\w+|[^\w\s]", embedded)])  # punctuation is a token too
+    made = late_block(passage, embedded, np.zeros((len(starts), late.DIMS), dtype=np.int8), starts)
+    assert [embedded[starts[int(s)] :].split()[0] for s in made.starts] == ["Items", "Owned"]
+
+
+class CountingTokenEmbedder(FakeTokenEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.token_texts: list[str] = []
+
+    def encode_tokens(self, texts, batch_size=32, progress=None, projection=None):
+        self.token_texts += list(texts)
+        return super().encode_tokens(texts, batch_size, progress, projection)
+
+
+def test_token_vectors_are_reused_and_stay_right_through_updates_and_merges(tmp_path, fake_projection):
+    settings = settings_for(tmp_path)
+    build_index(settings, FakeTokenEmbedder(), DOCS)
+    longer = [
+        Document(d.id, d.title, d.text + " Later reports followed.", d.source) if n % 2 or not n else d
+        for n, d in enumerate(DOCS)
+    ]  # 8 of 14 documents change: the old segment, with fewer than half its documents left, is merged
+    counting = CountingTokenEmbedder()
+    build_index(settings, counting, longer)
+    index = load_index(tmp_path / "index", model=counting.name)
+    assert len(index.manifest.segments) == 1  # merged: fewer than half of the first segment's documents were left
+    passages = [index.passage(r) for r in range(index.passage_count)]
+    served = {embedding_text(p, index.documents[p.doc_id].title, True) for p in passages}
+    assert len(counting.token_texts) == 8 and set(counting.token_texts) < served  # the merged rows' tokens were copied
+    blocks = index.token_vectors(np.arange(index.passage_count))
+    assert blocks is not None
+    for row, kept in enumerate(blocks):
+        passage = index.passage(row)
+        text = embedding_text(passage, index.documents[passage.doc_id].title, True)
+        assert np.array_equal(kept.tokens, stored_as(FakeTokenEmbedder(), text, fake_projection))
+        assert len(kept.starts) == len(passage.sentences)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.config import Settings
 from qa.errors import DocumentGone, PassageGone, PassageMoved, PassageNotFound
 from qa.index.build import build_index
 from qa.index.encoding import distinct_sentences
@@ -18,7 +19,7 @@ from qa.index.milvus.engine import Engine
 from qa.retrieve.filters import Filter
 from qa.retrieve.searcher import Searcher
 
-from .conftest import CORPUS, FakeEmbedder, fake_settings
+from .conftest import CORPUS, FakeEmbedder, FakeTokenEmbedder, fake_settings
 
 QUESTIONS = [
     "How long did the Second Nagorno-Karabakh War last?",
@@ -213,6 +214,25 @@ def test_a_segment_build_in_the_index_folder_lends_its_vectors(tmp_path):
     counting = CrashingEmbedder(after=10**9)
     build_index(settings.replace(backend="milvus"), counting)
     assert counting.texts == 0  # nothing encoded again
+
+
+class CountingTokenEmbedder(FakeTokenEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def encode(self, texts, batch_size=32, progress=None):
+        self.texts += len(texts)
+        return super().encode(texts, batch_size, progress)
+
+
+def test_a_segment_build_with_token_vectors_lends_its_vectors_to_milvus(tmp_path, fake_projection):
+    """Milvus keeps no token vectors, so it does not ask for them: nothing is encoded again."""
+    settings = Settings.load(env={}, corpus_dir=CORPUS, index_dir=tmp_path / "index", model=FakeTokenEmbedder.name)
+    build_index(settings, FakeTokenEmbedder())
+    counting = CountingTokenEmbedder()
+    build_index(settings.replace(backend="milvus"), counting)
+    assert counting.texts == 0
 
 
 def test_the_cli_builds_adds_removes_and_reports_on_milvus(tmp_path, monkeypatch):

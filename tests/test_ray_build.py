@@ -37,9 +37,9 @@ class Counting:
         self.texts += len(texts)
         return self.inner.encode(texts, batch_size, progress)
 
-    def encode_tokens(self, texts, batch_size=32, progress=None):
+    def encode_tokens(self, texts, batch_size=32, progress=None, projection=None):
         self.texts += len(texts)
-        return self.inner.encode_tokens(texts, batch_size, progress)
+        return self.inner.encode_tokens(texts, batch_size, progress, projection)
 
     def token_starts(self, texts):
         return self.inner.token_starts(texts)  # the tokenizer alone: no text is encoded

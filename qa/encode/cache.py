@@ -9,10 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import late
 from .embedder import Embedder, TokenEmbedder
-
-TOKEN_CHUNK = 1024  # texts encoded at a time for token vectors: their float32 tokens are compacted before the next
 
 
 class EmbeddingCache:
@@ -62,12 +59,10 @@ class EmbeddingCache:
         if projection is None or not isinstance(embedder, TokenEmbedder):
             return self.encode(embedder, texts, batch_size, progress), None
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors or t not in self.tokens))
-        for start in range(0, len(missing), TOKEN_CHUNK):
-            chunk = missing[start : start + TOKEN_CHUNK]
-            report = (lambda done, _total, at=start: progress(at + done, len(missing))) if progress else None
-            vectors, tokens = embedder.encode_tokens(chunk, batch_size, report)
-            self.vectors.update(zip(chunk, vectors, strict=True))
-            self.tokens.update((t, late.compact(v, projection)) for t, v in zip(chunk, tokens, strict=True))
+        if missing:
+            vectors, tokens = embedder.encode_tokens(missing, batch_size, progress, projection)  # compacted as they come
+            self.vectors.update(zip(missing, vectors, strict=True))
+            self.tokens.update(zip(missing, tokens, strict=True))
         self.encoded += len(missing)
         self._added += missing
         self.reused += len(texts) - len(missing)

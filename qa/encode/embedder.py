@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ModelError
 from . import cpu
 from .choice import Choice, open_encoder
-from .late import Encodes
+from .late import Encodes, Tokens
 from .onnx import ENCODERS
 
 if TYPE_CHECKING:
@@ -53,7 +53,11 @@ class TokenEmbedder(Embedder, Protocol):
     included, (tokens, dimension) float32."""
 
     def encode_tokens(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        progress: Progress | None = None,
+        projection: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
     def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -102,9 +106,7 @@ class SentenceTransformerEmbedder(Encodes):
         encoded = tokenizer(list(texts), return_offsets_mapping=True, truncation=True, max_length=width)
         return [np.array([start for start, _ in offsets[1:-1]], dtype=np.int64) for offsets in encoded["offset_mapping"]]
 
-    def _run(
-        self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: list[np.ndarray] | None
-    ) -> np.ndarray:
+    def _run(self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: Tokens | None) -> np.ndarray:
         """The unit vectors of `texts`; with `tokens`, each text's token vectors are put there too."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         few = self.torch_threads > 0 and len(texts) <= self.FEW
@@ -122,7 +124,7 @@ class SentenceTransformerEmbedder(Encodes):
                 pooled = self._torch.stack([f["sentence_embedding"] for f in features])
                 vectors = self._torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
                 for r, f in zip(rows, features, strict=True):
-                    tokens[r] = f["token_embeddings"][f["attention_mask"].bool()].float().cpu().numpy()
+                    tokens.put(r, f["token_embeddings"][f["attention_mask"].bool()].float().cpu().numpy())
             vectors = vectors.astype(np.float32)
             out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # bf16 rounds the norm
             if progress:

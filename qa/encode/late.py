@@ -38,6 +38,15 @@ PROJECTIONS = {
 }
 
 
+def projection_digest(model: str) -> str:
+    """The sha256 of the model's projection ("" without one): a build records it, so a refitted
+    projection makes the next build encode everything again."""
+    path = projection_file(model)
+    if path is None or not path.is_file():
+        return ""
+    return path.with_name(f"{path.name}.sha256").read_text(encoding="ascii").split()[0]
+
+
 def projection_file(model: str) -> Path | None:
     name = PROJECTIONS.get(model)
     return FOLDER / name if name else None
@@ -56,15 +65,28 @@ def projection(model: str) -> np.ndarray | None:
     return np.load(path).astype(np.float32)
 
 
+class Tokens:
+    """Where an embedder's run puts each text's token vectors (the last hidden state of its own
+    tokens, [CLS] and [SEP] included): as they come, float32, or with a `projection`, compacted
+    at once (`compact`), so a build holds a batch's float32 tokens at most."""
+
+    def __init__(self, count: int, dimension: int, projection: np.ndarray | None = None) -> None:
+        self.rows: list[np.ndarray] = [np.zeros((0, dimension), dtype=np.float32)] * count
+        self.projection = projection
+
+    def put(self, row: int, tokens: np.ndarray) -> None:
+        self.rows[row] = np.array(tokens, dtype=np.float32) if self.projection is None else compact(tokens, self.projection)
+
+
 class Encodes:
     """`encode` and `encode_tokens` of an embedder that gives token vectors, over its one `_run`:
-    the pooled unit vectors, and with a list to fill, each text's token vectors from the same
-    forward pass (the last hidden state of its own tokens, [CLS] and [SEP] included, float32)."""
+    the pooled unit vectors, and with `Tokens` to fill, each text's token vectors from the same
+    forward pass."""
 
     dimension: int
 
     def _run(
-        self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: list[np.ndarray] | None
+        self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: Tokens | None
     ) -> np.ndarray:
         raise NotImplementedError
 
@@ -74,10 +96,15 @@ class Encodes:
         return self._run(texts, batch_size, progress, None)
 
     def encode_tokens(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+        projection: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        return self._run(texts, batch_size, progress, tokens), tokens
+        """The vectors, and each text's token vectors: float32, or compacted with a `projection`."""
+        tokens = Tokens(len(texts), self.dimension, projection)
+        return self._run(texts, batch_size, progress, tokens), tokens.rows
 
 
 class Block(NamedTuple):

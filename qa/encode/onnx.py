@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .late import Encodes
+from .late import Encodes, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class OnnxEmbedder(Encodes):
         ]
 
     def _run(
-        self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: list[np.ndarray] | None
+        self, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None, tokens: Tokens | None
     ) -> np.ndarray:
         """The pooled vectors of `texts`; with `tokens`, each text's token vectors are put there too
         (`late.Encodes`). int8 tiers encode one text per run, whatever `batch_size`: dynamic
@@ -157,7 +157,7 @@ class OnnxEmbedder(Encodes):
             out[rows] = results[0]
             if tokens is not None:
                 for i, r in enumerate(rows):  # copies: a view would keep the whole padded batch alive
-                    tokens[r] = results[1][i, : len(encodings[r].ids)].astype(np.float32, copy=True)
+                    tokens.put(r, results[1][i, : len(encodings[r].ids)])
             done = start + len(rows)
             if progress and (done % max(batch_size, 1) == 0 or done == len(texts)):
                 progress(done, len(texts))

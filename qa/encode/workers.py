@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import EncodersUnavailable
 from .embedder import Embedder, Progress
-from .late import Encodes
+from .late import Encodes, Tokens
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -74,9 +74,9 @@ class RayEncoder(Encodes):
     def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:
         return self._local.token_starts(texts)  # type: ignore[attr-defined]
 
-    def _run(
-        self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: list[np.ndarray] | None
-    ) -> np.ndarray:
+    def _run(self, texts: Sequence[str], batch_size: int, progress: Progress | None, tokens: Tokens | None) -> np.ndarray:
+        """The actors encode; with `tokens`, they give each text's token vectors too, compacted
+        there when `tokens` has a projection (a batch's float32 tokens never leave an actor)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -97,6 +97,7 @@ class RayEncoder(Encodes):
                 "settings": self.settings,
                 "threads": int(resources.get("num_cpus", 0)),
                 "tokens": tokens is not None,
+                "projection": None if tokens is None else tokens.projection,
             },
             batch_size=max(batch_size * 8, 1),
             batch_format="numpy",
@@ -109,7 +110,7 @@ class RayEncoder(Encodes):
                 out[batch["row"]] = batch["vector"]
                 if tokens is not None:
                     for row, flat, count in zip(batch["row"], batch["tokens"], batch["count"], strict=True):
-                        tokens[int(row)] = np.asarray(flat, dtype=np.float32).reshape(int(count), self.dimension)
+                        tokens.rows[int(row)] = np.asarray(flat).reshape(int(count), -1)  # as the actor made them
                 done += len(batch["row"])
                 if progress:
                     progress(done, len(texts))
@@ -179,15 +180,16 @@ def pool_size(actors: int, gpus: int, cpus: int) -> tuple[int, dict[str, float]]
 class EncodeBatches:
     """A Ray actor's work: the encoder loaded once, from settings, then batch after batch."""
 
-    def __init__(self, settings: Settings, threads: int, tokens: bool = False) -> None:
+    def __init__(self, settings: Settings, threads: int, tokens: bool = False, projection: np.ndarray | None = None) -> None:
         self.embedder, self.batch_size = actor_encoder(settings, threads), settings.batch_size
         self.tokens = tokens  # also each text's token vectors (the embedder must give them)
+        self.projection = projection  # ... compacted with it
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(t) for t in batch["text"]]
         if not self.tokens:
             return {"row": batch["row"], "vector": self.embedder.encode(texts, self.batch_size)}
-        vectors, tokens = self.embedder.encode_tokens(texts, self.batch_size)  # type: ignore[attr-defined]
+        vectors, tokens = self.embedder.encode_tokens(texts, self.batch_size, None, self.projection)  # type: ignore[attr-defined]
         flat = np.empty(len(tokens), dtype=object)  # ragged: each text's tokens, flattened
         flat[:] = [t.reshape(-1) for t in tokens]
         return {"row": batch["row"], "vector": vectors, "tokens": flat, "count": np.array([len(t) for t in tokens])}

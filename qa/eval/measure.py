@@ -21,6 +21,7 @@ import numpy as np
 from ir_measures import RR, R, nDCG
 
 from ..config import Settings
+from ..encode import late
 from ..encode.embedder import Embedder, TokenEmbedder
 from ..index.lexical import Lexical
 from ..index.load import Index
@@ -75,13 +76,18 @@ class CachedEmbedder:
         return self._embedder.encode(texts, batch_size, progress)
 
     def encode_tokens(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int, int], None] | None = None
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+        projection: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """The cached vectors and token vectors (`TokenEmbedder`); no tokens when the model gives none."""
         if all(t in self._tokens for t in texts):
-            return self.encode(texts), [self._tokens[t] for t in texts]
+            tokens = [self._tokens[t] for t in texts]
+            return self.encode(texts), tokens if projection is None else [late.compact(t, projection) for t in tokens]
         if isinstance(self._embedder, TokenEmbedder):
-            return self._embedder.encode_tokens(texts, batch_size, progress)
+            return self._embedder.encode_tokens(texts, batch_size, progress, projection)
         return self.encode(texts, batch_size, progress), [np.zeros((0, self.dimension), np.float32) for _ in texts]
 
     def token_starts(self, texts: Sequence[str]) -> list[np.ndarray]:

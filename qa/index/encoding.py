@@ -22,6 +22,7 @@ from ..ingest.cleaning import normalize_for_embedding
 from ..ingest.documents import Document
 from ..ingest.passages import Passage, passages_of
 from .lexical import Tokens
+from .manifest import keeps_token_vectors
 from .segments import Segment
 from .token_vectors import TokenVectors
 
@@ -82,9 +83,8 @@ def encode_segment(
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
     with bulk_encoder(settings, embedder) as encoder:  # this process, or Ray actors (settings.build_workers)
-        vectors, late_tokens = cache.encode_with_tokens(
-            encoder, texts, settings.batch_size, report("passages"), late.projection(settings.model)
-        )
+        projection = late.projection(settings.model) if keeps_token_vectors(settings) else None
+        vectors, late_tokens = cache.encode_with_tokens(encoder, texts, settings.batch_size, report("passages"), projection)
         sentence_vectors = cache.encode(encoder, sentence_texts, settings.batch_size, report("sentences"))
     blocks = None
     if late_tokens is not None and isinstance(embedder, TokenEmbedder):
@@ -110,7 +110,7 @@ def late_block(passage: Passage, embedded: str, tokens: np.ndarray, starts: np.n
     if len(starts) < len(tokens):
         raise ModelError(f"the tokenizer gave {len(starts)} tokens where the model gave {len(tokens)}")
     title = len(embedded) - len(normalize_for_embedding(passage.text))
-    at = [title + len(normalize_for_embedding(passage.text[:a] + "x")) - 1 for a, _ in passage.sentences]
+    at = [title + len(normalize_for_embedding(passage.text[:a] + "X")) - 1 for a, _ in passage.sentences]  # no rule joins "X"
     return late.Block(tokens, np.searchsorted(starts[: len(tokens)], at).astype(np.int32))
 
 

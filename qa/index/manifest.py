@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
+from ..encode import late
 from ..errors import IndexMismatchError
 from ..ingest import cleaning, terse
 from . import lexical
@@ -33,7 +34,14 @@ def build_settings(settings: Settings) -> dict[str, Any]:
         "cleaning_rules": cleaning.RULES_VERSION,
         "terse_rules": terse.RULES_VERSION,
         "bm25": {"k1": BM25_K1, "b": BM25_B, "stemmer": lexical.STEMMER, "stopwords": lexical.STOPWORDS},
+        "token_projection": late.projection_digest(settings.model),  # Milvus keeps none, but lends and borrows vectors
     }
+
+
+def keeps_token_vectors(settings: Settings) -> bool:
+    """Whether a build keeps passages' token vectors (`encode.late`): the segment store does,
+    with a model that has a projection; Milvus has no place for them."""
+    return settings.backend == "segments" and late.projection(settings.model) is not None
 
 
 @dataclass(frozen=True)

@@ -112,9 +112,10 @@ class Previous:
         """The recorded checksums of these segments' files (so a kept file is not hashed again)."""
         return {f: self.manifest.checksums[f] for name in names for f in segments.files(self.folder, name)}
 
-    def old_rows(self, leaving: dict[str, Entry], with_vectors: bool) -> OldRows:
-        """The passage ids (and, `with_vectors`, the vectors) of the documents that leave.
-        `Unreadable` only when vectors were asked for: without, only that history is lost."""
+    def old_rows(self, leaving: dict[str, Entry], with_vectors: bool, with_tokens: bool = True) -> OldRows:
+        """The passage ids (and, `with_vectors`, the vectors, and `with_tokens` their passages'
+        token vectors too) of the documents that leave. `Unreadable` only when vectors were asked
+        for: without, only that history is lost."""
         out = OldRows()
         by_segment: dict[str, list[Entry]] = {}
         for entry in leaving.values():
@@ -123,7 +124,8 @@ class Previous:
             spans = [e.span for e in entries]
             try:
                 docs, passages, vectors, sentence_vectors, passage_tokens = self.read_verified(
-                    segments.files(self.folder, name), functools.partial(segments.read_some, self.folder, name, spans)
+                    segments.files(self.folder, name),
+                    functools.partial(segments.read_some, self.folder, name, spans, with_vectors and with_tokens),
                 )
             except Unreadable:
                 if with_vectors:
@@ -179,7 +181,7 @@ class NoPrevious(Previous):
     def checksums_of(self, names: list[str]) -> dict[str, str]:
         return {}
 
-    def old_rows(self, leaving: dict[str, Entry], with_vectors: bool) -> OldRows:
+    def old_rows(self, leaving: dict[str, Entry], with_vectors: bool, with_tokens: bool = True) -> OldRows:
         return OldRows()
 
     def removed_documents(self, current: set[str]) -> dict[str, str]:

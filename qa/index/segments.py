@@ -164,13 +164,13 @@ def read(folder: Path, name: str) -> Segment:
 
 
 def read_some(
-    folder: Path, name: str, spans: Sequence[Span]
+    folder: Path, name: str, spans: Sequence[Span], with_tokens: bool = True
 ) -> tuple[list[Document], list[list[Passage]], list[np.ndarray], list[np.ndarray], list[list[np.ndarray]]]:
     """Only these documents of a segment: each one's document, passages, passage vectors,
-    sentence vectors and passages' token vectors (none when the segment has none); the lines
-    of other documents are not parsed."""
+    sentence vectors and, `with_tokens`, passages' token vectors (none when the segment has
+    none); the lines of other documents are not parsed."""
     s = open_stored(folder, name)
-    late = s.late
+    late = s.late if with_tokens else None
     return (
         [Document(**s.documents[span.row]) for span in spans],
         [[passage_of(s.passages[i]) for i in range(*span.passages)] for span in spans],
@@ -210,7 +210,7 @@ def _late_of(segments: Sequence[Segment], rows: np.ndarray) -> TokenVectors | No
     parts = [s.passage_late for s in segments]
     if not parts or any(p is None for p in parts):
         return None
-    return TokenVectors.concat([p for p in parts if p is not None]).take(rows)
+    return TokenVectors.gather([p for p in parts if p is not None], rows)
 
 
 def stack_rows(arrays: list[np.ndarray], rows: np.ndarray, dimension: int) -> np.ndarray:

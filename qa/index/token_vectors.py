@@ -58,13 +58,13 @@ class TokenVectors:
             self.data[self.offsets[row] : self.offsets[row + 1]], self.starts[self.bounds[row] : self.bounds[row + 1]]
         )
 
-    def take(self, rows: np.ndarray) -> TokenVectors:
-        """These passages' blocks, in this order."""
-        return TokenVectors.of([self[int(r)] for r in rows])
-
     @staticmethod
-    def concat(parts: Sequence[TokenVectors]) -> TokenVectors:
-        return TokenVectors.of([part[i] for part in parts for i in range(len(part))])
+    def gather(parts: Sequence[TokenVectors], rows: np.ndarray) -> TokenVectors:
+        """These passages' blocks, `rows` counting the parts' passages end to end: only those
+        rows are read (a merge copies its live rows once, not whole segments)."""
+        first = _offsets([len(p) for p in parts])
+        part_of = np.searchsorted(first, rows, side="right") - 1
+        return TokenVectors.of([parts[int(k)][int(r - first[k])] for k, r in zip(part_of, rows, strict=True)])
 
     def save(self, base: Path | str) -> None:
         np.save(f"{base}.{DATA}", np.ascontiguousarray(self.data, dtype=np.int8))

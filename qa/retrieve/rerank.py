@@ -184,9 +184,11 @@ def highlight_scores(
     sentence_scores: np.ndarray, typed: np.ndarray, block: late.Block | None, question_tokens: np.ndarray | None
 ) -> np.ndarray:
     """A passage's sentences' scores for picking its highlight: with the passage's token vectors,
-    the model's weighing of HIGHLIGHT_FEATURES; without, the fused score plus the answer type's
+    the model's weighing of HIGHLIGHT_FEATURES; without (or when the passage was cut at the
+    model's length, so its last sentences have no tokens), the fused score plus the answer type's
     fixed weight (`answers.highlight_scores`)."""
-    if block is None or question_tokens is None or len(block.starts) != len(sentence_scores):
+    whole = block is not None and 0 < len(block.starts) == len(sentence_scores) and block.starts[-1] < len(block.tokens)
+    if block is None or question_tokens is None or not whole:
         return answers.highlight_scores(typed, sentence_scores)
     x = np.column_stack([sentence_scores, typed, late.sentence_maxsims(question_tokens, block)])
     return x @ model().highlight

@@ -61,7 +61,7 @@ class EnginePrevious(Previous):
     def checksums_of(self, names: list[str]) -> dict[str, str]:
         return {}
 
-    def old_rows(self, leaving: dict[str, Entry], with_vectors: bool) -> OldRows:
+    def old_rows(self, leaving: dict[str, Entry], with_vectors: bool, with_tokens: bool = True) -> OldRows:
         """The passage ids of the documents that leave, and (`with_vectors`) their passages' and
         sentences' vectors by embedded text, read from the engine."""
         out = OldRows()

@@ -288,7 +288,7 @@ def _segment_vectors(settings: Settings, embedder: Embedder) -> dict[str, np.nda
     if not served.compatible(embedder.name, settings):
         return {}
     try:
-        return served.old_rows(served.catalog, with_vectors=True).vectors
+        return served.old_rows(served.catalog, with_vectors=True, with_tokens=False).vectors  # Milvus keeps no token vectors
     except Unreadable as e:
         log.warning("the segment build in %s cannot lend its vectors (%s)", settings.index_dir, e)
         return {}
