@@ -2,7 +2,7 @@
 
 A segment's passages' int8 token vectors lie end to end in `<segment>.passage-late.npy`
 (tokens × `late.DIMS`); `<segment>.passage-late-offsets.npy` says where each passage's begin,
-`<segment>.passage-late-sentences.npy` where each of its sentences begins among them (a
+`<segment>.passage-late-sentences.npz` where each of its sentences begins among them (a
 position per sentence, passage after passage, in the order of the passage's sentences). Only
 segments encoded by a model with a projection have them; an index serves token vectors only
 when every segment it serves has them (`Served.of`).
@@ -20,7 +20,7 @@ from ..encode import late
 
 DATA = "passage-late.npy"
 OFFSETS = "passage-late-offsets.npy"
-SENTENCES = "passage-late-sentences.npy"
+SENTENCES = "passage-late-sentences.npz"
 
 
 def _offsets(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
