@@ -123,8 +123,7 @@ class SentenceTransformerEmbedder(Encodes):
                 features = model.encode(batch, batch_size=batch_size, output_value=None)
                 pooled = self._torch.stack([f["sentence_embedding"] for f in features])
                 vectors = self._torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
-                for r, f in zip(rows, features, strict=True):
-                    tokens.put(r, f["token_embeddings"][f["attention_mask"].bool()].float().cpu().numpy())
+                tokens.put(rows, [f["token_embeddings"][f["attention_mask"].bool()].float().cpu().numpy() for f in features])
             vectors = vectors.astype(np.float32)
             out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # bf16 rounds the norm
             if progress:

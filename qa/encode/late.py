@@ -74,8 +74,19 @@ class Tokens:
         self.rows: list[np.ndarray] = [np.zeros((0, dimension), dtype=np.float32)] * count
         self.projection = projection
 
-    def put(self, row: int, tokens: np.ndarray) -> None:
-        self.rows[row] = np.array(tokens, dtype=np.float32) if self.projection is None else compact(tokens, self.projection)
+    def put(self, rows: Sequence[int] | np.ndarray, tokens: Sequence[np.ndarray]) -> None:
+        """A batch's texts' token vectors (compacted together: one product, not one a text; small
+        products right after the model's run are slow while its threads still spin)."""
+        if self.projection is None:
+            for row, mine in zip(rows, tokens, strict=True):
+                self.rows[int(row)] = np.array(mine, dtype=np.float32)
+            return
+        inner = [np.asarray(mine, dtype=np.float32)[1:-1] for mine in tokens]
+        joined = np.concatenate(inner) if inner else np.zeros((0, self.projection.shape[0]), dtype=np.float32)
+        stored = np.round(_unit(_unit(joined) @ self.projection) * SCALE).astype(np.int8)
+        bounds = np.cumsum([len(mine) for mine in inner])[:-1]
+        for row, mine in zip(rows, np.split(stored, bounds), strict=True):
+            self.rows[int(row)] = mine
 
 
 class Encodes:

@@ -155,9 +155,8 @@ class OnnxEmbedder(Encodes):
             shrink = self._shrink if last and widest > self.max_tokens else None
             results = self._session.run(outputs, {k: v for k, v in feed.items() if k in self._inputs}, shrink)
             out[rows] = results[0]
-            if tokens is not None:
-                for i, r in enumerate(rows):  # copies: a view would keep the whole padded batch alive
-                    tokens.put(r, results[1][i, : len(encodings[r].ids)])
+            if tokens is not None:  # copies: a view would keep the whole padded batch alive
+                tokens.put(rows, [results[1][i, : len(encodings[r].ids)] for i, r in enumerate(rows)])
             done = start + len(rows)
             if progress and (done % max(batch_size, 1) == 0 or done == len(texts)):
                 progress(done, len(texts))
