@@ -1,6 +1,6 @@
 """Embeddings reused by content: a build encodes only the texts that the previous build has not
 already embedded with the same model (new or changed documents), so updating a corpus costs
-time in proportion to what changed. Sentences' token vectors for late interaction (`late`) are
+time in proportion to what changed. Passages' token vectors for late interaction (`late`) are
 kept the same way, compacted as the index stores them."""
 
 from __future__ import annotations
@@ -30,21 +30,7 @@ class EmbeddingCache:
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Vectors for `texts`, encoding only the ones not in the cache (each distinct text once)."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
-        if missing:
-            self.vectors.update(zip(missing, embedder.encode(missing, batch_size, progress), strict=True))
-            self.encoded += len(missing)
-            self._added += missing
-        elif progress:
-            progress(len(texts), len(texts))
-        self.reused += len(texts) - len(missing)
-        return self._stacked(texts, embedder.dimension)
-
-    def _stacked(self, texts: Sequence[str], dimension: int) -> np.ndarray:
-        out = np.empty((len(texts), dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            out[row] = self.vectors[text]
-        return out
+        return self._encode(embedder, texts, batch_size, progress, None)[0]
 
     def encode_with_tokens(
         self,
@@ -56,19 +42,36 @@ class EmbeddingCache:
     ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """`encode`, and each text's int8 token vectors from the same forward pass; None (and only
         `encode`) when the model has no `projection` or the embedder gives no token vectors."""
-        if projection is None or not isinstance(embedder, TokenEmbedder):
-            return self.encode(embedder, texts, batch_size, progress), None
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors or t not in self.tokens))
+        return self._encode(embedder, texts, batch_size, progress, projection if isinstance(embedder, TokenEmbedder) else None)
+
+    def _encode(
+        self,
+        embedder: Embedder,
+        texts: Sequence[str],
+        batch_size: int,
+        progress: Callable[[int, int], None] | None,
+        projection: np.ndarray | None,
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """The texts' vectors and, with a `projection` (the embedder is a `TokenEmbedder`), their
+        token vectors; a text is encoded when it lacks either one asked for."""
+        with_tokens = projection is not None
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors or (with_tokens and t not in self.tokens)))
         if missing:
-            vectors, tokens = embedder.encode_tokens(missing, batch_size, progress, projection)  # compacted as they come
+            if with_tokens:
+                vectors, tokens = embedder.encode_tokens(missing, batch_size, progress, projection)  # type: ignore[attr-defined]
+                self.tokens.update(zip(missing, tokens, strict=True))  # compacted as they came
+            else:
+                vectors = embedder.encode(missing, batch_size, progress)
             self.vectors.update(zip(missing, vectors, strict=True))
-            self.tokens.update(zip(missing, tokens, strict=True))
-        self.encoded += len(missing)
-        self._added += missing
-        self.reused += len(texts) - len(missing)
-        if progress and not missing:
+            self.encoded += len(missing)
+            self._added += missing
+        elif progress:
             progress(len(texts), len(texts))
-        return self._stacked(texts, embedder.dimension), [self.tokens[t] for t in texts]
+        self.reused += len(texts) - len(missing)
+        out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row] = self.vectors[text]
+        return out, [self.tokens[t] for t in texts] if with_tokens else None
 
     def forget_encoded(self) -> None:
         """Drop the vectors encoded so far (a build writes a batch's, then frees them); the ones

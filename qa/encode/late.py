@@ -42,9 +42,7 @@ def projection_digest(model: str) -> str:
     """The sha256 of the model's projection ("" without one): a build records it, so a refitted
     projection makes the next build encode everything again."""
     path = projection_file(model)
-    if path is None or not path.is_file():
-        return ""
-    return path.with_name(f"{path.name}.sha256").read_text(encoding="ascii").split()[0]
+    return _recorded_digest(path) if path is not None and path.is_file() else ""
 
 
 def projection_file(model: str) -> Path | None:
@@ -58,11 +56,14 @@ def projection(model: str) -> np.ndarray | None:
     path = projection_file(model)
     if path is None or not path.is_file():
         return None
-    data = path.read_bytes()
-    expected = path.with_name(f"{path.name}.sha256").read_text(encoding="ascii").split()[0]
-    if hashlib.sha256(data).hexdigest() != expected:
+    if hashlib.sha256(path.read_bytes()).hexdigest() != _recorded_digest(path):
         raise ConfigError(f"{path} does not match its checksum: reinstall qa or refit it (qa/eval/projection.py)")
     return np.load(path).astype(np.float32)
+
+
+def _recorded_digest(path: Path) -> str:
+    """The sha256 written beside a projection's file, as `sha256sum` writes it."""
+    return path.with_name(f"{path.name}.sha256").read_text(encoding="ascii").split()[0]
 
 
 class Tokens:
@@ -75,17 +76,13 @@ class Tokens:
         self.projection = projection
 
     def put(self, rows: Sequence[int] | np.ndarray, tokens: Sequence[np.ndarray]) -> None:
-        """A batch's texts' token vectors (compacted together: one product, not one a text; small
-        products right after the model's run are slow while its threads still spin)."""
-        if self.projection is None:
-            for row, mine in zip(rows, tokens, strict=True):
-                self.rows[int(row)] = np.array(mine, dtype=np.float32)
-            return
-        inner = [np.asarray(mine, dtype=np.float32)[1:-1] for mine in tokens]
-        joined = np.concatenate(inner) if inner else np.zeros((0, self.projection.shape[0]), dtype=np.float32)
-        stored = np.round(_unit(_unit(joined) @ self.projection) * SCALE).astype(np.int8)
-        bounds = np.cumsum([len(mine) for mine in inner])[:-1]
-        for row, mine in zip(rows, np.split(stored, bounds), strict=True):
+        """A batch's texts' token vectors (compacted together: `compact_many`)."""
+        kept = (
+            [np.array(mine, dtype=np.float32) for mine in tokens]
+            if self.projection is None
+            else compact_many(tokens, self.projection)
+        )
+        for row, mine in zip(rows, kept, strict=True):
             self.rows[int(row)] = mine
 
 
@@ -145,15 +142,25 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def question_tokens(tokens: np.ndarray, project: np.ndarray) -> np.ndarray:
     """A question's token vectors as MaxSim reads them: (tokens without [CLS] and [SEP], DIMS)
     float32, unit length. `tokens`: the model's output for the question's tokens, specials included."""
-    inner = np.asarray(tokens, dtype=np.float32)[1:-1]
-    if not len(inner):
-        return np.zeros((0, project.shape[1]), dtype=np.float32)
+    return _projected(np.asarray(tokens, dtype=np.float32)[1:-1], project)
+
+
+def _projected(inner: np.ndarray, project: np.ndarray) -> np.ndarray:
     return _unit(_unit(inner) @ project)
 
 
 def compact(tokens: np.ndarray, project: np.ndarray) -> np.ndarray:
     """A text's token vectors as stored: `question_tokens`, as int8."""
-    return np.round(question_tokens(tokens, project) * SCALE).astype(np.int8)
+    return compact_many([tokens], project)[0]
+
+
+def compact_many(tokens: Sequence[np.ndarray], project: np.ndarray) -> list[np.ndarray]:
+    """`compact` of several texts in one product (small products one a text, right after the
+    model's run, are slow while its threads still spin)."""
+    inner = [np.asarray(mine, dtype=np.float32)[1:-1] for mine in tokens]
+    joined = np.concatenate(inner) if inner else np.zeros((0, project.shape[0]), dtype=np.float32)
+    stored = np.round(_projected(joined, project) * SCALE).astype(np.int8)
+    return np.split(stored, np.cumsum([len(mine) for mine in inner])[:-1])
 
 
 def maxsim(question: np.ndarray, stored: np.ndarray) -> float:

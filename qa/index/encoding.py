@@ -1,6 +1,6 @@
 """Turning the documents a build adds into a segment: split into passages, each passage and each
 distinct sentence encoded (vectors already known are reused, see `EmbeddingCache`; a terse
-line in a block after its heading, see `ingest.terse`; a sentence's token vectors for late
+line in a block after its heading, see `ingest.terse`; a passage's token vectors for late
 interaction kept too, see `encode.late`), tokenised for BM25. Also the texts that are
 embedded, so a later build finds the vectors it may reuse."""
 

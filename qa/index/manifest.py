@@ -22,7 +22,7 @@ from ..errors import IndexMismatchError
 from ..ingest import cleaning, terse
 from . import lexical
 
-FORMAT_VERSION = 5  # 5: sentences' token vectors (late interaction)
+FORMAT_VERSION = 5  # 5: passages' token vectors (late interaction)
 BM25_K1, BM25_B = 0.9, 0.4  # the usual Anserini defaults for passage retrieval
 BUILD_SETTINGS = ("passage_target_chars", "passage_max_chars", "passage_overlap_sentences", "embed_title", "build_precision")
 IN_MEMORY = "<documents given in memory>"  # the corpus of a build from documents given in memory

@@ -6,7 +6,7 @@ sentences: the four signals and the fused score, how much of the question's word
 the passage, its best sentence, any sentence and any two adjacent sentences hold, how many of the
 question's word pairs they hold in order, whether the best sentence holds a candidate of the kind of
 answer asked for (`answers`), and each feature's distance to the best in the list; where the index
-keeps sentences' token vectors and the question's are at hand, also late interaction's MaxSim of the
+keeps passages' token vectors and the question's are at hand, also late interaction's MaxSim of the
 question over the passage's tokens (`encode.late`). The models (one with MaxSim, one for an index
 without token vectors) are in `reranker.json` beside this module: trained on SQuAD's tune articles
 by `qa eval squad --split tune --train-reranker` (`qa/eval/reranker.py`), checked against its sha256
