@@ -30,7 +30,7 @@ class EmbeddingCache:
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Vectors for `texts`, encoding only the ones not in the cache (each distinct text once)."""
-        return self._encode(embedder, texts, batch_size, progress, None)[0]
+        return self.encode_with_tokens(embedder, texts, batch_size, progress, None)[0]
 
     def encode_with_tokens(
         self,
@@ -42,19 +42,7 @@ class EmbeddingCache:
     ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """`encode`, and each text's int8 token vectors from the same forward pass; None (and only
         `encode`) when the model has no `projection` or the embedder gives no token vectors."""
-        return self._encode(embedder, texts, batch_size, progress, projection if isinstance(embedder, TokenEmbedder) else None)
-
-    def _encode(
-        self,
-        embedder: Embedder,
-        texts: Sequence[str],
-        batch_size: int,
-        progress: Callable[[int, int], None] | None,
-        projection: np.ndarray | None,
-    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """The texts' vectors and, with a `projection` (the embedder is a `TokenEmbedder`), their
-        token vectors; a text is encoded when it lacks either one asked for."""
-        with_tokens = projection is not None
+        with_tokens = projection is not None and isinstance(embedder, TokenEmbedder)  # a text lacking either is encoded
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors or (with_tokens and t not in self.tokens)))
         if missing:
             if with_tokens:
